@@ -1,0 +1,12 @@
+"""keras-liver: liver and liver-tumour segmentation on CT and 4D DCE-MRI.
+
+Importing the top-level package is cheap: TensorFlow is only imported by the
+sub-packages that need it (``data``, ``layers``, ``models``, ``training``,
+``export``, ``serving``). ``keras_liver.io``, ``keras_liver.phantoms``,
+``keras_liver.preprocess`` and ``keras_liver.features`` never import it.
+"""
+
+from keras_liver.errors import KerasLiverError
+from keras_liver.version import __version__
+
+__all__ = ["KerasLiverError", "__version__"]

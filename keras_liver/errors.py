@@ -1,0 +1,34 @@
+"""One exception hierarchy for everything a user can get wrong.
+
+Every error raised for bad input is a :class:`KerasLiverError` whose message
+names the file or argument and says what is wrong with it. The command line
+turns these into one line on stderr and exit code 2.
+"""
+
+
+class KerasLiverError(Exception):
+    """Base class of all errors that keras-liver raises for bad input."""
+
+
+class MissingPathError(KerasLiverError, FileNotFoundError):
+    """A file or folder that was asked for does not exist (or is empty)."""
+
+
+class FileFormatError(KerasLiverError, ValueError):
+    """A file exists but cannot be read as the format its name promises."""
+
+
+class DicomSeriesError(KerasLiverError, ValueError):
+    """A DICOM folder does not hold exactly one complete, evenly spaced series."""
+
+
+class LabelError(KerasLiverError, ValueError):
+    """A label map holds values outside the allowed set."""
+
+
+class GeometryError(KerasLiverError, ValueError):
+    """Image and label (or two volumes) do not share one voxel grid."""
+
+
+class ConfigError(KerasLiverError, ValueError):
+    """A configuration value or command-line argument is invalid."""

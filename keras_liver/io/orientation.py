@@ -1,0 +1,53 @@
+"""Reorienting arrays stored in ``(z, y, x)`` order together with their affine."""
+
+import numpy as np
+from nibabel import orientations as nio
+
+from keras_liver.errors import ConfigError
+
+DEFAULT_ORIENTATION = "LPS"
+
+
+def _check_codes(codes: str, name: str = "orientation") -> tuple:
+    codes = tuple(str(codes).upper())
+    axes = {"L": 0, "R": 0, "P": 1, "A": 1, "I": 2, "S": 2}
+    if len(codes) != 3 or any(c not in axes for c in codes) or len({axes[c] for c in codes}) != 3:
+        raise ConfigError(
+            f"{name}={''.join(codes)!r} is not an axis code such as 'LPS' or 'RAS' "
+            "(one of L/R, one of A/P, one of S/I)"
+        )
+    return codes
+
+
+def orientation_code(affine: np.ndarray) -> str:
+    """The three-letter axis code of increasing x, y, z voxel index (e.g. ``"RAS"``)."""
+    return "".join(nio.aff2axcodes(affine))
+
+
+def reorient(array: np.ndarray, affine: np.ndarray, codes: str) -> tuple[np.ndarray, np.ndarray]:
+    """Flip and permute axes so the array has the given orientation.
+
+    Only whole-axis flips and permutations happen, so no value is interpolated;
+    an oblique affine stays oblique, with its axes matched to the closest
+    anatomical directions.
+
+    Args:
+        array: ``(z, y, x)`` or ``(t, z, y, x)`` array.
+        affine: 4 x 4 voxel ``(x, y, z)`` to RAS matrix.
+        codes: Target axis codes for increasing x, y, z, e.g. ``"LPS"``.
+
+    Returns:
+        ``(array, affine)`` in the new orientation; the array is C-contiguous
+        and is the input itself when nothing had to change.
+    """
+    target = nio.axcodes2ornt(_check_codes(codes))
+    current = nio.io_orientation(affine)
+    transform = nio.ornt_transform(current, target)
+    if np.array_equal(transform, [[0, 1], [1, 1], [2, 1]]):
+        return np.ascontiguousarray(array), np.asarray(affine, dtype=np.float64)
+    # nibabel works on (i, j, k[, t]) arrays; ours are ([t,] k, j, i).
+    ijk = array.T
+    spatial_shape = ijk.shape[:3]
+    moved = nio.apply_orientation(ijk, transform)
+    new_affine = np.asarray(affine, dtype=np.float64) @ nio.inv_ornt_aff(transform, spatial_shape)
+    return np.ascontiguousarray(moved.T), new_affine
