@@ -109,7 +109,7 @@ def read_dicom_series(
             ``None`` keeps the stored order (slices sorted along the normal).
         dtype: Output dtype; ``None`` gives ``int16`` when every slice's
             rescale is an integer shift that keeps values in int16 range, and
-            ``float32`` otherwise.
+            ``float32`` otherwise (non-integer rescale or values beyond int16).
         spacing_tolerance: Relative tolerance on slice gaps (default 1 %) for
             calling them equal.
 
@@ -233,17 +233,10 @@ def _stack_pixels(items, dtype) -> np.ndarray:
     slopes = np.array([float(ds.get("RescaleSlope", 1) or 1) for _, ds in items])
     inters = np.array([float(ds.get("RescaleIntercept", 0) or 0) for _, ds in items])
     first = items[0][1]
-    integral = np.all(slopes == 1) and np.all(inters == np.round(inters))
-    out_dtype = dtype
-    if out_dtype is None:
-        out_dtype = np.float32
-        if integral and "FloatPixelData" not in first:
-            bits = int(first.get("BitsStored", 16))
-            signed = int(first.get("PixelRepresentation", 0)) == 1
-            lo = -(2 ** (bits - 1)) if signed else 0
-            hi = 2 ** (bits - 1) - 1 if signed else 2**bits - 1
-            if lo + inters.min() >= -32768 and hi + inters.max() <= 32767:
-                out_dtype = np.int16
+    integral = bool(np.all(slopes == 1) and np.all(inters == np.round(inters)))
+    # int16 HU when the rescale is an integer shift and every value fits;
+    # a slice that would overflow switches the whole stack to float32.
+    out_dtype = dtype or (np.int16 if integral and "FloatPixelData" not in first else np.float32)
     out = np.empty((len(items), int(first.Rows), int(first.Columns)), dtype=out_dtype)
     for n, (f, ds) in enumerate(items):
         try:
@@ -253,10 +246,16 @@ def _stack_pixels(items, dtype) -> np.ndarray:
                 f"{f}: cannot decode pixel data (transfer syntax "
                 f"{ds.file_meta.get('TransferSyntaxUID', '?')}): {exc}"
             ) from exc
-        if slopes[n] == 1 and inters[n] == 0:
-            out[n] = pixels
-        elif np.issubdtype(out.dtype, np.integer):
-            out[n] = pixels.astype(np.int32) + int(inters[n])
+        if np.issubdtype(out.dtype, np.integer) and integral:
+            hu = pixels.astype(np.int32) + int(inters[n]) if inters[n] else pixels
+            info = np.iinfo(out.dtype)
+            if hu.min() < info.min or hu.max() > info.max:
+                if dtype is not None:
+                    raise FileFormatError(f"{f}: values {hu.min()}..{hu.max()} do not fit dtype {out.dtype}")
+                out = out.astype(np.float32)
+                out[n] = hu
+            else:
+                out[n] = hu
         else:
             out[n] = pixels.astype(np.float32) * np.float32(slopes[n]) + np.float32(inters[n])
     return out

@@ -1,5 +1,6 @@
 """NIfTI-1/2 reading and atomic writing (``.nii`` and ``.nii.gz``) with nibabel."""
 
+import gzip
 import json
 import logging
 import os
@@ -39,6 +40,33 @@ def sidecar_path(path) -> pathlib.Path:
     """The JSON side-car beside a NIfTI file (``dce-3.json`` for ``dce-3.nii.gz``)."""
     stem = nifti_stem(path)
     return stem.with_name(stem.name + ".json")
+
+
+def _open_nifti(path: pathlib.Path):
+    if path.name.lower().endswith(".gz"):
+        # Decompress the whole stream ourselves: gzip then checks the length
+        # and CRC trailer, which nibabel's partial reads skip, so a truncated
+        # or corrupted download cannot pass silently.
+        try:
+            with gzip.open(path, "rb") as fh:
+                raw = fh.read()
+        except (EOFError, OSError, zlib.error) as exc:
+            raise FileFormatError(f"{path}: gzip stream is truncated or corrupt ({exc})") from exc
+        sizeof_hdr = int.from_bytes(raw[:4], "little") if len(raw) >= 4 else 0
+        if sizeof_hdr not in (348, 540):
+            sizeof_hdr = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else 0
+        klass = nib.Nifti2Image if sizeof_hdr == 540 else nib.Nifti1Image
+        try:
+            return klass.from_bytes(raw)
+        except Exception as exc:
+            raise FileFormatError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from exc
+    try:
+        img = nib.load(str(path))
+    except Exception as exc:  # nibabel raises many types for non-NIfTI bytes
+        raise FileFormatError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
+        raise FileFormatError(f"{path}: holds a {type(img).__name__}, not a NIfTI image")
+    return img
 
 
 def _read_array(img, path) -> np.ndarray:
@@ -85,12 +113,7 @@ def read_nifti(path, orientation: str | None = DEFAULT_ORIENTATION, dtype=None) 
     path = pathlib.Path(path)
     if not path.is_file():
         raise MissingPathError(f"{path}: no such file")
-    try:
-        img = nib.load(str(path))
-    except Exception as exc:  # nibabel raises many types for non-NIfTI bytes
-        raise FileFormatError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
-        raise FileFormatError(f"{path}: holds a {type(img).__name__}, not a NIfTI image")
+    img = _open_nifti(path)
     data = _read_array(img, path)
     while data.ndim > 4 and data.shape[-1] == 1:
         data = data[..., 0]

@@ -1,0 +1,1 @@
+"""The ``keras-liver`` command line. Nothing in the package imports it."""

@@ -1,0 +1,84 @@
+"""``keras-liver <command>``: argparse front end, ``main(argv) -> int``.
+
+User mistakes (any `KerasLiverError`) become one line on stderr and exit
+code 2; a traceback is only printed for bugs.
+"""
+
+import argparse
+import logging
+import sys
+
+from keras_liver.errors import KerasLiverError
+from keras_liver.version import __version__
+
+logger = logging.getLogger("keras_liver.cli")
+
+
+def _info(args) -> int:
+    from keras_liver.cli.info import run_info
+
+    return run_info(args.paths, series_uid=args.series, as_json=args.json, out=sys.stdout)
+
+
+def _preview(args) -> int:
+    from keras_liver.evaluation.figures import preview_figure
+    from keras_liver.io import load_volume
+    from keras_liver.io.lits_case import load_case
+
+    if args.label:
+        image, label = load_case(args.image, args.label, allowed_labels=range(256))
+    else:
+        image, label = load_volume(args.image), None
+    path = preview_figure(image, label, args.out, n_slices=args.slices)
+    logger.info("wrote %s", path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="keras-liver", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"keras-liver {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="summarise NIfTI files, DICOM folders and HDF5 case stores")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--series", default=None, help="DICOM SeriesInstanceUID when a folder holds several")
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    p.set_defaults(func=_info)
+
+    p = sub.add_parser("preview", help="PNG of axial slices with the label overlay")
+    p.add_argument("image")
+    p.add_argument("--label", default=None)
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--slices", type=int, default=1, help="number of slices (montage when > 1)")
+    p.set_defaults(func=_preview)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 on success, 2 for bad input or arguments.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KerasLiverError as exc:
+        print(f"keras-liver {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def entry_point() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
