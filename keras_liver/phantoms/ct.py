@@ -1,0 +1,198 @@
+"""Portal-venous abdominal CT phantoms in LiTS conventions.
+
+Per-case HU ranges (portal-venous phase), drawn uniformly:
+
+| tissue | HU | source |
+|---|---|---|
+| air / bowel gas | -1000 / -990..-900 | physics; gas not pure air |
+| lung | -870..-830 | typical aerated lung |
+| fat | -120..-80 | standard CT tissue table |
+| muscle, skin | 40..60 | standard |
+| liver (portal phase) | 90..130 | portal-venous liver enhancement (issue 3 table) |
+| spleen | 100..130 | |
+| kidney cortex / medulla | 150..200 / 90..130 | |
+| vessels (aorta, IVC, portal, hepatic) | 150..220 | |
+| hypodense tumour | 30..90, at least 15 below liver | |
+| hyperdense tumour | 130..170 | |
+| cyst, gallbladder, fluid | 0..20 | |
+| bone cortex / marrow | 700..1200 / 300..450 | |
+| CSF | 5..15 | |
+
+Acquisition: partial-volume blur (Gaussian, sigma 0.5 to 0.8 voxel in plane,
+0.3 to 0.5 along z), spatially correlated noise (white noise smoothed with
+sigma 0.6 to 1.0 voxel, rescaled to sigma 8 to 25 HU), rounding to int16.
+The stated ranges are those of the issue that specified the phantoms; they
+agree with common CT teaching tables (assumption, not a measured data set).
+"""
+
+import numpy as np
+from scipy import ndimage
+
+from keras_liver.io.volume import Volume
+from keras_liver.phantoms.anatomy import Tissue, build_anatomy
+from keras_liver.phantoms.phantom_case import PhantomCase
+
+HU_RANGES = {
+    Tissue.AIR: (-1000, -1000),
+    Tissue.LUNG: (-870, -830),
+    Tissue.FAT: (-120, -80),
+    Tissue.SKIN: (40, 60),
+    Tissue.MUSCLE: (40, 60),
+    Tissue.BONE_CORTEX: (700, 1200),
+    Tissue.BONE_MARROW: (300, 450),
+    Tissue.CSF: (5, 15),
+    Tissue.LIVER: (90, 130),
+    Tissue.SPLEEN: (100, 130),
+    Tissue.KIDNEY_CORTEX: (150, 200),
+    Tissue.KIDNEY_MEDULLA: (90, 130),
+    Tissue.STOMACH_WALL: (40, 60),
+    Tissue.GAS: (-990, -900),
+    Tissue.FLUID: (0, 20),
+    Tissue.BOWEL_CONTENT: (10, 40),
+    Tissue.AORTA: (150, 220),
+    Tissue.IVC: (150, 220),
+    Tissue.PORTAL_VEIN: (150, 220),
+    Tissue.HEPATIC_VEIN: (150, 220),
+    Tissue.GALLBLADDER: (0, 20),
+    Tissue.HEART: (40, 60),
+}
+TEXTURE_HU = {Tissue.LIVER: 4.0, Tissue.SPLEEN: 3.0, Tissue.MUSCLE: 3.0, Tissue.FAT: 5.0, Tissue.KIDNEY_CORTEX: 4.0,
+              Tissue.BONE_MARROW: 40.0, Tissue.LUNG: 15.0, Tissue.BOWEL_CONTENT: 15.0}
+TUMOUR_KINDS = ("hypodense", "hyperdense", "cyst")
+REFERENCE_MATRIX = 512
+
+
+def ct_geometry(rng, shape, spacing=None):
+    """Spacing and first-slice z for a CT case.
+
+    In-plane spacing is drawn for a 512-pixel matrix (0.55 to 0.95 mm) and
+    scaled by ``512 / nx`` so that a smaller matrix covers the same field
+    of view at coarser resolution; slice spacing covers 170 to 260 mm of
+    the abdomen, clipped to 0.7 to 5 mm.
+    """
+    nz, ny, nx = shape
+    if spacing is None:
+        in_plane = rng.uniform(0.55, 0.95) * REFERENCE_MATRIX / max(ny, nx)
+        sz = float(np.clip(rng.uniform(170, 260) / nz, 0.7, 5.0))
+        spacing = (sz, in_plane, in_plane)
+    spacing = tuple(float(s) for s in spacing)
+    extent = spacing[0] * (nz - 1)
+    z0 = -extent / 2 + rng.uniform(-15, 15) + 5.0
+    return spacing, z0
+
+
+def _draw_tumours(rng, n_tumours):
+    if n_tumours is None:
+        n_tumours = 0 if rng.random() < 0.15 else int(rng.integers(1, 11))
+    out = []
+    for _ in range(n_tumours):
+        diameter = float(np.exp(rng.uniform(np.log(5), np.log(80))))
+        kind = rng.choice(TUMOUR_KINDS, p=[0.72, 0.16, 0.12])
+        out.append((str(kind), diameter, bool(rng.random() < 0.25)))
+    return out
+
+
+def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, noise_sigma=None,
+            gallbladder=None) -> PhantomCase:
+    """A portal-venous abdominal CT with liver and tumour labels.
+
+    Args:
+        seed: Everything is drawn from ``numpy.random.default_rng(seed)``.
+        shape: ``(nz, ny, nx)``; small by default for CPU training,
+            ``(100, 512, 512)`` for full resolution.
+        spacing: ``(sz, sy, sx)`` mm; drawn when ``None`` (see `ct_geometry`).
+        n_tumours: Number of tumours (0 to 10 drawn when ``None``; 15 % of
+            cases have none).
+        noise_sigma: Noise standard deviation in HU (8 to 25 drawn when ``None``).
+        gallbladder: Force a gallbladder on or off.
+
+    Returns:
+        A `PhantomCase` with ``image`` int16 HU, ``label`` uint8 0/1/2 and
+        ``clean`` (float32 HU before blur and noise), all in LPS voxel order.
+
+    Example:
+        >>> case = ct_case(0)
+        >>> case.image.array.dtype, case.label.array.max() <= 2
+        (dtype('int16'), True)
+    """
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in shape)
+    spacing, z0 = ct_geometry(rng, shape, spacing)
+    requests = _draw_tumours(rng, n_tumours)
+    anatomy = build_anatomy(rng, shape, spacing, z0, lesions=requests, gallbladder=gallbladder)
+    hu = {t: float(rng.uniform(*r)) for t, r in HU_RANGES.items()}
+    lut = np.zeros(len(Tissue), np.float32)
+    for t, v in hu.items():
+        lut[t] = v
+    clean = lut[anatomy.tissue]
+    texture_lut = np.zeros(len(Tissue), np.float32)
+    for t, v in TEXTURE_HU.items():
+        texture_lut[t] = v
+    clean += texture_lut[anatomy.tissue] * anatomy.texture
+
+    lesion_info = []
+    for lesion in anatomy.lesions:
+        lesion_info.append(_paint_tumour(rng, clean, lesion, hu[Tissue.LIVER], anatomy.grid.spacing))
+
+    sigma_blur = (rng.uniform(0.3, 0.5), rng.uniform(0.5, 0.8), rng.uniform(0.5, 0.8))
+    blurred = ndimage.gaussian_filter(clean, sigma_blur, mode="nearest")
+    noise_sigma = float(rng.uniform(8, 25)) if noise_sigma is None else float(noise_sigma)
+    corr = rng.uniform(0.6, 1.0)
+    noise = rng.standard_normal(shape).astype(np.float32)
+    noise = ndimage.gaussian_filter(noise, (0.0, corr, corr), mode="wrap")
+    noise *= noise_sigma / float(noise.std())
+    image = np.clip(np.rint(blurred + noise), -1024, 3071).astype(np.int16)
+
+    affine = anatomy.grid.affine()
+    orientation = str(rng.choice(["RAS", "LPS", "LAS", "RPS", "LPI"]))
+    meta = {"modality": "CT", "phase": "portal-venous", "source_orientation": orientation}
+    info = {
+        "seed": int(seed),
+        "shape": list(shape),
+        "spacing_zyx_mm": [round(s, 4) for s in spacing],
+        "file_orientation": orientation,
+        "noise_sigma_hu": round(noise_sigma, 2),
+        "noise_correlation_voxels": round(float(corr), 3),
+        "blur_sigma_voxels": [round(float(s), 3) for s in sigma_blur],
+        "hu": {t.name.lower(): round(v, 1) for t, v in hu.items()},
+        "anatomy": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in anatomy.params.items()},
+        "lesions": lesion_info,
+    }
+    return PhantomCase(
+        image=Volume(image, affine, meta=meta),
+        label=Volume(anatomy.label(), affine, meta={**meta, "kind": "label"}),
+        clean=Volume(clean, affine, meta={**meta, "kind": "clean"}),
+        lesion_class=None,
+        info=info,
+    )
+
+
+def _paint_tumour(rng, clean, lesion, liver_hu, spacing):
+    region = clean[lesion.slices]
+    mask, level = lesion.mask, lesion.level
+    kind = lesion.kind
+    if kind == "hypodense":
+        base = float(np.clip(liver_hu - rng.uniform(15, 60), 30, 90))
+    elif kind == "hyperdense":
+        base = float(rng.uniform(130, 170))
+    else:
+        base = float(rng.uniform(0, 20))
+    values = np.full(mask.shape, base, np.float32)
+    parts = {"hu": round(base, 1)}
+    if kind != "cyst":
+        box = mask.shape
+        from keras_liver.phantoms.grid import smooth_noise
+
+        values += rng.uniform(4, 12) * smooth_noise(rng, box, cells=4)
+        min_voxels = lesion.diameter_mm / max(spacing[1:])
+        if lesion.diameter_mm > 25 and rng.random() < 0.4 and min_voxels > 4:
+            core_hu = float(rng.uniform(10, 30))
+            values[level < 0.45] = core_hu
+            parts["necrotic_core_hu"] = round(core_hu, 1)
+        if rng.random() < 0.3 and min_voxels > 4:
+            rim_hu = base + float(rng.uniform(30, 60))
+            values[level > 0.8] = rim_hu
+            parts["enhancing_rim_hu"] = round(rim_hu, 1)
+    region[mask] = values[mask]
+    lesion.parts.update(parts)
+    return lesion.info()

@@ -1,0 +1,28 @@
+"""`PhantomCase`: one synthetic case with its exact ground truth."""
+
+import dataclasses
+
+from keras_liver.io.volume import Volume
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PhantomCase:
+    """A synthetic CT volume or DCE-MRI series with exact ground truth.
+
+    Attributes:
+        image: The acquired image: ``int16`` HU ``(z, y, x)`` for CT,
+            ``float32`` signal ``(t, z, y, x)`` for DCE.
+        label: ``uint8`` LiTS labels ``(z, y, x)``: 0 background, 1 liver,
+            2 tumour / lesion.
+        clean: The same image before partial-volume blur, noise, bias field
+            and motion (``float32``).
+        lesion_class: DCE: the lesion class name; CT: ``None``.
+        info: Everything drawn: seed, spacing, per-tissue intensities or
+            kinetic parameters, and the lesion list (centre, diameter, kind).
+    """
+
+    image: Volume
+    label: Volume
+    clean: Volume
+    lesion_class: str | None = None
+    info: dict = dataclasses.field(default_factory=dict)
