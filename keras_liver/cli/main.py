@@ -8,7 +8,7 @@ import argparse
 import logging
 import sys
 
-from keras_liver.errors import KerasLiverError
+from keras_liver.errors import ConfigError, KerasLiverError
 from keras_liver.version import __version__
 
 logger = logging.getLogger("keras_liver.cli")
@@ -34,6 +34,42 @@ def _preview(args) -> int:
     return 0
 
 
+def _shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 4:
+        raise argparse.ArgumentTypeError(f"--shape {text!r}: give Z,Y,X, each at least 4, e.g. 48,128,128")
+    return shape
+
+
+def _phantoms(args) -> int:
+    from keras_liver.evaluation.figures import dce_preview_figure, preview_figure
+    from keras_liver.phantoms import LESION_CLASSES, ct_case, dce_case, write_ct_dataset, write_dce_dataset
+
+    if args.cases < 1:
+        raise ConfigError(f"--cases {args.cases}: need at least one case")
+    if args.modality == "ct":
+        shape = args.shape or (48, 128, 128)
+        write_ct_dataset(args.out, args.cases, seed=args.seed, shape=shape, progress=True)
+        if args.preview:
+            case = ct_case(args.seed, shape=shape)
+            preview_figure(case.image, case.label, args.preview, n_slices=8, title=f"CT phantom, seed {args.seed}")
+    else:
+        shape = args.shape or (16, 64, 64)
+        write_dce_dataset(args.out, args.cases, seed=args.seed, balanced=args.balanced, shape=shape, progress=True)
+        if args.preview:
+            cases = []
+            for n in range(args.cases):
+                klass = LESION_CLASSES[n % len(LESION_CLASSES)] if args.balanced else None
+                cases.append(dce_case(args.seed + n, lesion_class=klass, shape=shape))
+            dce_preview_figure(cases, args.preview)
+    if args.preview:
+        logger.info("wrote %s", args.preview)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="keras-liver", description=__doc__.splitlines()[0])
@@ -53,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--slices", type=int, default=1, help="number of slices (montage when > 1)")
     p.set_defaults(func=_preview)
+
+    p = sub.add_parser("phantoms", help="write synthetic CT (LiTS layout) or 4D DCE-MRI cases")
+    p.add_argument("modality", choices=["ct", "dce"])
+    p.add_argument("--cases", type=int, required=True)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shape", type=_shape, default=None, help="Z,Y,X (CT default 48,128,128; DCE 16,64,64)")
+    p.add_argument("--balanced", action="store_true", help="DCE: cycle through the lesion classes")
+    p.add_argument("--preview", default=None, help="PNG: CT montage, or DCE frames and curves per class")
+    p.set_defaults(func=_phantoms)
     return parser
 
 
@@ -77,6 +123,9 @@ def main(argv=None) -> int:
     except KerasLiverError as exc:
         print(f"keras-liver {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `keras-liver info ... | head`
+        sys.stderr.close()
+        return 0
 
 
 def entry_point() -> None:

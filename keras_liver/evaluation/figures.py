@@ -115,3 +115,52 @@ def preview_figure(image: Volume, label: Volume | None, path, n_slices: int = 1,
         ax.set_title(f"z={z}", fontsize=8)
     fig.suptitle(title or pathlib.Path(str(image.meta.get("source", ""))).name, fontsize=9)
     return save_figure(fig, path)
+
+
+def dce_preview_figure(cases, path):
+    """Frames through each lesion class and the mean time-intensity curves.
+
+    Args:
+        cases: `PhantomCase` objects from `dce_case` (one or more per class).
+        path: The PNG to write.
+
+    Returns:
+        The path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_class: dict = {}
+    for case in cases:
+        by_class.setdefault(case.lesion_class, []).append(case)
+    classes = sorted(by_class)
+    n_frames = max(c.image.shape[0] for c in cases)
+    fig, axes = plt.subplots(len(classes), n_frames + 1, figsize=(1.6 * (n_frames + 1) + 1.5, 1.7 * len(classes)),
+                             squeeze=False)
+    for row, name in enumerate(classes):
+        case = by_class[name][0]
+        series, label = case.image.array, case.label.array
+        z = pick_slice(case.label.replace((label == 2).astype(np.uint8)), label.shape[0])
+        lo, hi = np.percentile(series, (1, 99.5))
+        for f in range(n_frames):
+            ax = axes[row, f]
+            ax.axis("off")
+            if f < series.shape[0]:
+                ax.imshow(_radiological(series[f, z], case.image.orientation), cmap="gray", vmin=lo, vmax=hi)
+                if row == 0:
+                    ax.set_title(f"{case.image.meta['frame_times_s'][f]:.0f} s", fontsize=7)
+        axes[row, 0].text(-0.1, 0.5, name, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=8)
+        ax = axes[row, -1]
+        for c in by_class[name]:
+            t = np.asarray(c.image.meta["frame_times_s"])
+            lesion = c.image.array[:, c.label.array == 2].mean(axis=1)
+            liver = c.image.array[:, c.label.array == 1].mean(axis=1)
+            ax.plot(t, lesion, color="tab:red", lw=1)
+            ax.plot(t, liver, color="tab:green", lw=1)
+        ax.set_xlabel("s", fontsize=6)
+        ax.tick_params(labelsize=6)
+        if row == 0:
+            ax.set_title("lesion (red) vs liver (green)", fontsize=7)
+    return save_figure(fig, path)

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from keras_liver.io import load_case
+from keras_liver.phantoms import HU_RANGES, Tissue, ct_case, write_ct_dataset
+
+SHAPE = (13, 48, 45)
+
+
+def test_same_seed_same_case_and_different_seed_differs():
+    a, b, c = ct_case(3, SHAPE), ct_case(3, SHAPE), ct_case(4, SHAPE)
+    np.testing.assert_array_equal(a.image.array, b.image.array)
+    np.testing.assert_array_equal(a.label.array, b.label.array)
+    assert a.info == b.info
+    assert not np.array_equal(a.image.array, c.image.array)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 7])
+def test_labels_are_anatomically_plausible(seed):
+    case = ct_case(seed, SHAPE)
+    label, clean = case.label.array, case.clean.array
+    assert case.image.array.dtype == np.int16 and label.dtype == np.uint8
+    assert set(np.unique(label)) <= {0, 1, 2}
+    assert (label == 1).sum() > 500
+    # no label on air, lung or fat: everything labelled is soft tissue
+    assert clean[label > 0].min() > -200
+    # every tumour component touches the liver, and the liver is in the patient's right half (low x in LPS)
+    comps, n = ndimage.label(label == 2)
+    for k in range(1, n + 1):
+        grown = ndimage.binary_dilation(comps == k, iterations=1)
+        assert (label[grown] == 1).any()
+    liver_x = np.argwhere(label == 1)[:, 2].mean()
+    assert liver_x < SHAPE[2] / 2
+    assert len(case.info["lesions"]) == n or n <= len(case.info["lesions"])
+
+
+def test_no_tumour_case_and_tumour_count():
+    assert not (ct_case(5, SHAPE, n_tumours=0).label.array == 2).any()
+    case = ct_case(5, (24, 96, 96), n_tumours=4)
+    assert 1 <= len(case.info["lesions"]) <= 4
+    for lesion in case.info["lesions"]:
+        assert 5 <= lesion["diameter_mm"] <= 80
+        assert lesion["kind"] in ("hypodense", "hyperdense", "cyst")
+
+
+def test_intensities_lie_in_declared_ranges():
+    case = ct_case(11, (20, 64, 64), n_tumours=0, noise_sigma=15.0)
+    hu = case.info["hu"]
+    for tissue, (lo, hi) in HU_RANGES.items():
+        assert lo <= hu[tissue.name.lower()] <= hi
+    liver_clean = case.clean.array[case.label.array == 1]
+    # liver voxels (minus a few vessels) sit at the drawn liver HU, within texture amplitude
+    assert abs(np.median(liver_clean) - hu["liver"]) < 6
+    # the noise has the requested sigma: image minus the blurred clean image
+    sig = case.info["blur_sigma_voxels"]
+    residual = case.image.array - ndimage.gaussian_filter(case.clean.array, sig, mode="nearest")
+    assert abs(residual.std() - 15.0) < 1.0
+    assert case.image.spacing[1] == pytest.approx(case.image.spacing[2])
+    assert 0.7 <= case.image.spacing[0] <= 5.0
+
+
+def test_tumour_intensity_by_kind():
+    case = ct_case(21, (24, 96, 96), n_tumours=6)
+    for lesion in case.info["lesions"]:
+        if lesion["kind"] == "hypodense":
+            assert 30 <= lesion["hu"] <= 90 and lesion["hu"] < case.info["hu"]["liver"]
+        elif lesion["kind"] == "hyperdense":
+            assert 130 <= lesion["hu"] <= 170
+        else:
+            assert 0 <= lesion["hu"] <= 20
+
+
+def test_written_dataset_reads_back_identically(tmp_path):
+    write_ct_dataset(tmp_path, 3, seed=40, shape=SHAPE)
+    orientations = set()
+    for n in range(3):
+        case = ct_case(40 + n, SHAPE)
+        image, label = load_case(tmp_path / f"volume-{n}.nii.gz", tmp_path / f"segmentation-{n}.nii.gz")
+        np.testing.assert_array_equal(image.array, case.image.array)
+        np.testing.assert_array_equal(label.array, case.label.array)
+        np.testing.assert_allclose(image.affine, case.image.affine, atol=1e-5)
+        assert image.meta["source_orientation"] == case.info["file_orientation"]
+        orientations.add(case.info["file_orientation"])
+    assert (tmp_path / "cases.json").is_file()
+    assert Tissue.LIVER == 8
