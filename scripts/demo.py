@@ -1,7 +1,13 @@
 """The main job, run by `make demo`.
 
-Today: summarise the real sample scans (``keras-liver info``) and write one
-preview PNG with the liver overlay. Later issues grow this into the pipeline.
+1. Generate phantom data sets (CT in the LiTS layout, DCE-MRI series) with
+   previews.
+2. Summarise a phantom case and, when ../shared/data/real exists, the real
+   sample scans (``keras-liver info``), and write a preview of the real
+   DICOM series with its liver labels.
+
+Later issues grow this into the whole pipeline (denoise, train, evaluate,
+export, serve).
 """
 
 import argparse
@@ -17,21 +23,33 @@ REAL = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out")
+    parser.add_argument("--cases", type=int, default=4)
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("demo")
-    if not REAL.is_dir():
-        log.error("real samples not found at %s", REAL)
-        return 1
-    scans = [REAL / "example_ct_dicom", REAL / "example_seg_dicom.nii.gz", REAL / "example_ct_sm.nii.gz",
-             REAL / "example_mr_sm.nii.gz"]
-    rc = cli(["info", *map(str, scans)])
-    rc = rc or cli(["preview", str(REAL / "example_ct_dicom"), "--label", str(REAL / "example_seg_dicom.nii.gz"),
-                    "--out", str(out / "preview.png")])
-    log.info("demo finished: %s", out / "preview.png")
-    return rc
+    steps = [
+        ["phantoms", "ct", "--cases", str(args.cases), "--out", str(out / "ct"), "--preview", str(out / "ct.png")],
+        ["phantoms", "dce", "--cases", str(max(args.cases, 5)), "--balanced", "--out", str(out / "dce"),
+         "--preview", str(out / "dce.png")],
+        ["info", str(out / "ct" / "volume-0.nii.gz"), str(out / "ct" / "segmentation-0.nii.gz"),
+         str(out / "dce" / "dce-0.nii.gz")],
+    ]
+    if REAL.is_dir():
+        steps.append(["info", str(REAL / "example_ct_dicom"), str(REAL / "example_seg_dicom.nii.gz"),
+                      str(REAL / "example_mr_sm.nii.gz")])
+        steps.append(["preview", str(REAL / "example_ct_dicom"), "--label", str(REAL / "example_seg_dicom.nii.gz"),
+                      "--out", str(out / "real_preview.png")])
+    else:
+        log.info("real samples not found at %s; phantoms only", REAL)
+    for step in steps:
+        log.info("$ keras-liver %s", " ".join(step))
+        rc = cli(step)
+        if rc:
+            return rc
+    log.info("demo finished: outputs in %s", out)
+    return 0
 
 
 if __name__ == "__main__":
