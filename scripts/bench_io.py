@@ -19,25 +19,16 @@ import pathlib
 import platform
 import sys
 import tempfile
-import time
 
 import nibabel as nib
 import numpy as np
+from benchutil import best_of
 import pydicom
 from scipy import ndimage
 
 from keras_liver.io import load_volume
 
 REAL = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
-
-
-def best_of(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def make_ct(path, n_slices, seed=0):

@@ -14,20 +14,11 @@ Usage:
 
 import argparse
 import sys
-import time
 
 import numpy as np
+from benchutil import best_of
 
 from keras_liver.phantoms import LESION_CLASSES, ct_case, dce_case
-
-
-def best_of(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv=None):

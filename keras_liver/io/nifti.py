@@ -12,6 +12,7 @@ import nibabel as nib
 import numpy as np
 
 from keras_liver.errors import ConfigError, FileFormatError, MissingPathError
+from keras_liver.io.atomic import write_text_atomic
 from keras_liver.io.orientation import DEFAULT_ORIENTATION, orientation_code, reorient
 from keras_liver.io.volume import Volume
 
@@ -205,21 +206,10 @@ def write_nifti(volume: Volume, path, orientation: str | None = "source") -> pat
     try:
         nib.save(img, tmp)
         if array.ndim == 4 and frame_times is not None:
-            _write_json_atomic(sidecar_path(path), {"frame_times_s": [float(t) for t in frame_times]})
+            write_text_atomic(sidecar_path(path), json.dumps({"frame_times_s": [float(t) for t in frame_times]}, indent=2))
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
     logger.debug("wrote %s %s %s", path, array.shape, orientation_code(affine))
     return path
-
-
-def _write_json_atomic(path: pathlib.Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise

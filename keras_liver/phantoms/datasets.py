@@ -4,13 +4,12 @@ import csv
 import io
 import json
 import logging
-import os
 import pathlib
-import tempfile
 
 from tqdm import tqdm
 
 from keras_liver.errors import ConfigError
+from keras_liver.io.atomic import write_text_atomic
 from keras_liver.io.nifti import write_nifti
 from keras_liver.phantoms.ct import ct_case
 from keras_liver.phantoms.dce import LESION_CLASSES, dce_case
@@ -24,17 +23,6 @@ def _prepare(out_dir, n_cases):
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return out
-
-
-def _write_text_atomic(path: pathlib.Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_ct_dataset(out_dir, n_cases: int, seed: int = 0, shape=(48, 128, 128), progress: bool = False,
@@ -63,7 +51,7 @@ def write_ct_dataset(out_dir, n_cases: int, seed: int = 0, shape=(48, 128, 128),
         paths.append(write_nifti(case.image, out / f"volume-{n}.nii.gz"))
         write_nifti(case.label, out / f"segmentation-{n}.nii.gz")
         infos[f"volume-{n}"] = case.info
-    _write_text_atomic(out / "cases.json", json.dumps(infos, indent=1))
+    write_text_atomic(out / "cases.json", json.dumps(infos, indent=1))
     logger.info("wrote %d CT phantom cases to %s", n_cases, out)
     return paths
 
@@ -92,7 +80,7 @@ def write_dce_dataset(out_dir, n_cases: int, seed: int = 0, balanced: bool = Fal
         path = write_nifti(case.image, out / f"dce-{n}.nii.gz")
         sidecar = {"frame_times_s": case.image.meta["frame_times_s"], "lesion_class": case.lesion_class,
                    "classes": list(LESION_CLASSES), "parameters": case.info}
-        _write_text_atomic(out / f"dce-{n}.json", json.dumps(sidecar, indent=1))
+        write_text_atomic(out / f"dce-{n}.json", json.dumps(sidecar, indent=1))
         write_nifti(case.label, out / f"dce-seg-{n}.nii.gz")
         paths.append(path)
         lesion = case.info["lesion"]
@@ -107,6 +95,6 @@ def write_dce_dataset(out_dir, n_cases: int, seed: int = 0, balanced: bool = Fal
     writer = csv.DictWriter(buf, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
-    _write_text_atomic(out / "cases.csv", buf.getvalue())
+    write_text_atomic(out / "cases.csv", buf.getvalue())
     logger.info("wrote %d DCE phantom cases to %s", n_cases, out)
     return paths
