@@ -3,7 +3,7 @@ import pytest
 from scipy import ndimage
 
 from keras_liver.io import load_case
-from keras_liver.phantoms import HU_RANGES, Tissue, ct_case, write_ct_dataset
+from keras_liver.phantoms import HU_RANGES, ct_case, write_ct_dataset
 
 SHAPE = (13, 48, 45)
 
@@ -32,7 +32,6 @@ def test_labels_are_anatomically_plausible(seed):
         assert (label[grown] == 1).any()
     liver_x = np.argwhere(label == 1)[:, 2].mean()
     assert liver_x < SHAPE[2] / 2
-    assert len(case.info["lesions"]) == n or n <= len(case.info["lesions"])
 
 
 def test_no_tumour_case_and_tumour_count():
@@ -73,7 +72,6 @@ def test_tumour_intensity_by_kind():
 
 def test_written_dataset_reads_back_identically(tmp_path):
     write_ct_dataset(tmp_path, 3, seed=40, shape=SHAPE)
-    orientations = set()
     for n in range(3):
         case = ct_case(40 + n, SHAPE)
         image, label = load_case(tmp_path / f"volume-{n}.nii.gz", tmp_path / f"segmentation-{n}.nii.gz")
@@ -81,6 +79,4 @@ def test_written_dataset_reads_back_identically(tmp_path):
         np.testing.assert_array_equal(label.array, case.label.array)
         np.testing.assert_allclose(image.affine, case.image.affine, atol=1e-5)
         assert image.meta["source_orientation"] == case.info["file_orientation"]
-        orientations.add(case.info["file_orientation"])
     assert (tmp_path / "cases.json").is_file()
-    assert Tissue.LIVER == 8
