@@ -140,7 +140,8 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
     zscale = (1 + 0.04 * np.sin(grid.z / 90.0 + rng.uniform(0, 2 * np.pi)))[:, None, None]
     rn = rn2d[None] / zscale  # normalised radius, 1 at the skin
     depth = (1 - rn) * min(a, b)  # approximate depth below the skin, mm
-    fat_here = fat_mm * (1 + 0.4 * np.cos(theta))[None] * (y2 < 0.6 * b)[None] + 0.5 * fat_mm * (y2 >= 0.6 * b)[None]
+    fat2d = fat_mm * (1 + 0.4 * np.cos(theta)) * (y2 < 0.6 * b) + 0.5 * fat_mm * (y2 >= 0.6 * b)
+    fat_here = fat2d[None]
     body = rn <= 1
     tissue[body] = Tissue.SKIN
     tissue[depth > skin_mm] = Tissue.FAT
@@ -236,7 +237,6 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
 
     # Ribs: tubes in the wall, sloping down anteriorly (computed on the wall ring only).
     rib_r = rng.uniform(4.0, 6.0)
-    fat2d = fat_mm * (1 + 0.4 * np.cos(theta)) * (y2 < 0.6 * b) + 0.5 * fat_mm * (y2 >= 0.6 * b)
     rib_depth2d = skin_mm + fat2d + 0.5 * muscle_mm
     allowed = ~((np.abs(x2) < 0.28 * a) & (y2 < 0)) & ~((np.abs(x2) < 30) & (y2 > 0))
     depth2d = (1 - rn2d) * min(a, b)

@@ -30,6 +30,7 @@ from scipy import ndimage
 
 from keras_liver.io.volume import Volume
 from keras_liver.phantoms.anatomy import Tissue, build_anatomy
+from keras_liver.phantoms.grid import smooth_noise
 from keras_liver.phantoms.phantom_case import PhantomCase
 
 HU_RANGES = {
@@ -180,10 +181,7 @@ def _paint_tumour(rng, clean, lesion, liver_hu, spacing):
     values = np.full(mask.shape, base, np.float32)
     parts = {"hu": round(base, 1)}
     if kind != "cyst":
-        box = mask.shape
-        from keras_liver.phantoms.grid import smooth_noise
-
-        values += rng.uniform(4, 12) * smooth_noise(rng, box, cells=4)
+        values += rng.uniform(4, 12) * smooth_noise(rng, mask.shape, cells=4)
         min_voxels = lesion.diameter_mm / max(spacing[1:])
         if lesion.diameter_mm > 25 and rng.random() < 0.4 and min_voxels > 4:
             core_hu = float(rng.uniform(10, 30))

@@ -2,7 +2,6 @@
 and the CLI turns it into one line on stderr with exit code 2."""
 
 import gzip
-import shutil
 
 import nibabel as nib
 import numpy as np
@@ -106,4 +105,3 @@ def test_gzip_with_bad_crc_is_reported(tmp_path):
     bad.write_bytes(bytes(raw))
     with pytest.raises(FileFormatError, match="crc.nii.gz"):
         load_volume(bad)
-    shutil.rmtree(tmp_path)
