@@ -42,7 +42,7 @@ setup(
     extras_require={
         "serving": ["tensorflow-serving-api>=2.20,<2.22", "grpcio>=1.60"],
         "notebooks": ["jupyter", "nbclient>=0.10", "ipykernel>=6.29", "nbformat>=5.9"],
-        "dev": ["pytest>=8.0", "pytest-timeout>=2.3"],
+        "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "PyWavelets>=1.4"],
     },
     entry_points={"console_scripts": ["keras-liver=keras_liver.cli.main:entry_point"]},
     classifiers=[

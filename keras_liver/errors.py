@@ -32,3 +32,7 @@ class GeometryError(KerasLiverError, ValueError):
 
 class ConfigError(KerasLiverError, ValueError):
     """A configuration value or command-line argument is invalid."""
+
+
+class ImageValueError(KerasLiverError, ValueError):
+    """An image array holds values that cannot be processed (NaN, Inf) or has the wrong rank."""
