@@ -70,6 +70,18 @@ def _phantoms(args) -> int:
     return 0
 
 
+def _figures(args) -> int:
+    from keras_liver.evaluation.preprocess_figures import preprocess_figures
+    from keras_liver.io import load_volume
+
+    image = load_volume(args.input)
+    label = load_volume(args.label) if args.label else None
+    if label is not None and label.spatial_shape != image.spatial_shape:
+        raise ConfigError(f"--label {args.label}: grid {label.spatial_shape} differs from the image {image.spatial_shape}")
+    preprocess_figures(image, args.out, z=args.slice, label=label, frame=args.frame)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="keras-liver", description=__doc__.splitlines()[0])
@@ -99,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--balanced", action="store_true", help="DCE: cycle through the lesion classes")
     p.add_argument("--preview", default=None, help="PNG: CT montage, or DCE frames and curves per class")
     p.set_defaults(func=_phantoms)
+
+    p = sub.add_parser("figures", help="the paper's pictures as PNGs (preprocess: denoising, histogram, HOG)")
+    p.add_argument("kind", choices=["preprocess"])
+    p.add_argument("input", help="NIfTI file, DICOM folder or HDF5 case store")
+    p.add_argument("--out", required=True, help="existing output folder")
+    p.add_argument("--slice", type=int, default=None, help="axial slice (default: most label, else middle)")
+    p.add_argument("--label", default=None, help="label map used to pick the slice")
+    p.add_argument("--frame", type=int, default=-1, help="frame of a 4D series (default: last)")
+    p.set_defaults(func=_figures)
     return parser
 
 

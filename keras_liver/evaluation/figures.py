@@ -2,11 +2,11 @@
 
 import os
 import pathlib
-import tempfile
 
 import numpy as np
 
 from keras_liver.errors import GeometryError, MissingPathError
+from keras_liver.io.atomic import temp_beside
 from keras_liver.io.volume import Volume
 
 LABEL_COLOURS = {1: (0.1, 0.8, 0.2), 2: (0.95, 0.15, 0.1), 3: (0.2, 0.4, 1.0), 4: (1.0, 0.8, 0.0), 5: (0.1, 0.8, 0.2)}
@@ -63,7 +63,7 @@ def save_figure(fig, path) -> pathlib.Path:
     path = pathlib.Path(path)
     if not path.parent.is_dir():
         raise MissingPathError(f"{path.parent}: output folder does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".png", dir=path.parent)
+    fd, tmp = temp_beside(path, suffix=path.suffix or ".png")
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=100, bbox_inches="tight")

@@ -253,7 +253,8 @@ def hog_map(volume, *, orientations: int = 9, cell_size: int = 8, block_size: in
         np.put_along_axis(votes, bins[..., None], magnitude[..., None], axis=-1)
         energy[n] = cv2.boxFilter(votes, -1, cell, borderType=cv2.BORDER_REFLECT).reshape(votes.shape)
         squared = np.einsum("yxb,yxb->yx", energy[n], energy[n])
-        total[n] = np.sqrt(cv2.boxFilter(squared, -1, block, borderType=cv2.BORDER_REFLECT))
+        # running-sum box filters can leave -1e-9 where the energy is zero: clamp before the root
+        total[n] = np.sqrt(np.maximum(cv2.boxFilter(squared, -1, block, borderType=cv2.BORDER_REFLECT), 0.0))
 
     def normalise(n):
         energy[n] /= (total[n] + eps)[..., None]

@@ -5,6 +5,28 @@ import pathlib
 import tempfile
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temp_beside(path, suffix: str = "") -> tuple[int, str]:
+    """A temporary file in ``path``'s folder, for writing before an atomic rename.
+
+    ``tempfile.mkstemp`` creates files readable by their owner only; the
+    permissions are widened to what a plain ``open`` would give (``0o666``
+    less the umask), so the renamed file is readable as usual.
+
+    Returns:
+        ``(fd, temp_path)`` as ``tempfile.mkstemp`` does.
+    """
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())
+    return fd, tmp
+
+
 def write_text_atomic(path, text: str) -> pathlib.Path:
     """Write ``text`` to ``path`` so readers see the old file or the new one, never a part.
 
@@ -16,7 +38,7 @@ def write_text_atomic(path, text: str) -> pathlib.Path:
         The path written.
     """
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)

@@ -5,12 +5,12 @@ import logging
 import os
 import pathlib
 import shutil
-import tempfile
 
 import h5py
 import numpy as np
 
 from keras_liver.errors import ConfigError, FileFormatError, GeometryError, MissingPathError
+from keras_liver.io.atomic import temp_beside
 from keras_liver.io.case_store import STORE_FORMAT, STORE_VERSION, CaseStore
 from keras_liver.io.volume import Volume
 
@@ -64,7 +64,7 @@ class CaseStoreWriter:
         self._order: list = []
 
     def __enter__(self):
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        fd, tmp = temp_beside(self.path, suffix=".tmp")
         os.close(fd)
         self._tmp = pathlib.Path(tmp)
         if self.append and self.path.exists():

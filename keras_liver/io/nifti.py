@@ -5,14 +5,13 @@ import json
 import logging
 import os
 import pathlib
-import tempfile
 import zlib
 
 import nibabel as nib
 import numpy as np
 
 from keras_liver.errors import ConfigError, FileFormatError, MissingPathError
-from keras_liver.io.atomic import write_text_atomic
+from keras_liver.io.atomic import temp_beside, write_text_atomic
 from keras_liver.io.orientation import DEFAULT_ORIENTATION, orientation_code, reorient
 from keras_liver.io.volume import Volume
 
@@ -201,7 +200,7 @@ def write_nifti(volume: Volume, path, orientation: str | None = "source") -> pat
     else:
         img.header.set_xyzt_units("mm")
     suffix = ".nii.gz" if str(path).lower().endswith(".gz") else ".nii"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = temp_beside(path, suffix=suffix)
     os.close(fd)
     try:
         nib.save(img, tmp)

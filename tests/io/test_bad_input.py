@@ -105,3 +105,19 @@ def test_gzip_with_bad_crc_is_reported(tmp_path):
     bad.write_bytes(bytes(raw))
     with pytest.raises(FileFormatError, match="crc.nii.gz"):
         load_volume(bad)
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+
+    from keras_liver.io import Volume, save_volume
+    from keras_liver.io.atomic import write_text_atomic
+
+    mask = os.umask(0o022)
+    try:
+        text = write_text_atomic(tmp_path / "a.json", "{}")
+        nifti = save_volume(Volume(np.zeros((2, 3, 4), np.int16)), tmp_path / "a.nii.gz")
+    finally:
+        os.umask(mask)
+    assert oct(text.stat().st_mode & 0o777) == oct(0o644)
+    assert oct(nifti.stat().st_mode & 0o777) == oct(0o644)
