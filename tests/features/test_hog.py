@@ -101,5 +101,5 @@ def test_hog_map_of_a_windowed_ct_is_finite_and_bounded():
     case = ct_case(0, shape=(3, 256, 256), noise_sigma=20)
     energy = hog_map(case.image, window="liver")
     assert np.isfinite(energy).all()
-    assert energy.min() >= 0 and energy.max() < 2.0
+    assert energy.min() >= 0 and energy.max() < 3.0
     assert (energy.sum(-1) == 0).mean() > 0.1  # flat air and clipped regions have no orientation energy
