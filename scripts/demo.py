@@ -5,9 +5,11 @@
 2. Summarise a phantom case and, when ../shared/data/real exists, the real
    sample scans (``keras-liver info``), and write a preview of the real
    DICOM series with its liver labels.
+3. Preprocessing pictures (threshold denoising, histogram, HOG) for a
+   phantom CT case and, when present, the real DICOM series.
 
-Later issues grow this into the whole pipeline (denoise, train, evaluate,
-export, serve).
+Later issues grow this into the whole pipeline (train, evaluate, export,
+serve).
 """
 
 import argparse
@@ -35,12 +37,18 @@ def main(argv=None) -> int:
          "--preview", str(out / "dce.png")],
         ["info", str(out / "ct" / "volume-0.nii.gz"), str(out / "ct" / "segmentation-0.nii.gz"),
          str(out / "dce" / "dce-0.nii.gz")],
+        ["figures", "preprocess", str(out / "ct" / "volume-0.nii.gz"), "--label",
+         str(out / "ct" / "segmentation-0.nii.gz"), "--out", str(out / "preprocess_phantom")],
     ]
+    (out / "preprocess_phantom").mkdir(exist_ok=True)
     if REAL.is_dir():
+        (out / "preprocess_real").mkdir(exist_ok=True)
         steps.append(["info", str(REAL / "example_ct_dicom"), str(REAL / "example_seg_dicom.nii.gz"),
                       str(REAL / "example_mr_sm.nii.gz")])
         steps.append(["preview", str(REAL / "example_ct_dicom"), "--label", str(REAL / "example_seg_dicom.nii.gz"),
                       "--out", str(out / "real_preview.png")])
+        steps.append(["figures", "preprocess", str(REAL / "example_ct_dicom"), "--label",
+                      str(REAL / "example_seg_dicom.nii.gz"), "--out", str(out / "preprocess_real")])
     else:
         log.info("real samples not found at %s; phantoms only", REAL)
     for step in steps:

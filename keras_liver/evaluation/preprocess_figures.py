@@ -95,12 +95,13 @@ def preprocess_figures(image: Volume, out_dir, *, z: int | None = None, label: V
     features, rendering = skimage.feature.hog(scaled, orientations=9, pixels_per_cell=ppc, cells_per_block=(2, 2),
                                               block_norm="L2-Hys", visualize=True)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1, 2]})
-    axes[0].imshow(_radiological(rendering, orient), cmap="magma", aspect=aspect)
+    bright = float(np.percentile(rendering[rendering > 0], 99)) if np.any(rendering > 0) else 1.0
+    axes[0].imshow(_radiological(rendering, orient), cmap="magma", aspect=aspect, vmin=0, vmax=bright)
     axes[0].set_title(f"HOG, {ppc[0]}x{ppc[1]} cells, 9 bins", fontsize=9)
     axes[0].axis("off")
     axes[1].plot(features, lw=0.4, color="tab:blue")
     axes[1].set_xlabel("feature index")
-    axes[1].set_ylabel("value (L2-Hys, clip 0.2)")
+    axes[1].set_ylabel("value (L2-Hys block normalised)")
     axes[1].set_title(f"HOG feature values ({features.size} features)", fontsize=9)
     paths.append(save_figure(fig, out_dir / "hog.png"))
     logger.info("wrote %s", ", ".join(str(p) for p in paths))
