@@ -1,0 +1,28 @@
+"""Keras models (functional subclasses, registered for serialization) and the paper's baselines.
+
+* `FusedUNet`: UNet++ with multi-input fusion, 2D/3D, deep supervision.
+* `DCEClassifier`: 3D convolutions per time point + ConvLSTM over time.
+* `DCESegmenter`: shared 3D U-Net encoder, ConvLSTM per level, 3D decoder.
+* Baselines: `UNet` (plain), `CurveLSTM`, `SinglePhaseCNN`, `HOGSVM`.
+* `summary(model)`: parameters and FLOPs per sample.
+"""
+
+from keras_liver.models.curve_lstm import CurveLSTM
+from keras_liver.models.dce_classifier import DCEClassifier
+from keras_liver.models.dce_segmenter import DCESegmenter
+from keras_liver.models.fused_unet import FusedUNet
+from keras_liver.models.hog_svm import HOGSVM
+from keras_liver.models.single_phase_cnn import SinglePhaseCNN
+from keras_liver.models.summary import summary
+from keras_liver.models.unet import UNet
+
+__all__ = [
+    "CurveLSTM",
+    "DCEClassifier",
+    "DCESegmenter",
+    "FusedUNet",
+    "HOGSVM",
+    "SinglePhaseCNN",
+    "UNet",
+    "summary",
+]

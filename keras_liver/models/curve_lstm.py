@@ -1,0 +1,55 @@
+"""`CurveLSTM`: the LSTM baseline on lesion time-intensity curves."""
+
+import keras
+
+from keras_liver.errors import ConfigError
+from keras_liver.layers.arg_max import ArgMax
+
+
+@keras.saving.register_keras_serializable(package="keras_liver")
+class CurveLSTM(keras.Model):
+    """Lesion class from time-intensity curves with an LSTM (paper Table 1 baseline).
+
+    Input ``curves`` ``(batch, t, features)``, for example the output of
+    `keras_liver.features.time_intensity_curves`; outputs ``probabilities``
+    (float32) and ``label`` (int32).
+
+    Args:
+        input_shape: ``(t, features)``; ``t`` may be ``None``.
+        num_classes: Lesion classes.
+        units: LSTM units per layer.
+        dropout: Dropout before the classifier.
+        class_names: Class names in index order.
+        name: Model name.
+    """
+
+    def __init__(self, input_shape=(8, 3), num_classes: int = 5, units=(32,), dropout: float = 0.2,
+                 class_names=None, name: str = "curve_lstm", **kwargs):
+        input_shape = tuple(None if s is None else int(s) for s in input_shape)
+        if len(input_shape) != 2:
+            raise ConfigError(f"input_shape: (t, features), got {input_shape}")
+        units = [int(u) for u in units]
+        curves = keras.Input(input_shape, name="curves")
+        h = curves
+        for k, u in enumerate(units):
+            h = keras.layers.LSTM(u, return_sequences=k < len(units) - 1, name=f"lstm_{k}")(h)
+        if dropout:
+            h = keras.layers.Dropout(float(dropout), name="dropout")(h)
+        probabilities = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32",
+                                           name="probabilities")(h)
+        outputs = {"probabilities": probabilities, "label": ArgMax(name="label")(probabilities)}
+        super().__init__(inputs={"curves": curves}, outputs=outputs, name=name, **kwargs)
+        self.input_shape_ = input_shape
+        self.num_classes = int(num_classes)
+        self.units = units
+        self.dropout = float(dropout)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+
+    def get_config(self):
+        return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "units": self.units,
+                "dropout": self.dropout, "class_names": self.class_names, "name": self.name,
+                "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

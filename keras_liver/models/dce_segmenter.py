@@ -1,0 +1,82 @@
+"""`DCESegmenter`: a shared 3D U-Net encoder over time, ConvLSTMs at every level, a 3D decoder."""
+
+import keras
+
+from keras_liver.errors import ConfigError
+from keras_liver.layers import blocks
+from keras_liver.layers.arg_max import ArgMax
+from keras_liver.layers.fold_time import FoldTime
+from keras_liver.layers.series_normalization import SeriesNormalization
+from keras_liver.layers.unfold_time import UnfoldTime
+
+
+@keras.saving.register_keras_serializable(package="keras_liver")
+class DCESegmenter(keras.Model):
+    """Per-voxel segmentation of a 4D DCE-MRI series.
+
+    ``sequence`` ``(batch, t, z, y, x, c)`` -> series normalisation -> a
+    shallow 3D U-Net encoder with shared weights on every time point (time
+    folded into the batch) -> a ConvLSTM3D over time at every encoder level
+    (skips and bottleneck, ``convlstm_<level>``), each returning its last
+    state -> a 3D decoder (transposed convolution, concatenation with the
+    level's temporal summary, conv block ``decoder_<level>``) -> softmax.
+
+    Outputs (dict): ``probabilities`` ``(batch, z, y, x, num_classes)``
+    float32 and ``mask`` ``(batch, z, y, x)`` int32.
+
+    Args:
+        input_shape: ``(t, z, y, x, c)``; ``t`` may be ``None``.
+        num_classes: 3 (background, liver, lesion).
+        filters: Channels per level (2x pooling between levels).
+        norm: Normalisation of the conv blocks.
+        activation: Activation of the conv blocks.
+        normalize_series: Add `SeriesNormalization`.
+        name: Model name.
+
+    Reference:
+        Zheng et al., IEEE Transactions on Medical Imaging, 2022: 4D
+        DCE-MRI liver tumour segmentation from 3D features per time point
+        fused over time by convolutional LSTMs (see ../shared/DESIGN.md).
+    """
+
+    def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 3, filters=(16, 32, 64), norm="batch",
+                 activation: str = "relu", normalize_series: bool = True, name: str = "dce_segmenter", **kwargs):
+        input_shape = tuple(None if s is None else int(s) for s in input_shape)
+        if len(input_shape) != 5:
+            raise ConfigError(f"input_shape: (t, z, y, x, c), got {input_shape}")
+        filters = [int(f) for f in filters]
+        if len(filters) < 2:
+            raise ConfigError("filters: at least two levels")
+
+        sequence = keras.Input(input_shape, name="sequence")
+        x = SeriesNormalization(name="series_normalization")(sequence) if normalize_series else sequence
+        levels = blocks.encoder_3d(FoldTime(name="fold_time")(x), filters, "encoder", norm=norm,
+                                   activation=activation)
+        summaries = []
+        for level, (features, f) in enumerate(zip(levels, filters)):
+            series = UnfoldTime(name=f"unfold_time_{level}")([features, sequence])
+            summaries.append(keras.layers.ConvLSTM3D(f, 3, padding="same", name=f"convlstm_{level}")(series))
+        d = summaries[-1]
+        for level in range(len(filters) - 2, -1, -1):
+            up = blocks.upsample(d, filters[level], 3, f"up_{level}")
+            d = keras.layers.Concatenate(name=f"decoder_{level}_concat")([summaries[level], up])
+            d = blocks.conv_block(d, filters[level], 3, f"decoder_{level}", norm=norm, activation=activation)
+        probabilities = blocks.softmax_head(d, int(num_classes), 3, "probabilities")
+        outputs = {"probabilities": probabilities, "mask": ArgMax(name="mask")(probabilities)}
+        super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
+
+        self.input_shape_ = input_shape
+        self.num_classes = int(num_classes)
+        self.filters = filters
+        self.norm = norm
+        self.activation = activation
+        self.normalize_series = bool(normalize_series)
+
+    def get_config(self):
+        return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "filters": self.filters,
+                "norm": self.norm, "activation": self.activation, "normalize_series": self.normalize_series,
+                "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,78 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_liver.errors import ConfigError
+from keras_liver.layers import (
+    ArgMax,
+    FingerprintNormalization,
+    FoldTime,
+    IntensityWindow,
+    ReduceDepth,
+    SelectFrame,
+    SeriesNormalization,
+    UnfoldTime,
+    intensity_layer,
+    normalize_intensity_spec,
+)
+from keras_liver.preprocess import Fingerprint, dce_normalize, window
+
+
+def test_window_layer_matches_numpy(rng):
+    hu = rng.normal(0, 400, (2, 7, 9, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(IntensityWindow(-45, 105)(hu)), window(hu, preset="liver"), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(IntensityWindow(-45, 105, rescale=False)(hu)), np.clip(hu, -45, 105))
+    with pytest.raises(ValueError, match="high"):
+        IntensityWindow(10, 10)
+
+
+def test_fingerprint_layer_matches_numpy(rng):
+    fp = Fingerprint(percentile_00_5=-50.0, percentile_99_5=220.0, mean=95.0, std=40.0, median=96.0)
+    hu = rng.normal(80, 200, (3, 5, 5)).astype("float32")
+    layer = intensity_layer(fp.to_dict())
+    assert isinstance(layer, FingerprintNormalization)
+    np.testing.assert_allclose(np.asarray(layer(hu)), fp.normalize(hu), rtol=1e-5, atol=1e-5)
+
+
+def test_intensity_specs():
+    assert normalize_intensity_spec("abdomen") == {"type": "window", "low": -150.0, "high": 250.0}
+    assert normalize_intensity_spec([-1, 2]) == {"type": "window", "low": -1.0, "high": 2.0}
+    assert intensity_layer(None) is None
+    with pytest.raises(ConfigError, match="high > low"):
+        normalize_intensity_spec([5, 1])
+    with pytest.raises(ConfigError, match="intensity"):
+        normalize_intensity_spec(3.0)
+
+
+def test_series_normalization_matches_dce_normalize(rng):
+    series = rng.uniform(100, 300, (2, 4, 3, 5, 6)).astype("float32")
+    series[:, 2:] *= 1.7
+    out = np.asarray(SeriesNormalization(baseline_frames=2)(series[..., None]))[..., 0]
+    for b in range(2):
+        np.testing.assert_allclose(out[b], dce_normalize(series[b], np.ones((3, 5, 6), bool), baseline_frames=2),
+                                   rtol=1e-3, atol=1e-3)
+
+
+def test_fold_and_unfold_invert_each_other_with_free_time(rng):
+    x = rng.random((2, 3, 4, 5, 1)).astype("float32")
+    seq = keras.Input((None, 4, 5, 1))
+    folded = FoldTime()(seq)
+    model = keras.Model(seq, [folded, UnfoldTime()([folded, seq])])
+    f, back = model(x)
+    assert tuple(f.shape) == (6, 4, 5, 1)
+    np.testing.assert_array_equal(np.asarray(f)[4], x[1, 1])  # sample 1, frame 1 -> row 1 * 3 + 1
+    np.testing.assert_array_equal(np.asarray(back), x)
+
+
+def test_small_layers(rng):
+    x = rng.random((2, 4, 3, 5, 2)).astype("float32")
+    np.testing.assert_allclose(np.asarray(ReduceDepth("max")(x)), x.max(1))
+    np.testing.assert_allclose(np.asarray(ReduceDepth()(x)), x.mean(1), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(SelectFrame(-1)(x)), x[:, -1])
+    np.testing.assert_array_equal(np.asarray(SelectFrame(2)(x)), x[:, 2])
+    labels = ArgMax()(x)
+    assert labels.dtype == "int32"
+    np.testing.assert_array_equal(np.asarray(labels), x.argmax(-1))
+    for layer in (IntensityWindow(-1, 1), SeriesNormalization(2), SelectFrame(3), ReduceDepth("max")):
+        again = type(layer).from_config(layer.get_config())
+        assert again.get_config() == layer.get_config()
