@@ -1,0 +1,40 @@
+"""Post-processing of liver/tumour label maps."""
+
+import numpy as np
+from scipy import ndimage
+
+
+def postprocess_liver_tumour(labels, spacing=(1.0, 1.0, 1.0), *, min_lesion_mm3: float = 10.0,
+                             keep_largest_liver: bool = True) -> np.ndarray:
+    """Clean a 0/1/2 label map: one liver, tumours only inside it, no tiny lesions.
+
+    1. Keep the largest 3D connected component of liver-or-tumour (26-connectivity).
+    2. Tumour voxels outside that component are removed with it.
+    3. Tumour components smaller than ``min_lesion_mm3`` become liver.
+
+    Args:
+        labels: ``(z, y, x)`` integer labels.
+        spacing: Voxel spacing in mm.
+        min_lesion_mm3: Smallest lesion kept (mm^3).
+        keep_largest_liver: Step 1 on or off.
+
+    Returns:
+        uint8 labels.
+    """
+    labels = np.asarray(labels).astype(np.uint8)
+    out = labels.copy()
+    structure = ndimage.generate_binary_structure(labels.ndim, labels.ndim)
+    organ = labels > 0
+    if keep_largest_liver and organ.any():
+        comps, n = ndimage.label(organ, structure)
+        if n > 1:
+            sizes = np.bincount(comps.ravel())
+            sizes[0] = 0
+            out[comps != int(np.argmax(sizes))] = 0
+    min_voxels = float(min_lesion_mm3) / float(np.prod(spacing))
+    comps, n = ndimage.label(out == 2, structure)
+    if n:
+        sizes = np.bincount(comps.ravel())
+        small = np.flatnonzero(sizes < min_voxels)
+        out[np.isin(comps, small[small > 0])] = 1
+    return out

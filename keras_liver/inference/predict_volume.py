@@ -1,0 +1,74 @@
+"""`predict_volume`: a whole CT volume through a segmentation model, back onto the source grid."""
+
+import logging
+
+import numpy as np
+
+from keras_liver.errors import ConfigError
+from keras_liver.inference.postprocess import postprocess_liver_tumour
+from keras_liver.inference.sliding_window import model_predictor, sliding_window_predict
+from keras_liver.io.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+
+def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None, crop_to_liver: bool = False,
+                   overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False, postprocess: bool = True,
+                   min_lesion_mm3: float = 10.0, hog_window: str = "abdomen", return_probabilities: bool = False):
+    """Segment a CT volume with a `FusedUNet` (or any model with an ``image`` input).
+
+    Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
+    (`SpatialPreprocessor`, recorded); a HOG map when the model has a ``hog``
+    input; sliding-window prediction; arg-max; back to the source grid with
+    the record's inverse; `postprocess_liver_tumour`.
+
+    Args:
+        model: Keras model with inputs ``image`` (raw HU; intensity handling
+            is inside the graph) and optionally ``hog``; output ``probabilities``.
+        image: 3D CT `Volume` (HU), any orientation.
+        patch_size: Window ``(z, y, x)``; 2D models use ``(1, y, x)``.
+            Default: the model's fixed input size, else 1 x 128 x 128 (2D) or 32 x 96 x 96 (3D).
+        target_spacing: Resample to this ``(z, y, x)`` mm first (the training spacing).
+        crop_to_liver: Crop to `liver_roi` first (faster; the rest is background).
+        overlap, batch_size, flip_tta: `sliding_window_predict` settings.
+        postprocess: Apply `postprocess_liver_tumour`.
+        min_lesion_mm3: Smallest lesion kept by post-processing.
+        hog_window: CT window for the HOG map input.
+        return_probabilities: Also return the probabilities on the preprocessed grid.
+
+    Returns:
+        uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
+    """
+    from keras_liver.preprocess import SpatialPreprocessor, liver_roi
+
+    if image.is_series:
+        raise ConfigError("image: predict_volume takes a 3D CT volume, got a 4D series")
+    predict, spatial_dims, channels = model_predictor(model)
+    if patch_size is None:
+        fixed = tuple(model.input["image"].shape[1:-1]) if isinstance(model.input, dict) else ()
+        if fixed and None not in fixed:
+            patch_size = ((1,) + fixed) if spatial_dims == 2 else fixed
+        else:
+            patch_size = (1, 128, 128) if spatial_dims == 2 else (32, 96, 96)
+    patch_size = tuple(int(p) for p in patch_size)
+    mask = liver_roi(image) if crop_to_liver else None
+    prep = SpatialPreprocessor(target_spacing, crop_margin_mm=15.0)
+    work, _, record = prep(image, crop_mask=mask)
+    hu = work.array.astype(np.float32)
+    stack = [hu[..., None]]
+    if channels > 1:
+        from keras_liver.features import hog_map
+
+        stack.append(hog_map(hu, window=hog_window, orientations=channels - 1))
+    volume = np.concatenate(stack, axis=-1)
+    probs = sliding_window_predict(predict, volume, patch_size, overlap=overlap, batch_size=batch_size,
+                                   flip_tta=flip_tta, pad_value=float(hu.min()))
+    labels = probs.argmax(-1).astype(np.uint8)
+    back = record.invert(labels, kind="label")
+    out = back.array
+    if postprocess:
+        out = postprocess_liver_tumour(out, image.spacing, min_lesion_mm3=min_lesion_mm3)
+    result = Volume(out, image.affine, image.spacing, {**image.meta, "modality": "SEG"})
+    logger.info("predicted %s: liver %d voxels, tumour %d voxels", image.meta.get("source", "volume"),
+                int((out > 0).sum()), int((out == 2).sum()))
+    return (result, probs) if return_probabilities else result

@@ -1,0 +1,137 @@
+"""Sliding-window prediction over whole volumes (NumPy; any predictor callable)."""
+
+import itertools
+import logging
+
+import numpy as np
+
+from keras_liver.errors import ConfigError, GeometryError
+
+logger = logging.getLogger(__name__)
+
+
+def window_starts(size: int, patch: int, step: int) -> list[int]:
+    """Start indices covering ``[0, size)`` with windows of ``patch``; the last one ends at ``size``."""
+    if size <= patch:
+        return [0]
+    starts = list(range(0, size - patch, step))
+    return starts + [size - patch]
+
+
+def gaussian_importance(patch_size, sigma_scale: float = 0.125) -> np.ndarray:
+    """A Gaussian weight map peaking at the patch centre (sigma = ``sigma_scale`` * size), minimum 1e-3 of the peak.
+
+    Voxels near a window's border, where the receptive field is cut off,
+    then count less when overlapping windows are averaged (nnU-Net's
+    importance weighting).
+    """
+    grids = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in patch_size], indexing="ij")
+    out = np.ones(tuple(patch_size), np.float64)
+    for g, n in zip(grids, patch_size):
+        sigma = max(sigma_scale * n, 1e-6)
+        out *= np.exp(-0.5 * ((g - (n - 1) / 2.0) / sigma) ** 2)
+    out /= out.max()
+    return np.maximum(out, 1e-3)
+
+
+def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.5, batch_size: int = 4,
+                           importance: str = "gaussian", flip_tta: bool = False, pad_value=None,
+                           progress: bool = False) -> np.ndarray:
+    """Predict a whole volume window by window and blend the overlaps.
+
+    Args:
+        predictor: Callable mapping a batch ``(n, *patch_size, c)`` to
+            ``(n, *patch_size, k)`` (NumPy or tensor), for example
+            `keras_predictor` of a model.
+        volume: ``(z, y, x)`` or ``(z, y, x, c)`` array (2D ``(y, x[, c])`` also works).
+        patch_size: Window size per spatial axis.
+        overlap: Fraction of a window shared with its neighbour (0 to < 1).
+        batch_size: Windows per predictor call.
+        importance: ``"gaussian"`` or ``"constant"`` blending weights.
+        flip_tta: Also predict every window flipped along each spatial axis
+            and average (mirroring test-time augmentation).
+        pad_value: Value for padding a volume smaller than the patch
+            (default: the volume minimum).
+        progress: Log progress every 10 % of windows.
+
+    Returns:
+        float32 ``(*spatial, k)``: the weighted mean of the window predictions.
+        Accumulation is in float64, so an identity predictor returns its
+        float32 input exactly.
+    """
+    volume = np.asarray(volume)
+    patch = tuple(int(p) for p in patch_size)
+    nd = len(patch)
+    if volume.ndim == nd:
+        volume = volume[..., None]
+    if volume.ndim != nd + 1:
+        raise GeometryError(f"volume: shape {volume.shape} does not match a {nd}D patch {patch} (+ channels)")
+    if not 0 <= overlap < 1:
+        raise ConfigError(f"overlap: must be in [0, 1), got {overlap}")
+    if min(patch) < 1 or int(batch_size) < 1:
+        raise ConfigError(f"patch_size {patch} and batch_size {batch_size} must be positive")
+    spatial = volume.shape[:-1]
+    padded_shape = tuple(max(s, p) for s, p in zip(spatial, patch))
+    if padded_shape != spatial:
+        fill = volume.min() if pad_value is None else pad_value
+        widths = [(0, p - s) for s, p in zip(spatial, padded_shape)] + [(0, 0)]
+        volume = np.pad(volume, widths, constant_values=fill)
+    steps = [max(1, int(round(p * (1 - overlap)))) for p in patch]
+    starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(padded_shape, patch, steps)]))
+    weights = gaussian_importance(patch) if importance == "gaussian" else np.ones(patch, np.float64)
+    if importance not in ("gaussian", "constant"):
+        raise ConfigError(f"importance: 'gaussian' or 'constant', got {importance!r}")
+    flips = [()] + ([(a,) for a in range(1, nd + 1)] if flip_tta else [])
+    total = weight_sum = None
+    report = max(1, len(starts) // 10)
+    for b in range(0, len(starts), int(batch_size)):
+        chunk = starts[b:b + int(batch_size)]
+        batch = np.stack([volume[tuple(slice(s, s + p) for s, p in zip(st, patch))] for st in chunk])
+        pred = 0.0
+        for axes in flips:
+            out = np.asarray(predictor(np.flip(batch, axes) if axes else batch), np.float64)
+            pred = pred + (np.flip(out, axes) if axes else out)
+        pred = pred / len(flips)
+        if total is None:
+            total = np.zeros(padded_shape + (pred.shape[-1],), np.float64)
+            weight_sum = np.zeros(padded_shape, np.float64)
+        for st, p in zip(chunk, pred):
+            region = tuple(slice(s, s + q) for s, q in zip(st, patch))
+            total[region] += p * weights[..., None]
+            weight_sum[region] += weights
+        if progress and (b // int(batch_size)) % report == 0:
+            logger.info("sliding window: %d / %d windows", min(b + len(chunk), len(starts)), len(starts))
+    out = total / weight_sum[..., None]
+    return out[tuple(slice(0, s) for s in spatial)].astype(np.float32)
+
+
+def model_predictor(model, output_name: str = "probabilities"):
+    """Wrap a Keras model with dict inputs as a ``batch -> batch`` predictor.
+
+    The window's channel axis is split across the model's inputs in their
+    order (``image`` first, then for example ``hog``), by each input's
+    channel count. A 2D model run on 3D windows of depth 1 gets the depth
+    axis squeezed and restored.
+
+    Args:
+        model: Keras model with named inputs and a dict output.
+        output_name: Output key.
+
+    Returns:
+        ``(predict, spatial_dims, channels)``: the callable, the model's
+        spatial rank and the total input channels.
+    """
+    inputs = model.input if isinstance(model.input, dict) else {t.name: t for t in model.inputs}
+    names = list(inputs)
+    channels = [int(inputs[n].shape[-1]) for n in names]
+    spatial_dims = len(inputs[names[0]].shape) - 2
+    bounds = np.cumsum([0] + channels)
+
+    def predict(batch):
+        squeeze = spatial_dims == 2 and batch.ndim == 5
+        x = batch[:, 0] if squeeze else batch
+        feed = {n: np.ascontiguousarray(x[..., a:b], dtype=np.float32) for n, a, b in zip(names, bounds, bounds[1:])}
+        out = np.asarray(model.predict_on_batch(feed)[output_name])
+        return out[:, None] if squeeze else out
+
+    return predict, spatial_dims, int(bounds[-1])

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from keras_liver.errors import ConfigError, GeometryError
+from keras_liver.inference import gaussian_importance, postprocess_liver_tumour, sliding_window_predict, window_starts
+
+
+@pytest.mark.parametrize("shape, patch, overlap", [((13, 29, 31), (5, 8, 8), 0.5), ((7, 9, 11), (8, 16, 4), 0.25),
+                                                   ((21, 17), (6, 5), 0.6)])
+def test_identity_and_plus_one_are_exact(rng, shape, patch, overlap):
+    volume = rng.normal(size=shape).astype(np.float32)
+    same = sliding_window_predict(lambda b: b, volume, patch, overlap=overlap, batch_size=3)
+    np.testing.assert_array_equal(same[..., 0], volume)
+    plus = sliding_window_predict(lambda b: b + 1, volume, patch, overlap=overlap, flip_tta=True)
+    np.testing.assert_array_equal(plus[..., 0], volume + 1)
+
+
+def test_windows_cover_everything_and_blend_by_weight():
+    assert window_starts(10, 4, 2) == [0, 2, 4, 6]
+    assert window_starts(11, 4, 2) == [0, 2, 4, 6, 7]
+    assert window_starts(3, 4, 2) == [0]
+    w = gaussian_importance((5, 7))
+    assert w[2, 3] == 1.0 and w.min() >= 1e-3 and w[0, 0] < w[2, 3]
+    # a predictor that returns the window's start coordinate shows how windows are blended
+    calls = []
+
+    def position(batch):
+        calls.append(len(batch))
+        return np.ones(batch.shape[:-1] + (2,))
+
+    out = sliding_window_predict(position, np.zeros((9, 9)), (4, 4), overlap=0.5, batch_size=4)
+    assert out.shape == (9, 9, 2) and np.all(out == 1.0)
+    assert sum(calls) == 16 and max(calls) == 4
+
+
+def test_flip_tta_undoes_the_flip():
+    volume = np.arange(6 * 8, dtype=np.float32).reshape(6, 8)
+
+    def right_half_marker(batch):   # depends on orientation: marks the right half of each window
+        out = np.zeros(batch.shape, np.float32)
+        out[:, :, batch.shape[2] // 2:] = 1.0
+        return out
+
+    out = sliding_window_predict(right_half_marker, volume, (6, 8), flip_tta=True)
+    # plain + flipped-then-unflipped along y (same) + along x (left half): mean over 3 predictions
+    np.testing.assert_allclose(out[0, :, 0], [1 / 3] * 4 + [2 / 3] * 4)
+
+
+def test_bad_arguments():
+    with pytest.raises(ConfigError, match="overlap"):
+        sliding_window_predict(lambda b: b, np.zeros((4, 4)), (2, 2), overlap=1.0)
+    with pytest.raises(GeometryError, match="patch"):
+        sliding_window_predict(lambda b: b, np.zeros((4, 4, 4, 4, 1)), (2, 2))
+
+
+def test_postprocess_keeps_one_liver_and_real_lesions():
+    labels = np.zeros((10, 20, 20), np.uint8)
+    labels[2:8, 2:12, 2:12] = 1
+    labels[4:6, 4:7, 4:7] = 2           # a lesion of 18 voxels inside the liver
+    labels[5, 9, 9] = 2                 # a 1-voxel speck inside the liver
+    labels[2:4, 15:18, 15:18] = 2       # a "tumour" outside the liver
+    labels[7:9, 16:19, 1:3] = 1         # a second, smaller liver blob
+    out = postprocess_liver_tumour(labels, (1.0, 1.0, 1.0), min_lesion_mm3=5.0)
+    assert out[2:4, 15:18, 15:18].max() == 0 and out[7:9, 16:19, 1:3].max() == 0
+    assert (out[4:6, 4:7, 4:7] == 2).all() and out[5, 9, 9] == 1
