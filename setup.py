@@ -38,6 +38,7 @@ setup(
         "tqdm>=4.66",
         "matplotlib>=3.8",
         "pyyaml>=6.0",
+        "tensorboard>=2.20",  # TensorFlow 2.21 no longer installs it; the TensorBoard callback needs it
     ],
     extras_require={
         "serving": ["tensorflow-serving-api>=2.20,<2.22", "grpcio>=1.60"],

@@ -1,0 +1,137 @@
+"""`TrainConfig`: everything a training run needs, read from YAML or JSON."""
+
+import dataclasses
+import json
+import pathlib
+
+from keras_liver.errors import ConfigError, MissingPathError
+
+TASKS = ("ct_segmentation", "dce_classification", "dce_segmentation")
+MODELS = ("FusedUNet", "UNet", "DCEClassifier", "DCESegmenter", "SinglePhaseCNN", "CurveLSTM")
+SCHEDULES = ("cosine", "plateau", "constant")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """A training run. Unknown keys in a file are an error, so a typo never passes silently.
+
+    Attributes:
+        task: ``"ct_segmentation"`` (LiTS folder of CT volumes), ``"dce_classification"``
+            or ``"dce_segmentation"`` (a ``keras-liver phantoms dce`` folder).
+        data: The data folder.
+        out_dir: Run directory (created); a second run with the same folder
+            resumes from its backup.
+        model: Model class name: ``FusedUNet``, ``UNet``, ``DCEClassifier``,
+            ``DCESegmenter``, ``SinglePhaseCNN`` or ``CurveLSTM``.
+        model_args: Constructor arguments of the model (``input_shape`` is
+            filled in from ``patch_size`` or the data when missing).
+        val_fraction: Share of cases held out for validation (by case, seeded).
+        val_cases: Explicit validation case ids (overrides ``val_fraction``).
+        patch_size: CT: ``(z, y, x)`` for 3D models or ``(y, x)`` for 2D.
+        batch_size: Samples per step (global, over all replicas).
+        epochs: Epochs.
+        steps_per_epoch: CT: patches per epoch / batch size; DCE: ``None`` = one pass.
+        validation_steps: CT: validation batches per epoch.
+        learning_rate: Initial Adam learning rate.
+        schedule: ``"cosine"`` decay to 0 over the run, ``"plateau"``
+            (halve when the monitored metric stalls for 3 epochs) or ``"constant"``.
+        loss: ``"dice_ce"``, ``"dice"``, ``"focal"``, ``"tversky"`` or ``"cross_entropy"``.
+        loss_args: Loss constructor arguments.
+        deep_supervision_scheme: ``"equal"`` or ``"deep_first"`` head weights.
+        target_spacing: CT: resample to this ``(z, y, x)`` mm in the cache.
+        crop_margin_mm: CT: crop cached cases to the liver plus this margin (``None``: whole volume).
+        tumour_fraction: CT: share of tumour-centred patches.
+        foreground_fraction: CT: share of liver-centred patches among the rest.
+        augment: Random augmentation on or off.
+        augment_args: Extra `augment_patch` arguments.
+        hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
+        seed: Seed of the split, the patches, the augmentation and the weights.
+        mixed_precision: ``"auto"`` (mixed_float16 when a GPU is visible), ``True`` or ``False``.
+        xla: Compile the training step with XLA.
+        early_stopping_patience: Epochs without improvement before stopping (``None``: never).
+        monitor: Metric for the best checkpoint and early stopping (default:
+            ``val_dice_2`` for CT, ``val_dice_2`` for DCE segmentation,
+            ``val_macro_f1`` for DCE classification).
+        verbose: Keras progress output (1 bar, 2 one line per epoch, 0 none).
+    """
+
+    task: str = "ct_segmentation"
+    data: str = "data/ct"
+    out_dir: str = "runs/ct"
+    model: str = "FusedUNet"
+    model_args: dict = dataclasses.field(default_factory=dict)
+    val_fraction: float = 0.2
+    val_cases: list | None = None
+    patch_size: list = dataclasses.field(default_factory=lambda: [32, 96, 96])
+    batch_size: int = 2
+    epochs: int = 10
+    steps_per_epoch: int | None = 50
+    validation_steps: int = 10
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    loss: str = "dice_ce"
+    loss_args: dict = dataclasses.field(default_factory=dict)
+    deep_supervision_scheme: str = "equal"
+    target_spacing: list | None = None
+    crop_margin_mm: float | None = None
+    tumour_fraction: float = 0.34
+    foreground_fraction: float = 0.5
+    augment: bool = True
+    augment_args: dict = dataclasses.field(default_factory=dict)
+    hog_orientations: int = 0
+    seed: int = 0
+    mixed_precision: str | bool = "auto"
+    xla: bool = False
+    early_stopping_patience: int | None = None
+    monitor: str | None = None
+    verbose: int = 2
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ConfigError(f"task: one of {TASKS}, got {self.task!r}")
+        if self.model not in MODELS:
+            raise ConfigError(f"model: one of {MODELS}, got {self.model!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule: one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("batch_size", "epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if not 0 <= float(self.val_fraction) < 1:
+            raise ConfigError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
+        if float(self.learning_rate) <= 0:
+            raise ConfigError(f"learning_rate: must be positive, got {self.learning_rate}")
+        if self.monitor is None:
+            self.monitor = "val_macro_f1" if self.task == "dce_classification" else "val_dice_2"
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
+        """Build from a dict, refusing unknown keys."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path) -> "TrainConfig":
+        """Read a ``.yaml``/``.yml`` or ``.json`` file."""
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise MissingPathError(f"{path}: no such config file")
+        text = path.read_text()
+        try:
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as exc:  # yaml and json raise different types
+            raise ConfigError(f"{path}: cannot parse ({exc})") from None
+        return cls.from_dict(data or {}, source=str(path))
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        return dataclasses.asdict(self)
