@@ -69,3 +69,12 @@ def ras_world(affine, index_zyx):
     idx = np.asarray(index_zyx, dtype=float)[..., ::-1]
     return idx @ affine[:3, :3].T + affine[:3, 3]
 
+
+def tiny_ct_config(ct_folder, out_dir, **overrides):
+    """A CT training config that runs in seconds on a CPU."""
+    config = {"task": "ct_segmentation", "data": str(ct_folder), "out_dir": str(out_dir), "model": "FusedUNet",
+              "model_args": {"depth": 1, "filters": 2, "intensity": "abdomen"}, "patch_size": [4, 16, 16],
+              "batch_size": 2, "epochs": 2, "steps_per_epoch": 2, "validation_steps": 1, "val_fraction": 0.34,
+              "verbose": 0}
+    config.update(overrides)
+    return config

@@ -6,7 +6,7 @@ after the node they build, so a built model reads like the paper's figure.
 
 import keras
 
-NORMALIZATIONS = ("batch", "instance", "group", None)
+NORMALIZATIONS = ("batch", "sync_batch", "instance", "group", None)
 
 
 def conv_layer(spatial_dims: int):
@@ -15,9 +15,10 @@ def conv_layer(spatial_dims: int):
 
 
 def normalization(kind, name: str, channels: int):
-    """A normalisation layer: ``"batch"``, ``"instance"``, ``"group"`` (8 groups or fewer) or ``None``."""
-    if kind == "batch":
-        return keras.layers.BatchNormalization(name=name)
+    """A normalisation layer: ``"batch"``, ``"sync_batch"`` (statistics over all replicas, for
+    multi-worker training), ``"instance"``, ``"group"`` (8 groups or fewer) or ``None``."""
+    if kind in ("batch", "sync_batch"):
+        return keras.layers.BatchNormalization(synchronized=kind == "sync_batch", name=name)
     if kind == "instance":
         return keras.layers.GroupNormalization(groups=-1, name=name)
     if kind == "group":

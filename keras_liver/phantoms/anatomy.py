@@ -152,8 +152,9 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
 
     # Spine: vertebral body with cortex, canal, paraspinal muscles.
     vy, vr = 0.55 * b, rng.uniform(16, 20)
-    sl, (z, y, x) = grid.window((0.0, vy + 10, grid.z.mean()), (4 * vr, 3 * vr, 1e6))
+    sl, coords = grid.window((0.0, vy + 10, grid.z.mean()), (4 * vr, 3 * vr, 1e6))
     if sl is not None:
+        z, y, x = coords
         r_body = np.sqrt(x**2 + (y + 10) ** 2)
         r_canal = np.sqrt(x**2 + (y - vr + 2) ** 2)
         shape_b = np.broadcast_shapes(r_body.shape, z.shape)
@@ -256,8 +257,9 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
     # Great vessels.
     for code, xc, yc, r in ((Tissue.AORTA, 0.08 * a, vy - vr - 14, rng.uniform(10, 13)),
                             (Tissue.IVC, -0.14 * a, vy - vr - 12, rng.uniform(9, 12))):
-        sl_v, (z, y, x) = grid.window((xc, yc, grid.z.mean()), (r + 1, r + 1, 1e6))
-        if sl_v is not None:
+        sl_v, coords = grid.window((xc, yc, grid.z.mean()), (r + 1, r + 1, 1e6))
+        if sl_v is not None:  # a very coarse grid can miss a thin vessel entirely
+            _, y, x = coords
             tube = np.broadcast_to((x**2 + y**2) < r**2, tuple(s.stop - s.start for s in sl_v))
             _paint(tissue, sl_v, tube & body[sl_v], code, spine_protect)
 

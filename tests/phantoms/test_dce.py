@@ -97,3 +97,10 @@ def test_written_dce_dataset(tmp_path):
     np.testing.assert_array_equal(seg.array, case.label.array)
     rows = list(csv.DictReader(open(tmp_path / "cases.csv")))
     assert [r["lesion_class"] for r in rows] == list(LESION_CLASSES)
+
+
+def test_very_coarse_grids_still_build():
+    """A 16x16 matrix makes voxels of about 20 mm, coarser than the great vessels (once a crash)."""
+    for seed in range(10):
+        case = dce_case(seed, shape=(6, 16, 16), n_frames=4)
+        assert case.image.shape == (4, 6, 16, 16) and (case.label.array == 2).any()

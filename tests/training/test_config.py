@@ -1,0 +1,50 @@
+import json
+
+import pytest
+
+from keras_liver.errors import ConfigError, MissingPathError
+from keras_liver.training import TrainConfig, split_cases
+
+
+def test_yaml_and_json_give_the_same_config(tmp_path):
+    (tmp_path / "a.yaml").write_text("task: dce_classification\nmodel: DCEClassifier\nepochs: 3\n")
+    (tmp_path / "a.json").write_text(json.dumps({"task": "dce_classification", "model": "DCEClassifier", "epochs": 3}))
+    a, b = TrainConfig.from_file(tmp_path / "a.yaml"), TrainConfig.from_file(tmp_path / "a.json")
+    assert a == b and a.epochs == 3 and a.monitor == "val_macro_f1"
+    assert TrainConfig().monitor == "val_dice_2"
+
+
+def test_unknown_keys_and_bad_values_are_errors(tmp_path):
+    (tmp_path / "typo.yaml").write_text("task: ct_segmentation\nepohcs: 3\n")
+    with pytest.raises(ConfigError, match="epohcs"):
+        TrainConfig.from_file(tmp_path / "typo.yaml")
+    with pytest.raises(ConfigError, match="task"):
+        TrainConfig(task="detection")
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="val_fraction"):
+        TrainConfig(val_fraction=1.0)
+    with pytest.raises(MissingPathError):
+        TrainConfig.from_file(tmp_path / "none.yaml")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ConfigError, match="bad.json"):
+        TrainConfig.from_file(tmp_path / "bad.json")
+
+
+def test_every_field_is_documented():
+    doc = TrainConfig.__doc__
+    missing = [f for f in TrainConfig.__dataclass_fields__ if f"{f}:" not in doc]
+    assert not missing
+
+
+def test_split_is_seeded_by_case_and_stratified():
+    ids = [str(i) for i in range(20)]
+    train, val = split_cases(ids, 0.2, seed=3)
+    assert len(val) == 4 and not set(train) & set(val) and sorted(train + val, key=int) == ids
+    assert split_cases(ids, 0.2, seed=3) == (train, val)
+    strata = [i % 5 for i in range(20)]
+    _, val = split_cases(ids, 0.25, seed=1, strata=strata)
+    assert sorted(int(v) % 5 for v in val) == [0, 1, 2, 3, 4]
+    assert split_cases(ids, 0.2, 0, val_cases=[3, "4"])[1] == ["3", "4"]
+    with pytest.raises(ConfigError, match="99"):
+        split_cases(ids, 0.2, 0, val_cases=[99])

@@ -1,0 +1,102 @@
+import csv
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from helpers import tiny_ct_config
+
+from keras_liver.training import train
+
+
+def _history(run):
+    with open(run / "history.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_ct_run_writes_its_directory(ct_folder, tmp_path):
+    run = train(tiny_ct_config(ct_folder, tmp_path / "run", model_args={
+        "depth": 1, "filters": 2, "deep_supervision": True, "intensity": "abdomen"}))
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "split.json", "history.csv", "logs", "best.keras", "model.keras", "summary.json"} <= names
+    assert "backup" not in names  # removed once training finished
+    assert [r["epoch"] for r in _history(run)] == ["0", "1"]
+    assert "val_dice_2" in _history(run)[0]
+    assert json.loads((run / "config.json").read_text())["model"] == "FusedUNet"
+    model = keras.saving.load_model(run / "model.keras")
+    assert sorted(model.output) == ["head_1", "probabilities"]
+
+
+def test_dce_classifier_run(dce_folder, tmp_path):
+    run = train({"task": "dce_classification", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
+                 "model": "DCEClassifier", "model_args": {"encoder_filters": [2], "lstm_filters": [2]},
+                 "batch_size": 4, "epochs": 1, "val_fraction": 0.5, "verbose": 0})
+    row = _history(run)[0]
+    assert {"val_accuracy", "val_macro_f1", "val_macro_auc"} <= set(row)
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["val"]) == 5  # one of each class (stratified)
+    model = keras.saving.load_model(run / "model.keras")
+    assert model.class_names == ["hcc", "metastasis", "haemangioma", "cyst", "fnh"]
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import json, os, signal, sys
+    from keras_liver.training import train
+    from keras_liver.training.callbacks import StopAt
+    config = json.loads(sys.argv[1])
+    kill = [StopAt(2, 0, lambda: os.kill(os.getpid(), signal.SIGKILL))] if sys.argv[2] == "kill" else []
+    train(config, callbacks=kill)
+""")
+
+
+def test_killed_run_resumes_from_its_last_epoch(ct_folder, tmp_path):
+    config = tiny_ct_config(ct_folder, tmp_path / "run", epochs=4, steps_per_epoch=3)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    first = subprocess.run([sys.executable, "-c", KILL_SCRIPT, json.dumps(config), "kill"], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+    run = pathlib.Path(config["out_dir"])
+    assert [r["epoch"] for r in _history(run)] == ["0", "1"]  # killed inside epoch 2
+    assert (run / "backup").is_dir() and not (run / "model.keras").exists()
+    second = subprocess.run([sys.executable, "-c", KILL_SCRIPT, json.dumps(config), "go"], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    # the second process went on with epochs 2 and 3 instead of starting again at 0
+    assert [r["epoch"] for r in _history(run)] == ["0", "1", "2", "3"]
+    assert (run / "model.keras").exists()
+
+
+def test_two_workers_end_with_identical_weights(ct_folder, tmp_path):
+    import socket
+
+    config = tiny_ct_config(ct_folder, tmp_path / "run", epochs=1, steps_per_epoch=3, batch_size=4, val_fraction=0.0)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    procs = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker",
+                                                                                       "index": index}}
+        env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+        procs.append(subprocess.Popen([sys.executable, "-m", "keras_liver.training.multi_worker", "--config",
+                                       str(tmp_path / "config.json")], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out[-3000:]
+    a = np.load(tmp_path / "run" / "workers" / "worker_0.npz")
+    b = np.load(tmp_path / "run" / "workers" / "worker_1.npz")
+    assert len(a.files) > 10
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key])
+    initial = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert not np.allclose(np.asarray(initial.weights[0]), 0)
