@@ -82,6 +82,108 @@ def _figures(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from keras_liver.training import TrainConfig
+
+    config = TrainConfig.from_file(args.config)
+    if args.out_dir:
+        config.out_dir = args.out_dir
+    if args.multi_worker:
+        from keras_liver.training.multi_worker import train_multi_worker
+
+        run = train_multi_worker(config)
+    else:
+        from keras_liver.training import train
+
+        run = train(config)
+    print(run)
+    return 0
+
+
+def _load_keras_model(path):
+    import pathlib
+
+    import keras
+
+    import keras_liver.layers  # noqa: F401  (registers the custom layers)
+    import keras_liver.models  # noqa: F401
+    from keras_liver.errors import MissingPathError
+
+    if not pathlib.Path(path).is_file():
+        raise MissingPathError(f"{path}: no such model file")
+    return keras.saving.load_model(path)
+
+
+def _predict(args) -> int:
+    import json
+
+    import numpy as np
+
+    from keras_liver.inference import predict_volume
+    from keras_liver.io import load_volume, save_volume
+    from keras_liver.io.atomic import write_text_atomic
+
+    model = _load_keras_model(args.model)
+    image = load_volume(args.input)
+    inputs = model.input if isinstance(model.input, dict) else {}
+    if "sequence" in inputs:
+        if not image.is_series:
+            raise ConfigError(f"--input {args.input}: this model takes a 4D DCE series, got shape {image.shape}")
+        out = model.predict({"sequence": image.array[None, ..., None].astype("float32")}, verbose=0)
+        if "mask" in out:
+            from keras_liver.io.volume import Volume
+
+            mask = Volume(np.asarray(out["mask"])[0].astype("uint8"), image.affine, image.spacing,
+                          {**image.meta, "modality": "SEG"})
+            print(save_volume(mask, args.output))
+            return 0
+        probs = np.asarray(out["probabilities"])[0]
+        names = getattr(model, "class_names", None) or [str(i) for i in range(len(probs))]
+        result = {"input": str(args.input), "class": names[int(probs.argmax())],
+                  "probabilities": {n: float(p) for n, p in zip(names, probs)}}
+        write_text_atomic(args.output, json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result))
+        return 0
+    if image.is_series:
+        raise ConfigError(f"--input {args.input}: this model takes a 3D CT volume, got a 4D series")
+    spacing = tuple(args.spacing) if args.spacing else None
+    mask = predict_volume(model, image, patch_size=args.patch, target_spacing=spacing, flip_tta=args.tta,
+                          overlap=args.overlap, crop_to_liver=args.crop_to_liver)
+    print(save_volume(mask, args.output))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from keras_liver.evaluation.evaluate_folder import evaluate_folder
+
+    result = evaluate_folder(args.pred, args.truth, args.out)
+    print(f"liver Dice (global) {result['liver_dice']['global']:.4f}, tumour Dice per case "
+          f"{result['tumour_dice']['mean_per_case']:.4f} / global {result['tumour_dice']['global']:.4f}, "
+          f"lesion recall {result['detection']['recall']:.3f}")
+    return 0
+
+
+def _compare(args) -> int:
+    from keras_liver.evaluation.compare import compare_classifiers
+
+    data = compare_classifiers(args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                               test_fraction=args.test_fraction, seed=args.seed, verbose=0)
+    import pathlib
+
+    print((pathlib.Path(args.out) / "table1.md").read_text())
+    return 0 if data else 1
+
+
+def _triple(text: str) -> tuple:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give three positive numbers Z,Y,X")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="keras-liver", description=__doc__.splitlines()[0])
@@ -120,6 +222,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default=None, help="label map used to pick the slice")
     p.add_argument("--frame", type=int, default=-1, help="frame of a 4D series (default: last)")
     p.set_defaults(func=_figures)
+
+    p = sub.add_parser("train", help="train a model from a YAML/JSON config (see configs/)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out-dir", default=None, help="override the config's out_dir")
+    p.add_argument("--multi-worker", action="store_true", help="MultiWorkerMirroredStrategy custom loop (TF_CONFIG)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("predict", help="segment a CT volume (NIfTI or DICOM) or classify a DCE series")
+    p.add_argument("--model", required=True, help="a .keras model (e.g. RUN/model.keras)")
+    p.add_argument("--input", required=True, help="NIfTI file or DICOM folder")
+    p.add_argument("--output", required=True, help="NIfTI mask (CT, DCE segmenter) or JSON (DCE classifier)")
+    p.add_argument("--patch", type=lambda t: tuple(int(v) for v in t.split(",")), default=None,
+                   help="sliding-window size Z,Y,X (2D models: 1,Y,X)")
+    p.add_argument("--spacing", type=_triple, default=None, help="resample to Z,Y,X mm first (the training spacing)")
+    p.add_argument("--overlap", type=float, default=0.5)
+    p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
+    p.add_argument("--crop-to-liver", action="store_true", help="crop to an automatic liver ROI first")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("evaluate", help="LiTS metrics of predicted masks against true ones")
+    p.add_argument("--pred", required=True, help="folder of predicted masks")
+    p.add_argument("--truth", required=True, help="folder of true masks (e.g. a LiTS folder)")
+    p.add_argument("--out", default=None, help="report folder (default PRED/evaluation)")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("compare", help="the paper's Table 1: SVM, LSTM, CNN and the proposed model on DCE data")
+    p.add_argument("--data", required=True, help="a `keras-liver phantoms dce` folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_compare)
     return parser
 
 

@@ -1,0 +1,76 @@
+"""`evaluate_folder`: LiTS metrics for a folder of predictions against a folder of truths."""
+
+import logging
+import pathlib
+import re
+
+import numpy as np
+
+from keras_liver.errors import ConfigError, MissingPathError
+from keras_liver.evaluation.reports import markdown_table, write_report
+from keras_liver.evaluation.segmentation_metrics import dataset_dice, lesion_detection, segmentation_metrics
+
+logger = logging.getLogger(__name__)
+NUMBER = re.compile(r"(\d+)(?=\.nii(\.gz)?$)")
+
+
+def _by_case(folder: pathlib.Path) -> dict:
+    files = sorted(list(folder.glob("*.nii.gz")) + list(folder.glob("*.nii")))
+    out = {}
+    for f in files:
+        if f.name.startswith("volume-"):
+            continue
+        match = NUMBER.search(f.name)
+        out[match.group(1) if match else f.name] = f
+    return out
+
+
+def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm: float = 10.0) -> dict:
+    """Compare every prediction with its truth; write ``evaluation.json`` and ``evaluation.md``.
+
+    Files are paired by the case number before the extension
+    (``segmentation-3.nii.gz`` with ``prediction-3.nii.gz``), or by name.
+    Both are read in LPS order, so they need not share the stored orientation.
+
+    Returns:
+        ``{"cases": {id: metrics}, "tumour_dice": {...}, "liver_dice": {...}, "detection": {...}}``.
+    """
+    from keras_liver.io import load_volume
+
+    pred_dir, truth_dir = pathlib.Path(pred_dir), pathlib.Path(truth_dir)
+    for folder in (pred_dir, truth_dir):
+        if not folder.is_dir():
+            raise MissingPathError(f"{folder}: no such folder")
+    preds, truths = _by_case(pred_dir), _by_case(truth_dir)
+    common = sorted(set(preds) & set(truths), key=lambda k: (len(k), k))
+    if not common:
+        raise ConfigError(f"no prediction in {pred_dir} matches a truth in {truth_dir} (pair by case number)")
+    cases, pairs, detections = {}, [], []
+    for case in common:
+        truth = load_volume(truths[case])
+        pred = load_volume(preds[case])
+        if pred.shape != truth.shape or not np.allclose(pred.affine, truth.affine, atol=1e-3):
+            raise ConfigError(f"{preds[case]}: grid differs from {truths[case]}")
+        metrics = segmentation_metrics(pred.array, truth.array, truth.spacing)
+        detection = lesion_detection(pred.array, truth.array, truth.spacing, min_diameter_mm=min_lesion_diameter_mm)
+        metrics["detection"] = {k: v for k, v in detection.items() if k != "lesions"}
+        cases[case] = metrics
+        pairs.append((pred.array, truth.array))
+        detections.append(detection)
+    found = sum(d["detected"] for d in detections)
+    total = sum(d["true_lesions"] for d in detections)
+    result = {"cases": cases, "tumour_dice": dataset_dice(pairs, (2,)), "liver_dice": dataset_dice(pairs, (1, 2)),
+              "detection": {"min_diameter_mm": min_lesion_diameter_mm, "true_lesions": total, "detected": found,
+                            "recall": found / total if total else 1.0}}
+    rows = [{"case": c, "liver dice": m["liver"]["dice"], "tumour dice": m["tumour"]["dice"],
+             "liver assd mm": m["liver"]["assd"], "liver hd95 mm": m["liver"]["hd95"],
+             "tumour burden error mL": m["tumour_burden_ml"]["error"],
+             "lesions found": f"{m['detection']['detected']}/{m['detection']['true_lesions']}"} for c, m in
+            cases.items()]
+    md = "# Segmentation evaluation\n\n" + markdown_table(rows, list(rows[0])) + (
+        f"\nLiver Dice: mean per case {result['liver_dice']['mean_per_case']:.3f}, global "
+        f"{result['liver_dice']['global']:.3f}. Tumour Dice: mean per case "
+        f"{result['tumour_dice']['mean_per_case']:.3f}, global {result['tumour_dice']['global']:.3f}. Lesions of "
+        f"{min_lesion_diameter_mm:g} mm or more detected: {found}/{total}.\n")
+    write_report(out_dir or pred_dir / "evaluation", "evaluation", result, md)
+    return result
