@@ -1,1 +1,17 @@
-"""Evaluation: metrics, reports and figures."""
+"""Evaluation: LiTS segmentation metrics, classification metrics, reports and figures.
+
+NumPy/SciPy/scikit-learn/matplotlib only (no TensorFlow), except `compare`,
+which trains models.
+"""
+
+from keras_liver.evaluation.classification_metrics import classification_metrics
+from keras_liver.evaluation.evaluate_folder import evaluate_folder
+from keras_liver.evaluation.segmentation_metrics import (
+    binary_metrics,
+    dataset_dice,
+    lesion_detection,
+    segmentation_metrics,
+)
+
+__all__ = ["binary_metrics", "classification_metrics", "dataset_dice", "evaluate_folder", "lesion_detection",
+           "segmentation_metrics"]
