@@ -22,7 +22,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from keras_liver import data, losses  # noqa: E402
 from keras_liver.models import FusedUNet  # noqa: E402

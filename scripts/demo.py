@@ -109,16 +109,16 @@ def main(argv=None) -> int:
 
 
 def _classify_validation(out):
-    import keras
     import numpy as np
 
     from keras_liver.data import load_dce_folder
     from keras_liver.evaluation import classification_metrics
+    from keras_liver.models import load_model
 
     ids, series, _, classes, names = load_dce_folder(out / "dce")
     val = json.loads((out / "runs" / "dce" / "split.json").read_text())["val"]
     idx = np.array([ids.index(v) for v in val])
-    model = keras.saving.load_model(out / "runs" / "dce" / "model.keras")
+    model = load_model(out / "runs" / "dce" / "model.keras")
     probs = np.asarray(model.predict({"sequence": series[idx][..., None]}, verbose=0)["probabilities"])
     return classification_metrics(classes[idx], probs.argmax(1), probs, names)
 

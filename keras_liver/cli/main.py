@@ -101,17 +101,9 @@ def _train(args) -> int:
 
 
 def _load_keras_model(path):
-    import pathlib
+    from keras_liver.models import load_model
 
-    import keras
-
-    import keras_liver.layers  # noqa: F401  (registers the custom layers)
-    import keras_liver.models  # noqa: F401
-    from keras_liver.errors import MissingPathError
-
-    if not pathlib.Path(path).is_file():
-        raise MissingPathError(f"{path}: no such model file")
-    return keras.saving.load_model(path)
+    return load_model(path)
 
 
 def _predict(args) -> int:

@@ -31,11 +31,9 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
     Returns:
         ``{method: classification_metrics}`` plus ``"split"`` and ``"seconds"``.
     """
-    import keras
-
     from keras_liver.data import load_dce_folder
     from keras_liver.features import series_lesion_hog_features
-    from keras_liver.models import HOGSVM
+    from keras_liver.models import HOGSVM, load_model
     from keras_liver.training import split_cases, train
 
     out_dir = pathlib.Path(out_dir)
@@ -64,7 +62,7 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
     for method, (model_name, args) in runs.items():
         start = time.time()
         run = train({**common, "model": model_name, "model_args": args, "out_dir": str(out_dir / model_name)})
-        model = keras.saving.load_model(run / "model.keras")
+        model = load_model(run / "model.keras")
         if model_name == "CurveLSTM":
             from keras_liver.features import time_intensity_curves
 

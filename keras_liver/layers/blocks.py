@@ -18,7 +18,9 @@ def normalization(kind, name: str, channels: int):
     """A normalisation layer: ``"batch"``, ``"sync_batch"`` (statistics over all replicas, for
     multi-worker training), ``"instance"``, ``"group"`` (8 groups or fewer) or ``None``."""
     if kind in ("batch", "sync_batch"):
-        return keras.layers.BatchNormalization(synchronized=kind == "sync_batch", name=name)
+        # momentum 0.9 (Keras: 0.99): the moving statistics used at inference settle within ~50 steps,
+        # which matters for the short CPU recipes; with 0.99 a few hundred steps left them far off
+        return keras.layers.BatchNormalization(momentum=0.9, synchronized=kind == "sync_batch", name=name)
     if kind == "instance":
         return keras.layers.GroupNormalization(groups=-1, name=name)
     if kind == "group":
@@ -64,6 +66,17 @@ def softmax_head(x, num_classes: int, spatial_dims: int, name: str):
     """1x1 convolution to class logits, then a float32 softmax (safe under mixed precision)."""
     logits = conv_layer(spatial_dims)(num_classes, 1, name=f"{name}_logits")(x)
     return keras.layers.Activation("softmax", dtype="float32", name=name)(logits)
+
+
+def classifier_head(x, num_classes: int, dropout: float = 0.0) -> dict:
+    """Dropout, a float32 dense softmax ``probabilities`` and its int32 arg-max ``label``."""
+    from keras_liver.layers.arg_max import ArgMax
+
+    if dropout:
+        x = keras.layers.Dropout(float(dropout), name="dropout")(x)
+    probabilities = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32",
+                                       name="probabilities")(x)
+    return {"probabilities": probabilities, "label": ArgMax(name="label")(probabilities)}
 
 
 def encoder_3d(x, filters, name: str, *, norm="batch", activation="relu", dropout: float = 0.0):

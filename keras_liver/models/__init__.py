@@ -4,7 +4,7 @@
 * `DCEClassifier`: 3D convolutions per time point + ConvLSTM over time.
 * `DCESegmenter`: shared 3D U-Net encoder, ConvLSTM per level, 3D decoder.
 * Baselines: `UNet` (plain), `CurveLSTM`, `SinglePhaseCNN`, `HOGSVM`.
-* `summary(model)`: parameters and FLOPs per sample.
+* `summary(model)`: parameters and FLOPs per sample; `load_model(path)` opens a saved model.
 """
 
 from keras_liver.models.curve_lstm import CurveLSTM
@@ -12,6 +12,7 @@ from keras_liver.models.dce_classifier import DCEClassifier
 from keras_liver.models.dce_segmenter import DCESegmenter
 from keras_liver.models.fused_unet import FusedUNet
 from keras_liver.models.hog_svm import HOGSVM
+from keras_liver.models.loading import load_model
 from keras_liver.models.single_phase_cnn import SinglePhaseCNN
 from keras_liver.models.summary import summary
 from keras_liver.models.unet import UNet
@@ -24,5 +25,6 @@ __all__ = [
     "HOGSVM",
     "SinglePhaseCNN",
     "UNet",
+    "load_model",
     "summary",
 ]

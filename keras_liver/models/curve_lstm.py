@@ -3,7 +3,7 @@
 import keras
 
 from keras_liver.errors import ConfigError
-from keras_liver.layers.arg_max import ArgMax
+from keras_liver.layers import blocks
 
 
 @keras.saving.register_keras_serializable(package="keras_liver")
@@ -33,11 +33,7 @@ class CurveLSTM(keras.Model):
         h = curves
         for k, u in enumerate(units):
             h = keras.layers.LSTM(u, return_sequences=k < len(units) - 1, name=f"lstm_{k}")(h)
-        if dropout:
-            h = keras.layers.Dropout(float(dropout), name="dropout")(h)
-        probabilities = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32",
-                                           name="probabilities")(h)
-        outputs = {"probabilities": probabilities, "label": ArgMax(name="label")(probabilities)}
+        outputs = blocks.classifier_head(h, num_classes, dropout)
         super().__init__(inputs={"curves": curves}, outputs=outputs, name=name, **kwargs)
         self.input_shape_ = input_shape
         self.num_classes = int(num_classes)

@@ -4,7 +4,6 @@ import keras
 
 from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
-from keras_liver.layers.arg_max import ArgMax
 from keras_liver.layers.fold_time import FoldTime
 from keras_liver.layers.reduce_depth import ReduceDepth
 from keras_liver.layers.series_normalization import SeriesNormalization
@@ -38,7 +37,8 @@ class DCEClassifier(keras.Model):
         recurrent: ``"convlstm2d"`` (depth collapsed by ``depth_pooling``)
             or ``"convlstm3d"``.
         depth_pooling: ``"mean"`` or ``"max"`` over z.
-        norm: Normalisation in the encoder blocks.
+        norm: Normalisation in the encoder blocks (default group normalisation: no gap between
+            training and inference statistics with the small batches of 4D series).
         activation: Activation in the encoder blocks.
         dropout: Dropout before the classifier.
         normalize_series: Add `SeriesNormalization` (clients send raw signal).
@@ -53,7 +53,7 @@ class DCEClassifier(keras.Model):
     """
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, encoder_filters=(16, 32, 64),
-                 lstm_filters=(32,), recurrent: str = "convlstm2d", depth_pooling: str = "mean", norm="batch",
+                 lstm_filters=(32,), recurrent: str = "convlstm2d", depth_pooling: str = "mean", norm="group",
                  activation: str = "relu", dropout: float = 0.3, normalize_series: bool = True, class_names=None,
                  name: str = "dce_classifier", **kwargs):
         input_shape = tuple(None if s is None else int(s) for s in input_shape)
@@ -82,11 +82,7 @@ class DCEClassifier(keras.Model):
         for k, f in enumerate(lstm_filters):
             h = lstm(f, 3, padding="same", return_sequences=k < len(lstm_filters) - 1, name=f"convlstm_{k}")(h)
         h = pool(name="pool")(h)
-        if dropout:
-            h = keras.layers.Dropout(float(dropout), name="dropout")(h)
-        probabilities = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32",
-                                           name="probabilities")(h)
-        outputs = {"probabilities": probabilities, "label": ArgMax(name="label")(probabilities)}
+        outputs = blocks.classifier_head(h, num_classes, dropout)
         super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
 
         self.input_shape_ = input_shape

@@ -4,7 +4,6 @@ import keras
 
 from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
-from keras_liver.layers.arg_max import ArgMax
 from keras_liver.layers.select_frame import SelectFrame
 from keras_liver.layers.series_normalization import SeriesNormalization
 
@@ -23,7 +22,7 @@ class SinglePhaseCNN(keras.Model):
         phase: Frame index used (default 2, an arterial/portal frame of the
             8-frame phantom protocol; negative counts from the end).
         encoder_filters: Channels per encoder level.
-        norm, activation: Encoder block settings.
+        norm, activation: Encoder block settings (group normalisation by default, as `DCEClassifier`).
         dropout: Dropout before the classifier.
         normalize_series: Add `SeriesNormalization`.
         class_names: Class names in index order.
@@ -31,7 +30,7 @@ class SinglePhaseCNN(keras.Model):
     """
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, phase: int = 2,
-                 encoder_filters=(16, 32, 64), norm="batch", activation: str = "relu", dropout: float = 0.3,
+                 encoder_filters=(16, 32, 64), norm="group", activation: str = "relu", dropout: float = 0.3,
                  normalize_series: bool = True, class_names=None, name: str = "single_phase_cnn", **kwargs):
         input_shape = tuple(None if s is None else int(s) for s in input_shape)
         if len(input_shape) != 5:
@@ -44,11 +43,7 @@ class SinglePhaseCNN(keras.Model):
         x = SelectFrame(int(phase), name="select_frame")(x)
         h = blocks.encoder_3d(x, encoder_filters, "encoder", norm=norm, activation=activation)[-1]
         h = keras.layers.GlobalAveragePooling3D(name="pool")(h)
-        if dropout:
-            h = keras.layers.Dropout(float(dropout), name="dropout")(h)
-        probabilities = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32",
-                                           name="probabilities")(h)
-        outputs = {"probabilities": probabilities, "label": ArgMax(name="label")(probabilities)}
+        outputs = blocks.classifier_head(h, num_classes, dropout)
         super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
         self.input_shape_ = input_shape
         self.num_classes = int(num_classes)

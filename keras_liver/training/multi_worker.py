@@ -57,10 +57,7 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
     from keras_liver import data
     from keras_liver.training.trainer import _build_model, _output_keys, save_model_atomic, split_cases
 
-    if isinstance(config, (str, pathlib.Path)):
-        config = TrainConfig.from_file(config)
-    elif isinstance(config, dict):
-        config = TrainConfig.from_dict(config)
+    config = TrainConfig.coerce(config)
     if config.task != "ct_segmentation":
         raise ConfigError("multi-worker training supports task ct_segmentation")
     strategy = tf.distribute.MultiWorkerMirroredStrategy()

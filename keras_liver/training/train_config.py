@@ -132,6 +132,15 @@ class TrainConfig:
             raise ConfigError(f"{path}: cannot parse ({exc})") from None
         return cls.from_dict(data or {}, source=str(path))
 
+    @classmethod
+    def coerce(cls, config) -> "TrainConfig":
+        """A `TrainConfig` from a `TrainConfig`, a dict or a YAML/JSON path."""
+        if isinstance(config, cls):
+            return config
+        if isinstance(config, dict):
+            return cls.from_dict(config)
+        return cls.from_file(config)
+
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return dataclasses.asdict(self)

@@ -190,10 +190,7 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
     Returns:
         The run directory.
     """
-    if isinstance(config, (str, pathlib.Path)):
-        config = TrainConfig.from_file(config)
-    elif isinstance(config, dict):
-        config = TrainConfig.from_dict(config)
+    config = TrainConfig.coerce(config)
     run_dir = pathlib.Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")

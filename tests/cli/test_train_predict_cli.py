@@ -7,7 +7,7 @@ import yaml
 from helpers import tiny_ct_config
 from keras_liver.cli.main import main
 from keras_liver.io import load_volume
-from keras_liver.phantoms import ct_case, dce_case, write_ct_dataset, write_dce_dataset
+from keras_liver.phantoms import write_ct_dataset, write_dce_dataset
 from keras_liver.training import TrainConfig
 
 

@@ -76,3 +76,17 @@ def test_svm_errors(rng, tmp_path):
         HOGSVM.load(tmp_path / "bad.npz")
     with pytest.raises(MissingPathError):
         HOGSVM.load(tmp_path / "none.npz")
+
+
+def test_load_model_registers_and_checks(tmp_path):
+    from keras_liver.errors import FileFormatError, MissingPathError
+    from keras_liver.models import load_model
+
+    model = CurveLSTM(input_shape=(4, 3))
+    model.save(tmp_path / "m.keras")
+    assert type(load_model(tmp_path / "m.keras")) is CurveLSTM
+    with pytest.raises(MissingPathError, match="none.keras"):
+        load_model(tmp_path / "none.keras")
+    (tmp_path / "bad.keras").write_bytes(b"not a zip")
+    with pytest.raises(FileFormatError, match="bad.keras"):
+        load_model(tmp_path / "bad.keras")

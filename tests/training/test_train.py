@@ -9,7 +9,6 @@ import textwrap
 
 import keras
 import numpy as np
-import pytest
 from helpers import tiny_ct_config
 
 from keras_liver.training import train

@@ -1,0 +1,22 @@
+import json
+
+from keras_liver.cli.main import main
+from keras_liver.evaluation.compare import METHODS
+from keras_liver.phantoms import write_dce_dataset
+
+
+def test_compare_writes_table1_for_the_four_methods(tmp_path, capsys):
+    write_dce_dataset(tmp_path / "dce", 10, seed=3, balanced=True, shape=(6, 16, 16), n_frames=4)
+    assert main(["compare", "--data", str(tmp_path / "dce"), "--out", str(tmp_path / "t1"), "--epochs", "1",
+                 "--batch-size", "5", "--test-fraction", "0.5"]) == 0
+    table = json.loads((tmp_path / "t1" / "table1.json").read_text())
+    assert list(table["results"]) == list(METHODS)
+    split = table["split"]
+    assert len(split["test"]) == 5 and not set(split["train"]) & set(split["test"])
+    for result in table["results"].values():
+        assert result["n"] == 5 and 0 <= result["accuracy"] <= 1
+        assert sum(map(sum, result["confusion_matrix"])) == 5
+    out = capsys.readouterr().out
+    assert "| SVM (HOG) |" in out and "F-measure" in out
+    for name in ("table1.md", "table1.png", "confusion_svm.png", "confusion_proposed.png", "svm.npz"):
+        assert (tmp_path / "t1" / name).exists()
