@@ -26,7 +26,7 @@ def _by_case(folder: pathlib.Path) -> dict:
 
 
 def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm: float = 10.0) -> dict:
-    """Compare every prediction with its truth; write ``evaluation.json`` and ``evaluation.md``.
+    """Compare every prediction with its truth; write ``evaluation.json``, ``evaluation.md`` and overlays.
 
     Files are paired by the case number before the extension
     (``segmentation-3.nii.gz`` with ``prediction-3.nii.gz``), or by name.
@@ -56,6 +56,14 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         metrics["detection"] = {k: v for k, v in detection.items() if k != "lesions"}
         cases[case] = metrics
         pairs.append((pred.array, truth.array))
+        volume = truths[case].with_name(f"volume-{case}.nii.gz")
+        if volume.is_file():  # a LiTS truth folder: picture the case too
+            from keras_liver.evaluation.reports import overlay_figure
+
+            target = pathlib.Path(out_dir or pred_dir / "evaluation")
+            target.mkdir(parents=True, exist_ok=True)
+            overlay_figure(load_volume(volume), pred, truth, target / f"overlay-{case}.png",
+                           title=f"case {case}: truth and prediction")
         detections.append(detection)
     found = sum(d["detected"] for d in detections)
     total = sum(d["true_lesions"] for d in detections)

@@ -179,9 +179,9 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
     """Train one model; a rerun with the same ``out_dir`` resumes from the last finished epoch.
 
     The run directory holds ``config.json`` (resolved), ``split.json``,
-    ``history.csv``, ``logs/`` (TensorBoard), ``backup/`` (while running),
-    ``best.keras`` (best ``monitor`` so far), ``model.keras`` (final) and
-    ``summary.json``.
+    ``history.csv``, ``curves.png`` (loss and accuracy/Dice per epoch),
+    ``logs/`` (TensorBoard), ``backup/`` (while running), ``best.keras``
+    (best ``monitor`` so far), ``model.keras`` (final) and ``summary.json``.
 
     Args:
         config: A `TrainConfig`, a dict, or a YAML/JSON path.
@@ -227,6 +227,9 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
                             validation_data=found["val"], validation_steps=found["val_steps"], callbacks=cbs,
                             verbose=config.verbose)
         save_model_atomic(model, run_dir / "model.keras")
+        from keras_liver.evaluation.reports import training_curves_figure
+
+        training_curves_figure(run_dir / "history.csv", run_dir / "curves.png", f"{config.model}, {config.task}")
         summary = {"seconds": round(time.time() - started, 1), "epochs_run": len(history.epoch),
                    "params": int(model.count_params()), "policy": policy, "monitor": monitor,
                    "last": {k: float(v[-1]) for k, v in history.history.items() if v},

@@ -41,6 +41,7 @@ def test_train_predict_evaluate_on_ct(tmp_path, capsys):
     assert "liver Dice" in capsys.readouterr().out
     report = json.loads((out / "evaluation" / "evaluation.json").read_text())
     assert set(report["cases"]) == {"0"} and 0 <= report["liver_dice"]["global"] <= 1
+    assert (out / "evaluation" / "overlay-0.png").stat().st_size > 5_000
 
 
 def test_predict_classifies_a_dce_series(tmp_path, capsys):

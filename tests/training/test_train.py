@@ -23,7 +23,8 @@ def test_ct_run_writes_its_directory(ct_folder, tmp_path):
     run = train(tiny_ct_config(ct_folder, tmp_path / "run", model_args={
         "depth": 1, "filters": 2, "deep_supervision": True, "intensity": "abdomen"}))
     names = {p.name for p in run.iterdir()}
-    assert {"config.json", "split.json", "history.csv", "logs", "best.keras", "model.keras", "summary.json"} <= names
+    assert {"config.json", "split.json", "history.csv", "logs", "best.keras", "model.keras", "summary.json",
+            "curves.png"} <= names
     assert "backup" not in names  # removed once training finished
     assert [r["epoch"] for r in _history(run)] == ["0", "1"]
     assert "val_dice_2" in _history(run)[0]
