@@ -17,7 +17,7 @@ METHODS = ("SVM (HOG)", "LSTM (time-intensity curves)", "CNN (single phase)", "3
 
 def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int = 8, test_fraction: float = 0.3,
                         seed: int = 0, encoder_filters=(8, 16, 32), lstm_filters=(16,), learning_rate=1e-3,
-                        verbose: int = 0) -> dict:
+                        lesion_crop=(8, 32, 32), verbose: int = 0) -> dict:
     """Train the four classifiers on one split of a DCE folder and tabulate their test metrics.
 
     The split is by case, stratified by lesion class, seeded; every method
@@ -54,7 +54,13 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
 
     common = {"task": "dce_classification", "data": str(data_dir), "val_cases": test_ids, "batch_size": batch_size,
               "epochs": epochs, "seed": seed, "learning_rate": learning_rate, "verbose": verbose,
-              "steps_per_epoch": None}
+              "steps_per_epoch": None, "lesion_crop": None if lesion_crop is None else list(lesion_crop)}
+    if lesion_crop is not None:
+        from keras_liver.data import lesion_crop as crop
+
+        cropped = np.stack([crop(s, lab, tuple(lesion_crop))[0] for s, lab in zip(series, seg)])
+    else:
+        cropped = series
     runs = {METHODS[1]: ("CurveLSTM", {"units": [32]}),
             METHODS[2]: ("SinglePhaseCNN", {"encoder_filters": list(encoder_filters), "phase": 2}),
             METHODS[3]: ("DCEClassifier", {"encoder_filters": list(encoder_filters),
@@ -68,7 +74,7 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
 
             inputs = {"curves": np.stack([time_intensity_curves(series[i], seg[i]) for i in te])}
         else:
-            inputs = {"sequence": series[te][..., None]}
+            inputs = {"sequence": cropped[te][..., None]}
         probs = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)["probabilities"])
         results[method] = classification_metrics(classes[te], probs.argmax(1), probs, names)
         seconds[method] = time.time() - start
@@ -84,7 +90,8 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
           + markdown_table(rows, list(rows[0])))
     data = {"results": results, "split": {"train": train_ids, "test": test_ids}, "seconds": seconds,
             "settings": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "test_fraction": test_fraction,
-                         "encoder_filters": list(encoder_filters), "lstm_filters": list(lstm_filters)}}
+                         "encoder_filters": list(encoder_filters), "lstm_filters": list(lstm_filters),
+                         "lesion_crop": None if lesion_crop is None else list(lesion_crop)}}
     write_report(out_dir, "table1", data, md)
     _bar_chart(rows, out_dir / "table1.png")
     for method, r in results.items():

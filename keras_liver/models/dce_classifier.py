@@ -37,8 +37,7 @@ class DCEClassifier(keras.Model):
         recurrent: ``"convlstm2d"`` (depth collapsed by ``depth_pooling``)
             or ``"convlstm3d"``.
         depth_pooling: ``"mean"`` or ``"max"`` over z.
-        norm: Normalisation in the encoder blocks (default group normalisation: no gap between
-            training and inference statistics with the small batches of 4D series).
+        norm: Normalisation in the encoder blocks.
         activation: Activation in the encoder blocks.
         dropout: Dropout before the classifier.
         normalize_series: Add `SeriesNormalization` (clients send raw signal).
@@ -53,7 +52,7 @@ class DCEClassifier(keras.Model):
     """
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, encoder_filters=(16, 32, 64),
-                 lstm_filters=(32,), recurrent: str = "convlstm2d", depth_pooling: str = "mean", norm="group",
+                 lstm_filters=(32,), recurrent: str = "convlstm2d", depth_pooling: str = "mean", norm="batch",
                  activation: str = "relu", dropout: float = 0.3, normalize_series: bool = True, class_names=None,
                  name: str = "dce_classifier", **kwargs):
         input_shape = tuple(None if s is None else int(s) for s in input_shape)

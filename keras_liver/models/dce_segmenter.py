@@ -28,7 +28,7 @@ class DCESegmenter(keras.Model):
         input_shape: ``(t, z, y, x, c)``; ``t`` may be ``None``.
         num_classes: 3 (background, liver, lesion).
         filters: Channels per level (2x pooling between levels).
-        norm: Normalisation of the conv blocks (default group normalisation, as for `DCEClassifier`).
+        norm: Normalisation of the conv blocks.
         activation: Activation of the conv blocks.
         normalize_series: Add `SeriesNormalization`.
         name: Model name.
@@ -39,7 +39,7 @@ class DCESegmenter(keras.Model):
         fused over time by convolutional LSTMs (see ../shared/DESIGN.md).
     """
 
-    def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 3, filters=(16, 32, 64), norm="group",
+    def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 3, filters=(16, 32, 64), norm="batch",
                  activation: str = "relu", normalize_series: bool = True, name: str = "dce_segmenter", **kwargs):
         input_shape = tuple(None if s is None else int(s) for s in input_shape)
         if len(input_shape) != 5:

@@ -22,7 +22,7 @@ class SinglePhaseCNN(keras.Model):
         phase: Frame index used (default 2, an arterial/portal frame of the
             8-frame phantom protocol; negative counts from the end).
         encoder_filters: Channels per encoder level.
-        norm, activation: Encoder block settings (group normalisation by default, as `DCEClassifier`).
+        norm, activation: Encoder block settings.
         dropout: Dropout before the classifier.
         normalize_series: Add `SeriesNormalization`.
         class_names: Class names in index order.
@@ -30,7 +30,7 @@ class SinglePhaseCNN(keras.Model):
     """
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, phase: int = 2,
-                 encoder_filters=(16, 32, 64), norm="group", activation: str = "relu", dropout: float = 0.3,
+                 encoder_filters=(16, 32, 64), norm="batch", activation: str = "relu", dropout: float = 0.3,
                  normalize_series: bool = True, class_names=None, name: str = "single_phase_cnn", **kwargs):
         input_shape = tuple(None if s is None else int(s) for s in input_shape)
         if len(input_shape) != 5:

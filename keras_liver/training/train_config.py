@@ -45,6 +45,8 @@ class TrainConfig:
         augment: Random augmentation on or off.
         augment_args: Extra `augment_patch` arguments.
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
+        lesion_crop: DCE: crop every series to this ``(z, y, x)`` box around its largest
+            lesion (from the segmentation) before training (``None``: whole series).
         seed: Seed of the split, the patches, the augmentation and the weights.
         mixed_precision: ``"auto"`` (mixed_float16 when a GPU is visible), ``True`` or ``False``.
         xla: Compile the training step with XLA.
@@ -79,6 +81,7 @@ class TrainConfig:
     augment: bool = True
     augment_args: dict = dataclasses.field(default_factory=dict)
     hog_orientations: int = 0
+    lesion_crop: list | None = None
     seed: int = 0
     mixed_precision: str | bool = "auto"
     xla: bool = False

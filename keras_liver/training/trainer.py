@@ -103,6 +103,9 @@ def build_data(config: TrainConfig, run_dir: pathlib.Path):
                 "split": {"train": train_ids, "val": val_ids}}
 
     ids, series, seg, classes, names = data.load_dce_folder(config.data)
+    if config.lesion_crop:
+        crops = [data.lesion_crop(s, lab, tuple(int(v) for v in config.lesion_crop)) for s, lab in zip(series, seg)]
+        series, seg = np.stack([c[0] for c in crops]), np.stack([c[1] for c in crops])
     strata = classes if config.task == "dce_classification" else None
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases, strata)
     tr = np.array([ids.index(i) for i in train_ids])
