@@ -75,7 +75,8 @@ def main(argv=None) -> int:
                  "validation_steps": 4, "learning_rate": 0.003, "tumour_fraction": 0.4, "val_fraction": 0.2}
     dce_config = {"task": "dce_classification", "data": str(out / "dce"), "out_dir": str(out / "runs" / "dce"),
                   "model": "DCEClassifier", "model_args": {"encoder_filters": [4, 8, 16], "lstm_filters": [8]},
-                  "batch_size": 8, "epochs": 2 * args.epochs, "learning_rate": 0.003, "val_fraction": 0.25}
+                  "lesion_crop": [8, 24, 24], "batch_size": 8, "epochs": 2 * args.epochs, "learning_rate": 0.003,
+                  "val_fraction": 0.25}
     for name, config in (("ct", ct_config), ("dce", dce_config)):
         path = out / f"{name}_config.json"
         path.write_text(json.dumps(config, indent=1))
@@ -115,11 +116,14 @@ def _classify_validation(out):
     from keras_liver.evaluation import classification_metrics
     from keras_liver.models import load_model
 
-    ids, series, _, classes, names = load_dce_folder(out / "dce")
+    from keras_liver.data import lesion_crop
+
+    ids, series, seg, classes, names = load_dce_folder(out / "dce")
     val = json.loads((out / "runs" / "dce" / "split.json").read_text())["val"]
     idx = np.array([ids.index(v) for v in val])
+    crops = np.stack([lesion_crop(series[i], seg[i], (8, 24, 24))[0] for i in idx])
     model = load_model(out / "runs" / "dce" / "model.keras")
-    probs = np.asarray(model.predict({"sequence": series[idx][..., None]}, verbose=0)["probabilities"])
+    probs = np.asarray(model.predict({"sequence": crops[..., None]}, verbose=0)["probabilities"])
     return classification_metrics(classes[idx], probs.argmax(1), probs, names)
 
 

@@ -30,7 +30,7 @@ class TrainConfig:
         patch_size: CT: ``(z, y, x)`` for 3D models or ``(y, x)`` for 2D.
         batch_size: Samples per step (global, over all replicas).
         epochs: Epochs.
-        steps_per_epoch: CT: patches per epoch / batch size; DCE: ``None`` = one pass.
+        steps_per_epoch: Steps per epoch; ``None``: 50 for CT patches, one pass over the cases for DCE.
         validation_steps: CT: validation batches per epoch.
         learning_rate: Initial Adam learning rate.
         schedule: ``"cosine"`` decay to 0 over the run, ``"plateau"``
@@ -67,7 +67,7 @@ class TrainConfig:
     patch_size: list = dataclasses.field(default_factory=lambda: [32, 96, 96])
     batch_size: int = 2
     epochs: int = 10
-    steps_per_epoch: int | None = 50
+    steps_per_epoch: int | None = None
     validation_steps: int = 10
     learning_rate: float = 1e-3
     schedule: str = "cosine"
