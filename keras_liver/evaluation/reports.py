@@ -23,10 +23,11 @@ def _plt():
 
 
 def read_history(path) -> dict:
-    """A Keras ``CSVLogger`` file as ``{column: [values]}``."""
+    """A Keras ``CSVLogger`` file as ``{column: [values]}``; columns with no values (``NA``) are left out."""
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return {key: [float(r[key]) for r in rows if r.get(key) not in (None, "")] for key in (rows[0] if rows else {})}
+    out = {key: [float(r[key]) for r in rows if r.get(key) not in (None, "", "NA")] for key in (rows[0] if rows else {})}
+    return {key: values for key, values in out.items() if values}
 
 
 def training_curves_figure(history, path, title: str = "") -> pathlib.Path:

@@ -24,6 +24,8 @@ def test_curves_from_a_csv_log(tmp_path):
                                           "1,1.1,1.3,0.5,0.4\n2,0.9,1.0,0.6,0.55\n")
     history = read_history(tmp_path / "history.csv")
     assert history["val_accuracy"] == [0.25, 0.4, 0.55]
+    (tmp_path / "no_val.csv").write_text("epoch,loss,val_loss\n0,1.5,NA\n1,1.1,NA\n")  # CSVLogger without validation
+    assert read_history(tmp_path / "no_val.csv") == {"epoch": [0.0, 1.0], "loss": [1.5, 1.1]}
     assert _not_blank(training_curves_figure(tmp_path / "history.csv", tmp_path / "curves.png"))
 
 
