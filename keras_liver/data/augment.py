@@ -1,0 +1,101 @@
+"""Stateless random augmentation in TensorFlow: every draw comes from a per-element seed.
+
+All functions take ``seed``, a ``(2,)`` int32 tensor, and derive sub-seeds
+with ``tf.random.experimental.stateless_fold_in``, so an element's
+augmentation depends only on (pipeline seed, element index), whatever the
+parallelism, and never on Python ``random`` (which would run once, at
+trace time).
+"""
+
+import math
+
+import tensorflow as tf
+
+
+def _u(seed, salt, low=0.0, high=1.0, shape=()):
+    return tf.random.stateless_uniform(shape, tf.random.experimental.stateless_fold_in(seed, salt), low, high)
+
+
+def _rotation_scale_matrix(angle, scale, height, width):
+    """ImageProjectiveTransform parameters rotating by ``angle`` and zooming by ``scale`` about the centre."""
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    cy, cx = (tf.cast(height, tf.float32) - 1) / 2, (tf.cast(width, tf.float32) - 1) / 2
+    # output (x, y) -> input (x', y'): rotate and scale about the centre
+    a0, a1 = cos, -sin
+    b0, b1 = sin, cos
+    a2 = cx - a0 * cx - a1 * cy
+    b2 = cy - b0 * cx - b1 * cy
+    return tf.stack([a0, a1, a2, b0, b1, b2, 0.0, 0.0])
+
+
+def _transform(images, matrix, interpolation, fill):
+    """Apply one in-plane transform to ``(n, y, x, c)`` images."""
+    n = tf.shape(images)[0]
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=tf.tile(matrix[None], [n, 1]), output_shape=tf.shape(images)[1:3],
+        interpolation=interpolation, fill_mode="NEAREST", fill_value=fill)
+
+
+def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, rot90: bool = True,
+                  rotate_degrees: float = 15.0, scale_range=(0.85, 1.15), p_affine: float = 0.3,
+                  intensity_scale=(0.9, 1.1), intensity_shift=20.0, gamma_range=(0.8, 1.25), p_gamma: float = 0.3,
+                  noise_sigma: float = 10.0, p_noise: float = 0.3):
+    """Augment one ``(z, y, x, c)`` (or ``(y, x, c)``) image patch and its label map ``(z, y, x)``.
+
+    Geometric transforms (flips, 90-degree in-plane rotations, small
+    in-plane rotations and scaling) move image and label together (label by
+    nearest neighbour); intensity transforms (scale, shift in HU, gamma on
+    the patch's own range, Gaussian noise) touch the first image channel only.
+
+    Args:
+        image: float32 patch, channels last.
+        label: integer label patch without channel axis.
+        seed: ``(2,)`` int32 stateless seed.
+        spatial_dims: 2 or 3.
+        flip_axes: Spatial axes that may be mirrored (default all).
+        rot90: Random multiples of 90 degrees in plane (square patches only).
+        rotate_degrees: Maximum in-plane rotation.
+        scale_range: In-plane zoom range.
+        p_affine: Probability of the rotation/zoom.
+        intensity_scale: Multiplicative range.
+        intensity_shift: Additive range (+-, image units).
+        gamma_range: Gamma range, applied with probability ``p_gamma``.
+        noise_sigma: Maximum noise standard deviation, with probability ``p_noise``.
+
+    Returns:
+        ``(image, label)`` with the input shapes and dtypes.
+    """
+    label_dtype = label.dtype
+    label = tf.cast(label, tf.float32)[..., None]
+    axes = list(range(spatial_dims)) if flip_axes is None else list(flip_axes)
+    for k, axis in enumerate(axes):
+        flip = _u(seed, 10 + k) < 0.5
+        image = tf.cond(flip, lambda a=axis: tf.reverse(image, [a]), lambda: image)
+        label = tf.cond(flip, lambda a=axis: tf.reverse(label, [a]), lambda: label)
+    # in-plane ops work on (n, y, x, c) with the depth axis as batch
+    as_2d = (lambda t: t[None]) if spatial_dims == 2 else (lambda t: t)
+    back = (lambda t: t[0]) if spatial_dims == 2 else (lambda t: t)
+    image, label = as_2d(image), as_2d(label)
+    if rot90 and image.shape[1] is not None and image.shape[1] == image.shape[2]:
+        k = tf.cast(tf.floor(_u(seed, 20, 0.0, 4.0)), tf.int32)
+        image, label = tf.image.rot90(image, k), tf.image.rot90(label, k)
+    if p_affine > 0:
+        angle = _u(seed, 21, -rotate_degrees, rotate_degrees) * (math.pi / 180.0)
+        scale = _u(seed, 22, scale_range[0], scale_range[1])
+        matrix = _rotation_scale_matrix(angle, scale, tf.shape(image)[1], tf.shape(image)[2])
+        do = _u(seed, 23) < p_affine
+        image = tf.cond(do, lambda: _transform(image, matrix, "BILINEAR", 0.0), lambda: image)
+        label = tf.cond(do, lambda: _transform(label, matrix, "NEAREST", 0.0), lambda: label)
+    image, label = back(image), back(label)
+    first, rest = image[..., :1], image[..., 1:]
+    first = first * _u(seed, 30, intensity_scale[0], intensity_scale[1]) + _u(seed, 31, -intensity_shift,
+                                                                                intensity_shift)
+    low, high = tf.reduce_min(first), tf.reduce_max(first)
+    span = tf.maximum(high - low, 1e-6)
+    gamma = _u(seed, 32, gamma_range[0], gamma_range[1])
+    first = tf.cond(_u(seed, 33) < p_gamma, lambda: tf.pow((first - low) / span, gamma) * span + low, lambda: first)
+    sigma = _u(seed, 34, 0.0, noise_sigma)
+    noise = tf.random.stateless_normal(tf.shape(first), tf.random.experimental.stateless_fold_in(seed, 35)) * sigma
+    first = tf.cond(_u(seed, 36) < p_noise, lambda: first + noise, lambda: first)
+    image = tf.concat([first, rest], axis=-1)
+    return image, tf.cast(tf.round(label[..., 0]), label_dtype)

@@ -1,0 +1,72 @@
+"""`PatchSampler`: deterministic random patches with foreground and tumour oversampling."""
+
+import numpy as np
+
+from keras_liver.errors import ConfigError
+
+
+class PatchSampler:
+    """Draws image/label patches from in-memory cases; patch ``i`` depends only on ``(seed, i)``.
+
+    Each patch's centre is a random tumour voxel with probability
+    ``tumour_fraction`` (from a case that has tumour), else a random liver
+    voxel with probability ``foreground_fraction``, else any voxel. With the
+    default ``tumour_fraction = 0.34`` at least a third of the patches
+    contain tumour. Patches near the border are padded (image with its
+    minimum, label with 0).
+
+    Args:
+        images: List of ``(z, y, x)`` arrays (HU).
+        labels: List of label arrays on the same grids.
+        patch_size: ``(z, y, x)``; a 2-tuple samples ``(y, x)`` axial slices.
+        tumour_fraction: Share of tumour-centred patches.
+        foreground_fraction: Share of liver-centred patches among the rest.
+        seed: Seed.
+    """
+
+    def __init__(self, images, labels, patch_size, *, tumour_fraction: float = 0.34,
+                 foreground_fraction: float = 0.5, seed: int = 0):
+        if len(images) != len(labels) or not images:
+            raise ConfigError("PatchSampler: need as many label maps as images, at least one")
+        self.images = [np.asarray(a) for a in images]
+        self.labels = [np.asarray(a, np.uint8) for a in labels]
+        self.two_d = len(patch_size) == 2
+        self.patch = (1,) + tuple(int(p) for p in patch_size) if self.two_d else tuple(int(p) for p in patch_size)
+        if len(self.patch) != 3:
+            raise ConfigError(f"patch_size: (y, x) or (z, y, x), got {patch_size}")
+        self.tumour_fraction, self.foreground_fraction, self.seed = float(tumour_fraction), float(
+            foreground_fraction), int(seed)
+        self.tumour = [np.argwhere(lab == 2) for lab in self.labels]
+        self.organ = [np.argwhere(lab > 0) for lab in self.labels]
+        self.with_tumour = [k for k, t in enumerate(self.tumour) if len(t)]
+        self.pad = [float(a.min()) for a in self.images]
+
+    def centre(self, rng):
+        """``(case, centre, kind)`` of one draw."""
+        u = rng.random()
+        if u < self.tumour_fraction and self.with_tumour:
+            case = self.with_tumour[rng.integers(len(self.with_tumour))]
+            return case, self.tumour[case][rng.integers(len(self.tumour[case]))], "tumour"
+        case = int(rng.integers(len(self.images)))
+        if rng.random() < self.foreground_fraction and len(self.organ[case]):
+            return case, self.organ[case][rng.integers(len(self.organ[case]))], "liver"
+        return case, np.array([rng.integers(n) for n in self.images[case].shape]), "any"
+
+    def __call__(self, index):
+        """Patch ``index``: ``(image float32 (*patch, 1), label uint8 (*patch))``."""
+        rng = np.random.default_rng([self.seed, int(index)])
+        case, centre, _ = self.centre(rng)
+        image, label = self.images[case], self.labels[case]
+        start = [int(c) - p // 2 for c, p in zip(centre, self.patch)]
+        src, dst = [], []
+        for s, p, n in zip(start, self.patch, image.shape):
+            a, b = max(s, 0), min(s + p, n)
+            src.append(slice(a, b))
+            dst.append(slice(a - s, b - s))
+        img = np.full(self.patch, self.pad[case], np.float32)
+        lab = np.zeros(self.patch, np.uint8)
+        img[tuple(dst)] = image[tuple(src)]
+        lab[tuple(dst)] = label[tuple(src)]
+        if self.two_d:
+            img, lab = img[0], lab[0]
+        return img[..., None], lab

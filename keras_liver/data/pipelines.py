@@ -1,0 +1,162 @@
+"""tf.data pipelines: patches for CT segmentation, whole series for DCE models."""
+
+import csv
+import logging
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from keras_liver.data.augment import augment_patch
+from keras_liver.errors import ConfigError, MissingPathError
+from keras_liver.io.case_store import CaseStore
+
+logger = logging.getLogger(__name__)
+
+
+def _seed(seed, index):
+    return tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
+
+
+def load_store(store_path, case_ids=None):
+    """All (or the named) cases of a case store as ``(ids, images, labels)`` arrays in memory."""
+    with CaseStore(store_path) as store:
+        ids = [c for c in store.case_ids() if case_ids is None or c in {str(i) for i in case_ids}]
+        images = [store.read(c, "image").array for c in ids]
+        labels = [store.read(c, "label").array for c in ids]
+    return ids, images, labels
+
+
+def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = True, start: int = 0,
+                  count: int | None = None, output_keys=("probabilities",), augment_options=None,
+                  hog_orientations: int = 0, hog_window: str = "abdomen", shard=(0, 1)) -> tf.data.Dataset:
+    """Batches of ``({"image"[, "hog"]}, {key: label for key in output_keys})``.
+
+    Element ``i`` (counting from ``start``) is ``sampler(i)`` augmented with
+    the stateless seed ``(seed, i)``: the stream is the same for a given seed
+    however many parallel calls run. ``count=None`` streams without end
+    (use ``steps_per_epoch``).
+
+    Args:
+        sampler: A `PatchSampler`.
+        batch_size: Patches per batch.
+        seed: Augmentation seed.
+        augment: Apply `augment_patch`.
+        start: Index of the first element.
+        count: Number of elements, or ``None`` for an endless stream.
+        output_keys: Model output names that get the label (every head for
+            deep supervision).
+        augment_options: Extra `augment_patch` arguments.
+        hog_orientations: >0 adds a ``"hog"`` input computed after augmentation.
+        hog_window: CT window for that HOG map.
+        shard: ``(index, count)``: keep elements ``start + index``, ``+ count``, ...
+            (one input pipeline per worker, each seeing different patches).
+    """
+    patch = sampler.patch[1:] if sampler.two_d else sampler.patch
+    spatial_dims = 2 if sampler.two_d else 3
+    first, stride = start + int(shard[0]), int(shard[1])
+    indices = tf.data.Dataset.range(first, start + count, stride) if count is not None else \
+        tf.data.Dataset.range(first, 2 ** 62, stride)
+
+    def load(i):
+        image, label = tf.numpy_function(sampler, [i], [tf.float32, tf.uint8], stateful=False)
+        image.set_shape(patch + (1,))
+        label.set_shape(patch)
+        return i, image, label
+
+    def aug(i, image, label):
+        if augment:
+            image, label = augment_patch(image, label, _seed(seed, i), spatial_dims=spatial_dims,
+                                         **(augment_options or {}))
+        return image, label
+
+    def pack(image, label):
+        inputs = {"image": image}
+        if hog_orientations:
+            from keras_liver.features import hog_map
+
+            def energy(x):
+                return hog_map(x[..., 0], orientations=hog_orientations, window=hog_window, workers=1)
+
+            hog = tf.numpy_function(energy, [image], tf.float32, stateful=False)
+            hog.set_shape(patch + (hog_orientations,))
+            inputs["hog"] = hog
+        return inputs, {key: label for key in output_keys}
+
+    ds = indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(pack, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(int(batch_size), drop_remainder=count is None).prefetch(tf.data.AUTOTUNE)
+
+
+def load_dce_folder(folder):
+    """A DCE phantom folder (``keras-liver phantoms dce``) in memory.
+
+    Returns:
+        ``(case_ids, series (n, t, z, y, x) float32, labels (n, z, y, x) uint8,
+        class_index (n,), class_names)``.
+    """
+    from keras_liver.io import load_volume
+    from keras_liver.phantoms import LESION_CLASSES
+
+    folder = pathlib.Path(folder)
+    table = folder / "cases.csv"
+    if not table.is_file():
+        raise MissingPathError(f"{table}: not a DCE folder (no cases.csv)")
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    names = list(LESION_CLASSES)
+    ids, series, labels, classes = [], [], [], []
+    for row in rows:
+        n = row["case"]
+        ids.append(n)
+        series.append(load_volume(folder / f"dce-{n}.nii.gz").array.astype(np.float32))
+        labels.append(load_volume(folder / f"dce-seg-{n}.nii.gz").array.astype(np.uint8))
+        if row["lesion_class"] not in names:
+            raise ConfigError(f"{table}: unknown lesion class {row['lesion_class']!r} for case {n}")
+        classes.append(names.index(row["lesion_class"]))
+    shapes = {s.shape for s in series}
+    if len(shapes) != 1:
+        raise ConfigError(f"{folder}: series have different shapes {sorted(shapes)}; resample them first")
+    return ids, np.stack(series), np.stack(labels), np.asarray(classes, np.int32), names
+
+
+def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: bool = True, augment: bool = True,
+                epochs_hint: int = 1000, target_keys=("probabilities",), curves=None) -> tf.data.Dataset:
+    """Batches of ``({"sequence": (t, z, y, x, 1)}, {key: target for key in target_keys})`` from in-memory series.
+
+    ``targets`` are class indices (classification) or label maps
+    (segmentation). Augmentation: in-plane flips of series and label maps,
+    and Gaussian noise of up to 3 % of the series' baseline standard
+    deviation, all from stateless seeds ``(seed, element)``. Shuffling is
+    seeded, so the order is reproducible. With ``curves`` (``(n, t, f)``)
+    the input is ``{"curves": ...}`` instead (the LSTM baseline).
+    """
+    series = np.asarray(series, np.float32)
+    targets = np.asarray(targets)
+    n = len(series)
+    segmentation = targets.ndim > 1
+    index = tf.data.Dataset.range(n)
+    if shuffle:
+        index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat(epochs_hint)
+    index = index.enumerate()
+    series_t = tf.constant(series[..., None])
+    targets_t = tf.constant(targets)
+    curves_t = None if curves is None else tf.constant(np.asarray(curves, np.float32))
+
+    def make(element, i):
+        x, y = tf.gather(series_t, i), tf.gather(targets_t, i)
+        s = _seed(seed, element)
+        if augment and curves_t is None:
+            for k, axis in enumerate((3, 2)):  # x then y, of (t, z, y, x, 1)
+                flip = tf.random.stateless_uniform((), tf.random.experimental.stateless_fold_in(s, k)) < 0.5
+                x = tf.cond(flip, lambda a=axis: tf.reverse(x, [a]), lambda: x)
+                if segmentation:
+                    y = tf.cond(flip, lambda a=axis - 1: tf.reverse(y, [a]), lambda: y)
+            scale = tf.math.reduce_std(x[0]) * 0.03
+            x = x + tf.random.stateless_normal(tf.shape(x), tf.random.experimental.stateless_fold_in(s, 9)) * scale
+        inputs = {"sequence": x} if curves_t is None else {"curves": tf.gather(curves_t, i)}
+        return inputs, {key: y for key in target_keys}
+
+    return index.map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(int(batch_size)).prefetch(
+        tf.data.AUTOTUNE)

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_liver.data import PatchSampler, augment_patch, build_ct_cache, dce_dataset, load_store, patch_dataset
+from keras_liver.phantoms import write_ct_dataset
+
+
+@pytest.fixture(scope="module")
+def ct_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ct")
+    write_ct_dataset(root / "ct", 3, seed=1, shape=(12, 40, 44))
+    return build_ct_cache(root / "ct", root / "cache.h5", target_spacing=None, crop_margin_mm=None)
+
+
+def test_cache_is_reused_until_settings_change(ct_store, tmp_path):
+    before = ct_store.stat().st_mtime_ns
+    again = build_ct_cache(ct_store.parent / "ct", ct_store, target_spacing=None, crop_margin_mm=None)
+    assert again.stat().st_mtime_ns == before
+    build_ct_cache(ct_store.parent / "ct", tmp_path / "c.h5", target_spacing=(6.0, 5.0, 5.0), crop_margin_mm=5.0)
+    ids, images, labels = load_store(tmp_path / "c.h5")
+    assert ids == ["0", "1", "2"] and images[0].dtype == np.int16 and labels[0].dtype == np.uint8
+    assert images[0].shape == labels[0].shape
+
+
+def test_patches_oversample_tumour_and_are_deterministic(ct_store):
+    _, images, labels = load_store(ct_store)
+    sampler = PatchSampler(images, labels, (5, 16, 17), seed=4)
+    batches = list(patch_dataset(sampler, 8, seed=2, count=96).as_numpy_iterator())
+    images_seen = np.concatenate([b[0]["image"] for b in batches])
+    labels_seen = np.concatenate([b[1]["probabilities"] for b in batches])
+    assert images_seen.shape == (96, 5, 16, 17, 1) and labels_seen.shape == (96, 5, 16, 17)
+    with_tumour = (labels_seen.reshape(96, -1) == 2).any(axis=1).mean()
+    assert with_tumour >= 1 / 3
+    again = list(patch_dataset(sampler, 8, seed=2, count=96).as_numpy_iterator())
+    for a, b in zip(batches, again):
+        np.testing.assert_array_equal(a[0]["image"], b[0]["image"])
+    other = next(patch_dataset(sampler, 8, seed=3, count=8).as_numpy_iterator())
+    assert not np.array_equal(other[0]["image"], batches[0][0]["image"])
+    shard0 = next(patch_dataset(sampler, 2, seed=2, count=4, shard=(0, 2)).as_numpy_iterator())[0]["image"]
+    shard1 = next(patch_dataset(sampler, 2, seed=2, count=4, shard=(1, 2)).as_numpy_iterator())[0]["image"]
+    assert not np.array_equal(shard0, shard1)
+    np.testing.assert_array_equal(shard0[0], batches[0][0]["image"][0])
+
+
+def test_augmentation_moves_image_and_label_together(rng):
+    # label = 1 exactly where the image is bright; any geometric transform must keep that
+    image = np.zeros((4, 24, 24, 1), np.float32)
+    image[:, 3:10, 5:15] = 1000.0
+    label = (image[..., 0] > 500).astype(np.uint8)
+    for seed in range(8):
+        aug_image, aug_label = augment_patch(tf.constant(image), tf.constant(label), tf.constant([seed, 7]),
+                                             p_affine=0.0, noise_sigma=0.0, intensity_shift=0.0,
+                                             intensity_scale=(1.0, 1.0), p_gamma=0.0)
+        bright = aug_image.numpy()[..., 0] > 500
+        np.testing.assert_array_equal(bright, aug_label.numpy() == 1)
+    a = augment_patch(tf.constant(image), tf.constant(label), tf.constant([1, 2]))
+    b = augment_patch(tf.constant(image), tf.constant(label), tf.constant([1, 2]))
+    np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+
+
+def test_rotation_keeps_labels_integral_and_2d_patches_work():
+    image = np.zeros((30, 30, 1), np.float32)
+    label = np.zeros((30, 30), np.uint8)
+    label[10:20, 8:22] = 2
+    image[label == 2] = 100.0
+    out_img, out_lab = augment_patch(tf.constant(image), tf.constant(label), tf.constant([0, 1]), spatial_dims=2,
+                                     p_affine=1.0, rotate_degrees=15.0)
+    assert out_img.shape == (30, 30, 1) and set(np.unique(out_lab.numpy())) <= {0, 2}
+    assert abs(int((out_lab.numpy() == 2).sum()) - 140) < 60
+
+
+def test_dce_dataset_batches_and_flips_labels_with_series(rng):
+    series = rng.random((6, 3, 4, 8, 9)).astype(np.float32)
+    labels = (series[:, 0] > 0.5).astype(np.uint8)
+    series[:, :, :, :, :] += labels[:, None] * 10.0
+    ds = dce_dataset(series, labels, 3, seed=1, target_keys=("probabilities", "mask"))
+    x, y = next(iter(ds))
+    assert x["sequence"].shape == (3, 3, 4, 8, 9, 1)
+    bright = x["sequence"].numpy()[:, 0, ..., 0] > 5
+    np.testing.assert_array_equal(bright, y["mask"].numpy() == 1)
+
+
+def test_lesion_crop_centres_the_largest_lesion():
+    from keras_liver.data import lesion_crop
+
+    label = np.zeros((10, 20, 22), np.uint8)
+    label[2:4, 2:4, 2:4] = 2                 # small lesion
+    label[5:8, 14:19, 15:20] = 2             # largest lesion, centre (6, 16, 17)
+    series = np.stack([label * 1.0, label * 3.0]).astype(np.float32)
+    crop, crop_label = lesion_crop(series, label, (4, 8, 8))
+    assert crop.shape == (2, 4, 8, 8) and crop_label.shape == (4, 8, 8)
+    assert crop_label[2, 4, 4] == 2 and crop[1, 2, 4, 4] == 6.0
+    edge, _ = lesion_crop(series, label, (4, 30, 30))  # leaves the volume: padded
+    assert edge.shape == (2, 4, 30, 30)
