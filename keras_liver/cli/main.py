@@ -123,10 +123,7 @@ def _predict(args) -> int:
             raise ConfigError(f"--input {args.input}: this model takes a 4D DCE series, got shape {image.shape}")
         out = model.predict({"sequence": image.array[None, ..., None].astype("float32")}, verbose=0)
         if "mask" in out:
-            from keras_liver.io.volume import Volume
-
-            mask = Volume(np.asarray(out["mask"])[0].astype("uint8"), image.affine, image.spacing,
-                          {**image.meta, "modality": "SEG"})
+            mask = image.replace(np.asarray(out["mask"])[0].astype("uint8"), modality="SEG")
             print(save_volume(mask, args.output))
             return 0
         probs = np.asarray(out["probabilities"])[0]

@@ -1,6 +1,5 @@
 """`compare_classifiers`: the paper's Table 1 on DCE phantoms (SVM, LSTM, CNN, 3D CNN + ConvLSTM)."""
 
-import json
 import logging
 import pathlib
 import time
@@ -97,7 +96,6 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
     for method, r in results.items():
         tag = method.split(" ")[0].lower().replace("3d", "proposed")
         confusion_matrix_figure(r["confusion_matrix"], names, out_dir / f"confusion_{tag}.png", title=method)
-    (out_dir / "table1_rows.json").write_text(json.dumps(rows, indent=1))
     return data
 
 

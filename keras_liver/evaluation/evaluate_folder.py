@@ -41,6 +41,7 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
     for folder in (pred_dir, truth_dir):
         if not folder.is_dir():
             raise MissingPathError(f"{folder}: no such folder")
+    report_dir = pathlib.Path(out_dir) if out_dir else pred_dir / "evaluation"
     preds, truths = _by_case(pred_dir), _by_case(truth_dir)
     common = sorted(set(preds) & set(truths), key=lambda k: (len(k), k))
     if not common:
@@ -60,9 +61,8 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         if volume.is_file():  # a LiTS truth folder: picture the case too
             from keras_liver.evaluation.reports import overlay_figure
 
-            target = pathlib.Path(out_dir or pred_dir / "evaluation")
-            target.mkdir(parents=True, exist_ok=True)
-            overlay_figure(load_volume(volume), pred, truth, target / f"overlay-{case}.png",
+            report_dir.mkdir(parents=True, exist_ok=True)
+            overlay_figure(load_volume(volume), pred, truth, report_dir / f"overlay-{case}.png",
                            title=f"case {case}: truth and prediction")
         detections.append(detection)
     found = sum(d["detected"] for d in detections)
@@ -80,5 +80,5 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         f"{result['liver_dice']['global']:.3f}. Tumour Dice: mean per case "
         f"{result['tumour_dice']['mean_per_case']:.3f}, global {result['tumour_dice']['global']:.3f}. Lesions of "
         f"{min_lesion_diameter_mm:g} mm or more detected: {found}/{total}.\n")
-    write_report(out_dir or pred_dir / "evaluation", "evaluation", result, md)
+    write_report(report_dir, "evaluation", result, md)
     return result

@@ -173,9 +173,11 @@ def lesion_hog_features(image, label, *, lesion_label: int = 2, size=(32, 32), m
     feats = [hog_features(_roi_patch(x[d["slice"]], d["box"], _pair(size, "size"), margin),
                           pixels_per_cell=pixels_per_cell, cells_per_block=cells_per_block, **kwargs)
              for d in lesions]
+    if feats:
+        return np.stack(feats), lesions
     n = len(hog_features(np.zeros(_pair(size, "size")), pixels_per_cell=pixels_per_cell,
                          cells_per_block=cells_per_block, **{k: v for k, v in kwargs.items() if k != "window"}))
-    return (np.stack(feats) if feats else np.zeros((0, n))), lesions
+    return np.zeros((0, n)), lesions
 
 
 def series_lesion_hog_features(series, label, *, lesion_label: int = 2, **kwargs) -> np.ndarray:

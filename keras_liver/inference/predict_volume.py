@@ -68,7 +68,7 @@ def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None
     out = back.array
     if postprocess:
         out = postprocess_liver_tumour(out, image.spacing, min_lesion_mm3=min_lesion_mm3)
-    result = Volume(out, image.affine, image.spacing, {**image.meta, "modality": "SEG"})
+    result = image.replace(out, modality="SEG")
     logger.info("predicted %s: liver %d voxels, tumour %d voxels", image.meta.get("source", "volume"),
                 int((out > 0).sum()), int((out == 2).sum()))
     return (result, probs) if return_probabilities else result

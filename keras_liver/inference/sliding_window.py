@@ -78,9 +78,9 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
         volume = np.pad(volume, widths, constant_values=fill)
     steps = [max(1, int(round(p * (1 - overlap)))) for p in patch]
     starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(padded_shape, patch, steps)]))
-    weights = gaussian_importance(patch) if importance == "gaussian" else np.ones(patch, np.float64)
     if importance not in ("gaussian", "constant"):
         raise ConfigError(f"importance: 'gaussian' or 'constant', got {importance!r}")
+    weights = gaussian_importance(patch) if importance == "gaussian" else np.ones(patch, np.float64)
     flips = [()] + ([(a,) for a in range(1, nd + 1)] if flip_tta else [])
     total = weight_sum = None
     report = max(1, len(starts) // 10)

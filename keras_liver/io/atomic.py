@@ -27,12 +27,12 @@ def temp_beside(path, suffix: str = "") -> tuple[int, str]:
     return fd, tmp
 
 
-def write_text_atomic(path, text: str) -> pathlib.Path:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never a part.
+def write_bytes_atomic(path, data: bytes) -> pathlib.Path:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a part.
 
     Args:
         path: Destination (its folder must exist).
-        text: The whole content.
+        data: The whole content.
 
     Returns:
         The path written.
@@ -40,10 +40,15 @@ def write_text_atomic(path, text: str) -> pathlib.Path:
     path = pathlib.Path(path)
     fd, tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomic(path, text: str) -> pathlib.Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see `write_bytes_atomic`."""
+    return write_bytes_atomic(path, text.encode("utf-8"))

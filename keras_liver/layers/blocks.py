@@ -6,6 +6,8 @@ after the node they build, so a built model reads like the paper's figure.
 
 import keras
 
+from keras_liver.layers.arg_max import ArgMax
+
 NORMALIZATIONS = ("batch", "sync_batch", "instance", "group", None)
 
 
@@ -70,8 +72,6 @@ def softmax_head(x, num_classes: int, spatial_dims: int, name: str):
 
 def classifier_head(x, num_classes: int, dropout: float = 0.0) -> dict:
     """Dropout, a float32 dense softmax ``probabilities`` and its int32 arg-max ``label``."""
-    from keras_liver.layers.arg_max import ArgMax
-
     if dropout:
         x = keras.layers.Dropout(float(dropout), name="dropout")(x)
     probabilities = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32",

@@ -1,14 +1,14 @@
 """`HOGSVM`: the SVM baseline on HOG features, saved as plain arrays (no pickle)."""
 
+import io
 import json
 import logging
-import os
 import pathlib
 
 import numpy as np
 
 from keras_liver.errors import ConfigError, FileFormatError, MissingPathError
-from keras_liver.io.atomic import temp_beside
+from keras_liver.io.atomic import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -92,16 +92,10 @@ class HOGSVM:
         path = pathlib.Path(path)
         meta = {"format": FORMAT, "C": self.C, "class_weight": self.class_weight, "max_iter": self.max_iter,
                 "seed": self.seed, "class_names": self.class_names}
-        fd, tmp = temp_beside(path, suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, mean=self.mean_, scale=self.scale_, coef=self.coef_, intercept=self.intercept_,
-                         classes=self.classes_, meta=np.array(json.dumps(meta)))
-            os.replace(tmp, path)
-        except BaseException:
-            pathlib.Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        buffer = io.BytesIO()
+        np.savez(buffer, mean=self.mean_, scale=self.scale_, coef=self.coef_, intercept=self.intercept_,
+                 classes=self.classes_, meta=np.array(json.dumps(meta)))
+        return write_bytes_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path) -> "HOGSVM":

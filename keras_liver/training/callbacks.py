@@ -25,19 +25,3 @@ class MetricAliases(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._alias(logs)
-
-
-class StopAt(keras.callbacks.Callback):
-    """Raise `KeyboardInterrupt`-free hard stop hooks for tests: calls ``action`` at (epoch, batch)."""
-
-    def __init__(self, epoch: int, batch: int, action):
-        super().__init__()
-        self.epoch, self.batch, self.action = int(epoch), int(batch), action
-        self._current = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._current == self.epoch and batch == self.batch:
-            self.action()

@@ -15,20 +15,20 @@ def test_identity_and_plus_one_are_exact(rng, shape, patch, overlap):
     np.testing.assert_array_equal(plus[..., 0], volume + 1)
 
 
-def test_windows_cover_everything_and_blend_by_weight():
+def test_windows_cover_everything_in_batches():
     assert window_starts(10, 4, 2) == [0, 2, 4, 6]
     assert window_starts(11, 4, 2) == [0, 2, 4, 6, 7]
     assert window_starts(3, 4, 2) == [0]
     w = gaussian_importance((5, 7))
     assert w[2, 3] == 1.0 and w.min() >= 1e-3 and w[0, 0] < w[2, 3]
-    # a predictor that returns the window's start coordinate shows how windows are blended
+    # a predictor that counts its calls: 4 x 4 windows cover 9 x 9, batched by 4, with k = 2 output channels
     calls = []
 
-    def position(batch):
+    def counting(batch):
         calls.append(len(batch))
         return np.ones(batch.shape[:-1] + (2,))
 
-    out = sliding_window_predict(position, np.zeros((9, 9)), (4, 4), overlap=0.5, batch_size=4)
+    out = sliding_window_predict(counting, np.zeros((9, 9)), (4, 4), overlap=0.5, batch_size=4)
     assert out.shape == (9, 9, 2) and np.all(out == 1.0)
     assert sum(calls) == 16 and max(calls) == 4
 

@@ -47,10 +47,19 @@ def test_dce_classifier_run(dce_folder, tmp_path):
 
 KILL_SCRIPT = textwrap.dedent("""
     import json, os, signal, sys
+    import keras
     from keras_liver.training import train
-    from keras_liver.training.callbacks import StopAt
+
+    class KillInEpoch2(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 2 and batch == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+
     config = json.loads(sys.argv[1])
-    kill = [StopAt(2, 0, lambda: os.kill(os.getpid(), signal.SIGKILL))] if sys.argv[2] == "kill" else []
+    kill = [KillInEpoch2()] if sys.argv[2] == "kill" else []
     train(config, callbacks=kill)
 """)
 
