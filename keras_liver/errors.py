@@ -36,3 +36,20 @@ class ConfigError(KerasLiverError, ValueError):
 
 class ImageValueError(KerasLiverError, ValueError):
     """An image array holds values that cannot be processed (NaN, Inf) or has the wrong rank."""
+
+
+class ExportError(KerasLiverError, ValueError):
+    """A model cannot be exported, or an export target already exists."""
+
+
+class ServingError(KerasLiverError, RuntimeError):
+    """A model server rejected a request or could not be reached.
+
+    Attributes:
+        code: The gRPC status name (``"INVALID_ARGUMENT"``, ``"NOT_FOUND"``,
+            ``"UNAVAILABLE"`` ...) or the HTTP status for REST.
+    """
+
+    def __init__(self, message: str, code: str = "UNKNOWN"):
+        super().__init__(message)
+        self.code = code

@@ -12,15 +12,20 @@ from keras_liver.io.volume import Volume
 logger = logging.getLogger(__name__)
 
 
-def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None, crop_to_liver: bool = False,
-                   overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False, postprocess: bool = True,
-                   min_lesion_mm3: float = 10.0, hog_window: str = "abdomen", return_probabilities: bool = False):
-    """Segment a CT volume with a `FusedUNet` (or any model with an ``image`` input).
+def default_patch_size(image_shape, spatial_dims: int) -> tuple:
+    """The window for an ``image`` input of shape ``image_shape`` (no batch): its fixed size, else a default.
 
-    Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
-    (`SpatialPreprocessor`, recorded); a HOG map when the model has a ``hog``
-    input; sliding-window prediction; arg-max; back to the source grid with
-    the record's inverse; `postprocess_liver_tumour`.
+    2D models get ``(1, y, x)`` (default 1 x 128 x 128), 3D models
+    ``(z, y, x)`` (default 32 x 96 x 96).
+    """
+    fixed = tuple(image_shape[:-1])
+    if fixed and None not in fixed:
+        return ((1,) + fixed) if spatial_dims == 2 else fixed
+    return (1, 128, 128) if spatial_dims == 2 else (32, 96, 96)
+
+
+def predict_volume(model, image: Volume, *, patch_size=None, **options):
+    """Segment a CT volume with a `FusedUNet` (or any model with an ``image`` input).
 
     Args:
         model: Keras model with inputs ``image`` (raw HU; intensity handling
@@ -28,6 +33,36 @@ def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None
         image: 3D CT `Volume` (HU), any orientation.
         patch_size: Window ``(z, y, x)``; 2D models use ``(1, y, x)``.
             Default: the model's fixed input size, else 1 x 128 x 128 (2D) or 32 x 96 x 96 (3D).
+        **options: `segment_with_predictor` settings (``target_spacing``,
+            ``crop_to_liver``, ``overlap``, ``batch_size``, ``flip_tta``,
+            ``postprocess``, ``min_lesion_mm3``, ``hog_window``, ``return_probabilities``).
+
+    Returns:
+        uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
+    """
+    predictor = model_predictor(model)
+    if patch_size is None:
+        shape = tuple(model.input["image"].shape[1:]) if isinstance(model.input, dict) else ()
+        patch_size = default_patch_size(shape, predictor[1])
+    return segment_with_predictor(predictor, image, patch_size=patch_size, **options)
+
+
+def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spacing=None, crop_to_liver: bool = False,
+                           overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False,
+                           postprocess: bool = True, min_lesion_mm3: float = 10.0, hog_window: str = "abdomen",
+                           return_probabilities: bool = False):
+    """Segment a CT volume with any window predictor (a local model or a model server).
+
+    Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
+    (`SpatialPreprocessor`, recorded); a HOG map when the model has more
+    than one input channel; sliding-window prediction; arg-max; back to the
+    source grid with the record's inverse; `postprocess_liver_tumour`.
+
+    Args:
+        predictor: ``(predict, spatial_dims, channels)`` from `dict_predictor`
+            or `model_predictor`.
+        image: 3D CT `Volume` (HU), any orientation.
+        patch_size: Window ``(z, y, x)``; 2D models use ``(1, y, x)``.
         target_spacing: Resample to this ``(z, y, x)`` mm first (the training spacing).
         crop_to_liver: Crop to `liver_roi` first (faster; the rest is background).
         overlap, batch_size, flip_tta: `sliding_window_predict` settings.
@@ -42,14 +77,8 @@ def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None
     from keras_liver.preprocess import SpatialPreprocessor, liver_roi
 
     if image.is_series:
-        raise ConfigError("image: predict_volume takes a 3D CT volume, got a 4D series")
-    predict, spatial_dims, channels = model_predictor(model)
-    if patch_size is None:
-        fixed = tuple(model.input["image"].shape[1:-1]) if isinstance(model.input, dict) else ()
-        if fixed and None not in fixed:
-            patch_size = ((1,) + fixed) if spatial_dims == 2 else fixed
-        else:
-            patch_size = (1, 128, 128) if spatial_dims == 2 else (32, 96, 96)
+        raise ConfigError("image: CT segmentation takes a 3D volume, got a 4D series")
+    predict, spatial_dims, channels = predictor
     patch_size = tuple(int(p) for p in patch_size)
     mask = liver_roi(image) if crop_to_liver else None
     prep = SpatialPreprocessor(target_spacing, crop_margin_mm=15.0)

@@ -105,33 +105,41 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
     return out[tuple(slice(0, s) for s in spatial)].astype(np.float32)
 
 
-def model_predictor(model, output_name: str = "probabilities"):
-    """Wrap a Keras model with dict inputs as a ``batch -> batch`` predictor.
+def dict_predictor(call, input_shapes: dict, output_name: str = "probabilities"):
+    """Wrap a ``{input: batch} -> {output: batch}`` callable as a ``batch -> batch`` predictor.
 
-    The window's channel axis is split across the model's inputs in their
-    order (``image`` first, then for example ``hog``), by each input's
-    channel count. A 2D model run on 3D windows of depth 1 gets the depth
-    axis squeezed and restored.
+    The window's channel axis is split across the inputs in their order
+    (``image`` first, then for example ``hog``), by each input's channel
+    count. A 2D model run on 3D windows of depth 1 gets the depth axis
+    squeezed and restored.
 
     Args:
-        model: Keras model with named inputs and a dict output.
+        call: Function taking a dict of float32 arrays and returning a dict
+            (a Keras model's ``predict_on_batch``, or a model server's Predict).
+        input_shapes: ``{name: shape}`` without the batch axis, in input order.
         output_name: Output key.
 
     Returns:
         ``(predict, spatial_dims, channels)``: the callable, the model's
         spatial rank and the total input channels.
     """
-    inputs = model.input if isinstance(model.input, dict) else {t.name: t for t in model.inputs}
-    names = list(inputs)
-    channels = [int(inputs[n].shape[-1]) for n in names]
-    spatial_dims = len(inputs[names[0]].shape) - 2
+    names = list(input_shapes)
+    channels = [int(input_shapes[n][-1]) for n in names]
+    spatial_dims = len(input_shapes[names[0]]) - 1
     bounds = np.cumsum([0] + channels)
 
     def predict(batch):
         squeeze = spatial_dims == 2 and batch.ndim == 5
         x = batch[:, 0] if squeeze else batch
         feed = {n: np.ascontiguousarray(x[..., a:b], dtype=np.float32) for n, a, b in zip(names, bounds, bounds[1:])}
-        out = np.asarray(model.predict_on_batch(feed)[output_name])
+        out = np.asarray(call(feed)[output_name])
         return out[:, None] if squeeze else out
 
     return predict, spatial_dims, int(bounds[-1])
+
+
+def model_predictor(model, output_name: str = "probabilities"):
+    """`dict_predictor` of a Keras model with named inputs and a dict output."""
+    inputs = model.input if isinstance(model.input, dict) else {t.name: t for t in model.inputs}
+    shapes = {name: tuple(t.shape[1:]) for name, t in inputs.items()}
+    return dict_predictor(model.predict_on_batch, shapes, output_name)

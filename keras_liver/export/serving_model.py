@@ -1,0 +1,132 @@
+"""`ServingModel`: what an exported model takes and returns, and the TF function that computes it."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_liver.errors import ExportError
+
+SEGMENTATION_LABELS = ("background", "liver", "tumour")
+DCE_SEGMENTATION_LABELS = ("background", "liver", "lesion")
+
+
+@dataclasses.dataclass
+class ServingModel:
+    """A Keras model prepared for export, and its serving contract.
+
+    Attributes:
+        model: float32 Keras model with named inputs and a ``probabilities`` output.
+        task: ``"segmentation"`` (``image`` or ``sequence`` in, ``mask`` out)
+            or ``"classification"`` (``label`` and ``class_name`` out).
+        input_shapes: ``{name: shape}`` without the batch axis (``None`` = any size).
+        outputs: Served output names in order.
+        labels: Class names in index order.
+    """
+
+    model: object
+    task: str
+    input_shapes: dict
+    outputs: tuple
+    labels: tuple
+    source_class: str = ""
+
+    @classmethod
+    def from_keras(cls, model, mode: str = "accurate", level=None) -> "ServingModel":
+        """Prepare a trained model: float32 copy, deep-supervision heads dropped.
+
+        Args:
+            model: FusedUNet, UNet, DCEClassifier, DCESegmenter or any model with
+                named inputs and a dict output holding ``probabilities``.
+            mode, level: `FusedUNet.inference_model` settings for models with
+                deep supervision.
+        """
+        from keras_liver.export.float32 import float32_copy
+
+        if not isinstance(model.input, dict):
+            raise ExportError(f"model {model.name}: needs named (dict) inputs, e.g. {{'image': ...}}")
+        if not isinstance(model.output, dict) or "probabilities" not in model.output:
+            raise ExportError(f"model {model.name}: needs a dict output with 'probabilities'")
+        source_class = type(model).__name__
+        model = float32_copy(model)
+        if getattr(model, "deep_supervision", False) or level is not None:
+            model = model.inference_model(mode, level)
+        shapes = {name: tuple(t.shape[1:]) for name, t in model.input.items()}
+        keys = set(model.output)
+        if "label" in keys:
+            task, outputs = "classification", ("probabilities", "label", "class_name")
+        else:
+            task, outputs = "segmentation", ("probabilities", "mask")
+        classes = int(model.output["probabilities"].shape[-1])
+        names = getattr(model, "class_names", None)
+        if not names:
+            default = DCE_SEGMENTATION_LABELS if "sequence" in shapes else SEGMENTATION_LABELS
+            names = default if task == "segmentation" and classes == 3 else [f"class_{k}" for k in range(classes)]
+        return cls(model=model, task=task, input_shapes=shapes, outputs=outputs, labels=tuple(names),
+                   source_class=source_class)
+
+    def tensor_specs(self) -> list:
+        """``tf.TensorSpec``s, named, float32, with a dynamic batch axis: the signature's inputs."""
+        import tensorflow as tf
+
+        return [tf.TensorSpec((None, *shape), tf.float32, name=name) for name, shape in self.input_shapes.items()]
+
+    def serving_fn(self):
+        """The function behind ``serving_default``: positional inputs in `input_shapes` order -> dict."""
+        import tensorflow as tf
+
+        names = list(self.input_shapes)
+        model = self.model
+
+        def serve(*tensors):
+            out = model(dict(zip(names, tensors)), training=False)
+            probs = tf.cast(out["probabilities"], tf.float32)
+            result = {"probabilities": probs}
+            if self.task == "classification":
+                result["label"] = tf.cast(tf.argmax(probs, axis=-1), tf.int32)
+                result["class_name"] = tf.gather(tf.constant(list(self.labels)), result["label"])
+            else:
+                result["mask"] = tf.cast(tf.argmax(probs, axis=-1), tf.uint8)
+            return result
+
+        return serve
+
+    def keras_outputs(self, inputs: dict) -> dict:
+        """The same outputs computed by the Keras model (the verification reference)."""
+        out = self.model.predict_on_batch(inputs)
+        probs = np.asarray(out["probabilities"], np.float32)
+        if self.task == "segmentation":
+            return {"probabilities": probs, "mask": probs.argmax(-1).astype(np.uint8)}
+        label = probs.argmax(-1).astype(np.int32)
+        names = np.array([n.encode() for n in self.labels], dtype=object)
+        return {"probabilities": probs, "label": label, "class_name": names[label]}
+
+    def example_inputs(self, batch: int = 1, shapes=None, seed: int = 0) -> dict:
+        """Plausible raw inputs (HU for ``image``, MR signal for ``sequence``) for warm-up and checks.
+
+        Args:
+            batch: Batch size.
+            shapes: ``{name: shape}`` without batch, replacing ``None`` sizes
+                (default 64 per 2D axis, 32 x 64 x 64 in 3D, 6 time points x 16 x 32 x 32 for series).
+            seed: Random seed.
+        """
+        rng = np.random.default_rng(seed)
+        out = {}
+        for name, shape in self.input_shapes.items():
+            wanted = tuple((shapes or {}).get(name, ()))
+            if wanted:
+                if len(wanted) != len(shape) or any(s is not None and s != w for s, w in zip(shape, wanted)):
+                    raise ExportError(f"example shape for {name!r}: {wanted} does not fit the input {shape}")
+                full = wanted
+            else:
+                default = {3: (64, 64), 4: (32, 64, 64), 5: (6, 16, 32, 32)}.get(len(shape), (32,) * len(shape))
+                full = tuple(d if s is None else s for s, d in zip(shape[:-1], default)) + (shape[-1],)
+                full = tuple(32 if s is None else s for s in full)
+            if name == "image":
+                x = rng.uniform(-150.0, 250.0, (batch, *full))
+            elif name == "sequence":
+                x = 100.0 + 20.0 * rng.standard_normal((batch, *full))
+                x[:, 1:] += np.linspace(0.0, 150.0, full[0] - 1).reshape((1, -1) + (1,) * (len(full) - 1))
+            else:
+                x = rng.uniform(0.0, 1.0, (batch, *full))
+            out[name] = x.astype(np.float32)
+        return out
