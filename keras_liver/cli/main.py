@@ -163,6 +163,83 @@ def _compare(args) -> int:
     return 0 if data else 1
 
 
+def _export(args) -> int:
+    from keras_liver.export import check_signature_listing, export_saved_model, run_summary
+
+    model = _load_keras_model(args.model)
+    training = run_summary(args.model)
+    patch = args.patch or (training.get("config", {}).get("patch_size"))
+    path = export_saved_model(model, args.base, args.name, args.version, overwrite=args.overwrite, mode=args.mode,
+                              level=args.level, warmup=not args.no_warmup, patch_size=patch, training=training)
+    if not args.skip_cli_check:
+        import json
+
+        meta = json.loads((path / "metadata.json").read_text())
+        check_signature_listing(path, meta["inputs"], meta["outputs"])
+    print(path)
+    return 0
+
+
+def _serve(args) -> int:
+    import signal
+
+    from keras_liver.serving import DevServer, ModelRegistry
+
+    if args.model_config_file:
+        if args.model_base_path or args.model_name:
+            raise ConfigError("--model-config-file replaces --model-base-path/--model-name; give one or the other")
+        registry = ModelRegistry.from_config_file(args.model_config_file)
+    else:
+        if not (args.model_base_path and args.model_name):
+            raise ConfigError("give --model-base-path and --model-name, or --model-config-file")
+        registry = ModelRegistry([{"name": args.model_name, "base_path": args.model_base_path}])
+    server = DevServer(registry, host=args.host, port=args.port, rest_port=None if args.rest_port < 0 else args.rest_port,
+                       max_message_mb=args.max_message_mb, poll_seconds=args.poll_seconds)
+    server.start()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.request_stop())
+    rest = f" REST {args.host}:{server.rest_port}" if server.rest_port is not None else ""
+    print(f"serving {', '.join(registry.names)} on gRPC {args.host}:{server.port}{rest}"
+          " (keras-liver dev server: a stand-in for TF Serving)", flush=True)
+    server.wait()
+    server.stop()
+    return 0
+
+
+def _query(args) -> int:
+    import json
+
+    from keras_liver.io import load_volume, save_volume
+    from keras_liver.io.atomic import write_text_atomic
+
+    if args.rest:
+        from keras_liver.serving import RestPredictClient
+
+        client = RestPredictClient(args.target, args.model, timeout=args.timeout, version=args.model_version)
+    else:
+        from keras_liver.serving import PredictClient
+
+        client = PredictClient(args.target, args.model, timeout=args.timeout, version=args.model_version,
+                               max_message_mb=args.max_message_mb)
+    image = load_volume(args.input)
+    meta = client.metadata()
+    if "label" in meta["outputs"]:
+        result = client.classify_series(image)
+        out = {"input": str(args.input), "model": args.model, "version": meta["version"],
+               "label": result["label"], "class": result["class_name"],
+               "probabilities": [float(p) for p in result["probabilities"]]}
+        write_text_atomic(args.output, json.dumps(out, indent=2) + "\n")
+        print(json.dumps(out))
+        return 0
+    options = {"overlap": args.overlap, "batch_size": args.batch_size}
+    if args.spacing:
+        options["target_spacing"] = tuple(args.spacing)
+    mask = client.segment_volume(image, patch_size=args.patch, **options) if "image" in meta["inputs"] else \
+        client.segment_volume(image)
+    print(save_volume(mask, args.output))
+    return 0
+
+
 def _triple(text: str) -> tuple:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -244,6 +321,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fraction", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_compare)
+
+    patch = lambda t: tuple(int(v) for v in t.split(","))  # noqa: E731
+    p = sub.add_parser("export", help="versioned SavedModel for TF Serving (warm-up requests, metadata.json)")
+    p.add_argument("--model", required=True, help="a .keras model (RUN/model.keras; the run's config is recorded)")
+    p.add_argument("--base", required=True, help="model base folder; writes BASE/NAME/VERSION/")
+    p.add_argument("--name", required=True, help="servable name, e.g. liver_seg")
+    p.add_argument("--version", type=int, default=None, help="default: one more than the highest present")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    p.add_argument("--mode", choices=["accurate", "fast"], default="accurate", help="deep-supervision heads")
+    p.add_argument("--level", type=int, default=None, help="prune a deep-supervised FusedUNet to this level")
+    p.add_argument("--patch", type=patch, default=None, help="window clients send, Z,Y,X (default: the run's)")
+    p.add_argument("--no-warmup", action="store_true", help="skip assets.extra/tf_serving_warmup_requests")
+    p.add_argument("--skip-cli-check", action="store_true", help="skip the saved_model_cli signature check")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("serve", help="dev server with TF Serving's gRPC/REST API (a stand-in; production uses TF "
+                                     "Serving)")
+    p.add_argument("--model-base-path", default=None, help="folder of numeric version folders")
+    p.add_argument("--model-name", default=None)
+    p.add_argument("--model-config-file", default=None, help="a TF Serving models.config instead")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback only)")
+    p.add_argument("--port", type=int, default=8500, help="gRPC port (0: any free port)")
+    p.add_argument("--rest-port", type=int, default=8501, help="REST port (0: any free port; -1: no REST)")
+    p.add_argument("--max-message-mb", type=int, default=256, help="gRPC message limit")
+    p.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("query", help="segment a CT volume or classify a DCE series through a model server")
+    p.add_argument("input", help="NIfTI file or DICOM folder")
+    p.add_argument("--target", default="localhost:8500", help="gRPC HOST:PORT (REST with --rest: HOST:8501)")
+    p.add_argument("--model", required=True, help="servable name")
+    p.add_argument("--output", required=True, help="NIfTI mask (segmenters) or JSON (classifiers)")
+    p.add_argument("--model-version", type=int, default=None, help="default: the server's latest")
+    p.add_argument("--rest", action="store_true", help="use the REST API instead of gRPC")
+    p.add_argument("--patch", type=patch, default=None, help="sliding-window size Z,Y,X")
+    p.add_argument("--spacing", type=_triple, default=None, help="resample to Z,Y,X mm first (the training spacing)")
+    p.add_argument("--overlap", type=float, default=0.5)
+    p.add_argument("--batch-size", type=int, default=4, help="windows per request")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    p.add_argument("--max-message-mb", type=int, default=256)
+    p.set_defaults(func=_query)
     return parser
 
 

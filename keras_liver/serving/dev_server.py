@@ -185,8 +185,12 @@ class DevServer:
         for thread in self._threads:
             thread.join(timeout=5)
 
+    def request_stop(self) -> None:
+        """Make `wait` return (safe from a signal handler); call `stop` afterwards."""
+        self._stop.set()
+
     def wait(self) -> None:
-        """Block until `stop` (from another thread or a signal handler)."""
+        """Block until `request_stop` or `stop` is called (from another thread or a signal handler)."""
         self._stop.wait()
 
     def __enter__(self):
