@@ -1,0 +1,102 @@
+"""``keras-liver export`` -> ``keras-liver serve`` (a real subprocess) -> ``keras-liver query``."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from serving_models import DCE_CLASSES, tiny_classifier, tiny_segmenter
+
+from keras_liver.cli.main import main
+from keras_liver.inference import predict_volume
+from keras_liver.io import load_volume, save_volume
+from keras_liver.io.volume import Volume
+
+
+@pytest.fixture
+def server_process(tmp_path):
+    procs = []
+
+    def start(*args):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+        proc = subprocess.Popen([sys.executable, "-m", "keras_liver.cli", "serve", "--port", "0", "--rest-port", "0",
+                                 "--poll-seconds", "0.2", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        procs.append(proc)
+        line = proc.stdout.readline()
+        if not line.startswith("serving"):
+            proc.kill()
+            raise AssertionError(f"server did not start: {line!r} {proc.stderr.read()[-2000:]}")
+        grpc_port = int(line.split("gRPC 127.0.0.1:")[1].split()[0])
+        rest_port = int(line.split("REST 127.0.0.1:")[1].split()[0])
+        return proc, grpc_port, rest_port
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_export_serve_query_end_to_end(tmp_path, server_process, capsys):
+    seg = tiny_segmenter(21)
+    seg.save(tmp_path / "seg.keras")
+    dce = tiny_classifier(22)
+    dce.save(tmp_path / "dce.keras")
+    base = tmp_path / "models"
+    assert main(["export", "--model", str(tmp_path / "seg.keras"), "--base", str(base), "--name", "liver_seg",
+                 "--version", "1", "--patch", "1,16,16"]) == 0
+    assert main(["export", "--model", str(tmp_path / "dce.keras"), "--base", str(base), "--name", "dce_cls",
+                 "--version", "1", "--skip-cli-check"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--model", str(tmp_path / "dce.keras"), "--base", str(base), "--name", "dce_cls",
+                 "--version", "1", "--skip-cli-check"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+    config = tmp_path / "models.config"
+    config.write_text(f'model_config_list {{\n  config {{ name: "liver_seg" base_path: "{base / "liver_seg"}" '
+                      f'model_platform: "tensorflow" }}\n  config {{ name: "dce_cls" base_path: "{base / "dce_cls"}" '
+                      f'model_platform: "tensorflow" }}\n}}\n')
+    proc, port, rest_port = server_process("--model-config-file", str(config))
+
+    rng = np.random.default_rng(5)
+    ct = Volume(rng.uniform(-200, 300, (3, 33, 27)).astype(np.float32), spacing=(3.0, 0.9, 0.9))
+    save_volume(ct, tmp_path / "ct.nii.gz")
+    assert main(["query", str(tmp_path / "ct.nii.gz"), "--target", f"127.0.0.1:{port}", "--model", "liver_seg",
+                 "--output", str(tmp_path / "mask.nii.gz"), "--patch", "1,16,16"]) == 0
+    mask = load_volume(tmp_path / "mask.nii.gz")
+    ct_back = load_volume(tmp_path / "ct.nii.gz")
+    local = predict_volume(seg.inference_model(), ct_back, patch_size=(1, 16, 16))
+    np.testing.assert_allclose(mask.affine, ct_back.affine)
+    np.testing.assert_array_equal(mask.array, local.array)
+
+    series = Volume(rng.uniform(80, 400, (5, 4, 12, 12)).astype(np.float32), spacing=(3.0, 1.5, 1.5))
+    save_volume(series, tmp_path / "dce.nii.gz")
+    for extra in ([], ["--rest"]):
+        target = f"127.0.0.1:{rest_port if extra else port}"
+        out = tmp_path / f"dce{len(extra)}.json"
+        assert main(["query", str(tmp_path / "dce.nii.gz"), "--target", target, "--model", "dce_cls",
+                     "--output", str(out), *extra]) == 0
+        result = json.loads(out.read_text())
+        want = dce.predict({"sequence": load_volume(tmp_path / "dce.nii.gz").array[None, ..., None]}, verbose=0)
+        assert result["label"] == int(want["label"][0]) and result["class"] == DCE_CLASSES[result["label"]]
+        assert np.max(np.abs(np.array(result["probabilities"]) - want["probabilities"][0])) <= 1e-5
+
+    capsys.readouterr()
+    assert main(["query", str(tmp_path / "dce.nii.gz"), "--target", f"127.0.0.1:{port}", "--model", "nope",
+                 "--output", str(tmp_path / "x.json")]) == 2
+    assert "NOT_FOUND" in capsys.readouterr().err
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+
+
+def test_serve_refuses_conflicting_arguments(tmp_path, capsys):
+    assert main(["serve", "--model-name", "x"]) == 2
+    assert "--model-base-path" in capsys.readouterr().err
+    assert main(["serve", "--model-config-file", str(tmp_path / "missing.config")]) == 2
+    assert "no such model config file" in capsys.readouterr().err
