@@ -191,3 +191,14 @@ model_config_list {{
             with pytest.raises(ServingError, match="canary") as caught:
                 client.metadata()
             assert caught.value.code == "INVALID_ARGUMENT"
+
+
+def test_eight_concurrent_clients_get_no_errors(served):
+    from keras_liver.serving.load import load_test
+
+    payload = {"image": _hu((2, 16, 16, 1), seed=6)}
+    result = load_test(f"127.0.0.1:{served['server'].port}", "liver_seg", payload,
+                       clients=8, requests=3)
+    assert result["errors"] == 0, result["first_error"]
+    assert result["ok"] == 24 and result["requests"] == 24
+    assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]

@@ -1,0 +1,92 @@
+"""Load test: N concurrent gRPC clients x M Predict requests against a model server.
+
+Usage:
+    python scripts/load_test.py [--clients 8] [--requests 25] [--batch 4] [--patch 128,128]
+    python scripts/load_test.py --target HOST:8500 --model liver_seg   # an existing server
+
+Without ``--target`` the script exports a FusedUNet (2D, depth 3, 16 filters,
+deep supervision, random weights: speed does not depend on them) to a
+temporary folder and starts ``keras-liver serve`` on it as a separate
+process, so client and server do not share one Python interpreter. Each
+client thread owns a `PredictClient` and sends ``--requests`` requests of
+``--batch`` windows of raw HU (the shape `segment_volume` sends). Prints
+requests/s, windows/s, p50/p95/p99 latency and the error count, and
+exits 1 if any request failed.
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from keras_liver.serving.load import load_test  # noqa: E402
+
+
+def _export(base: str, patch) -> str:
+    from keras_liver.export import export_saved_model
+    from keras_liver.models import FusedUNet
+
+    model = FusedUNet(input_shape=(None, None, 1), depth=3, filters=16, deep_supervision=True, intensity="liver")
+    export_saved_model(model, base, "liver_seg", 1, patch_size=(1, *patch))
+    return "liver_seg"
+
+
+def _start_server(base: str, name: str):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "keras_liver.cli", "serve", "--model-base-path",
+                             os.path.join(base, name), "--model-name", name, "--port", "0", "--rest-port", "-1"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    if not line.startswith("serving"):
+        proc.kill()
+        raise SystemExit(f"server did not start: {line!r}")
+    return proc, "127.0.0.1:" + line.split("gRPC 127.0.0.1:")[1].split()[0]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default=None, help="HOST:PORT of a running server (default: start one)")
+    parser.add_argument("--model", default=None, help="servable name (with --target)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--requests", type=int, default=25, help="requests per client")
+    parser.add_argument("--batch", type=int, default=4, help="windows per request")
+    parser.add_argument("--patch", default="128,128", help="window Y,X")
+    args = parser.parse_args(argv)
+    patch = tuple(int(v) for v in args.patch.split(","))
+    payload = {"image": np.random.default_rng(0).uniform(-200, 300, (args.batch, *patch, 1)).astype(np.float32)}
+    proc = None
+    with tempfile.TemporaryDirectory() as base:
+        if args.target:
+            target, name = args.target, args.model or "liver_seg"
+        else:
+            name = _export(base, patch)
+            proc, target = _start_server(base, name)
+        try:
+            print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; target {target}, model {name}; "
+                  f"{args.batch} windows of {patch} per request")
+            print("| clients | requests | errors | requests/s | windows/s | p50 ms | p95 ms | p99 ms |")
+            print("|---|---|---|---|---|---|---|---|")
+            failed = 0
+            for n in args.clients:
+                r = load_test(target, name, payload, clients=n, requests=args.requests)
+                failed += r["errors"]
+                print(f"| {n} | {r['requests']} | {r['errors']} | {r['requests_per_s']:.2f} | "
+                      f"{r['requests_per_s'] * args.batch:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} |",
+                      flush=True)
+                if r["errors"]:
+                    print(f"first error: {r['first_error']}")
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
