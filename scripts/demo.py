@@ -11,6 +11,9 @@
 4. Predict the held-out CT cases with sliding windows, evaluate them with
    the LiTS metrics, classify the held-out DCE cases, and write the reports
    and pictures.
+5. Export both models as versioned SavedModels, start the dev server (TF
+   Serving's gRPC API) in a separate process, query it over gRPC with
+   `keras-liver query`, check the served mask against the local one, stop it.
 
 Everything lands in ``--out`` (default demo_out/); the last lines say where.
 """
@@ -46,13 +49,13 @@ def main(argv=None) -> int:
         if rc:
             raise SystemExit(rc)
 
-    log.info("[1/4] phantoms")
+    log.info("[1/5] phantoms")
     step("phantoms", "ct", "--cases", args.ct_cases, "--out", out / "ct", "--preview", out / "ct.png")
     step("phantoms", "ct", "--cases", 3, "--seed", 500, "--out", out / "ct_test")
     step("phantoms", "dce", "--cases", args.dce_cases, "--balanced", "--shape", "12,32,32", "--out", out / "dce",
          "--preview", out / "dce.png")
 
-    log.info("[2/4] inspection and preprocessing pictures")
+    log.info("[2/5] inspection and preprocessing pictures")
     step("info", out / "ct" / "volume-0.nii.gz", out / "ct" / "segmentation-0.nii.gz", out / "dce" / "dce-0.nii.gz")
     (out / "preprocess_phantom").mkdir(exist_ok=True)
     step("figures", "preprocess", out / "ct" / "volume-0.nii.gz", "--label", out / "ct" / "segmentation-0.nii.gz",
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
     else:
         log.info("real samples not found at %s; phantoms only", REAL)
 
-    log.info("[3/4] training (small settings)")
+    log.info("[3/5] training (small settings)")
     ct_config = {"task": "ct_segmentation", "data": str(out / "ct"), "out_dir": str(out / "runs" / "ct"),
                  "model": "FusedUNet", "model_args": {"depth": 3, "filters": 8, "deep_supervision": True,
                                                       "intensity": "abdomen"},
@@ -82,7 +85,7 @@ def main(argv=None) -> int:
         path.write_text(json.dumps(config, indent=1))
         step("train", "--config", path)
 
-    log.info("[4/4] prediction and evaluation")
+    log.info("[4/5] prediction and evaluation")
     from keras_liver.evaluation.reports import confusion_matrix_figure, overlay_figure, training_curves_figure
     from keras_liver.io import load_volume
 
@@ -104,9 +107,56 @@ def main(argv=None) -> int:
     log.info("\n%s", (pred / "evaluation" / "evaluation.md").read_text())
     log.info("DCE classification on %d validation cases: accuracy %.3f, macro F1 %.3f", dce_eval["n"],
              dce_eval["accuracy"], dce_eval["macro_f1"])
+    log.info("[5/5] export and serve")
+    _serve_and_query(out, step, log)
     log.info("demo finished in %.1f min; outputs in %s (ct_overlay.png, ct_curves.png, dce_curves.png, "
              "dce_confusion.png, preprocess_*/, ct_pred/evaluation/)", (time.time() - started) / 60, out)
     return 0
+
+
+def _serve_and_query(out, step, log):
+    import os
+    import subprocess
+
+    import numpy as np
+
+    from keras_liver.data import lesion_crop, load_dce_folder
+    from keras_liver.io import Volume, load_volume, save_volume
+
+    models = out / "models"
+    for run, name in (("ct", "liver_seg"), ("dce", "dce_classifier")):
+        step("export", "--model", out / "runs" / run / "model.keras", "--base", models, "--name", name, "--version",
+             1, "--overwrite", "--skip-cli-check")
+    config = models / "models.config"
+    config.write_text("model_config_list {\n" + "".join(
+        f'  config {{ name: "{n}" base_path: "{models / n}" model_platform: "tensorflow" }}\n'
+        for n in ("liver_seg", "dce_classifier")) + "}\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    server = subprocess.Popen([sys.executable, "-m", "keras_liver.cli", "serve", "--model-config-file", config,
+                               "--port", "0", "--rest-port", "-1"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = server.stdout.readline()
+        if not line.startswith("serving"):
+            raise SystemExit(f"dev server did not start: {line!r}")
+        log.info("%s", line.strip())
+        target = "127.0.0.1:" + line.split("gRPC 127.0.0.1:")[1].split()[0]
+        served = out / "served"
+        served.mkdir(exist_ok=True)
+        step("query", out / "ct_test" / "volume-0.nii.gz", "--target", target, "--model", "liver_seg", "--output",
+             served / "segmentation-0.nii.gz", "--patch", "1,96,96")
+        same = np.array_equal(load_volume(served / "segmentation-0.nii.gz").array,
+                              load_volume(out / "ct_pred" / "segmentation-0.nii.gz").array)
+        log.info("mask served over gRPC equals the local prediction: %s", same)
+        ids, series, seg, classes, names = load_dce_folder(out / "dce")
+        crop = lesion_crop(series[0], seg[0], (8, 24, 24))[0]
+        source = load_volume(out / "dce" / f"dce-{ids[0]}.nii.gz")
+        save_volume(Volume(crop.astype(np.float32), spacing=source.spacing), served / "dce_crop.nii.gz")
+        step("query", served / "dce_crop.nii.gz", "--target", target, "--model", "dce_classifier", "--output",
+             served / "dce_crop.json")
+        log.info("true class of that series: %s", names[int(classes[0])])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _classify_validation(out):
