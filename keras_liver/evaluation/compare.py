@@ -28,7 +28,8 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
     post-contrast phase, the proposed model the whole series.
 
     Returns:
-        ``{method: classification_metrics}`` plus ``"split"`` and ``"seconds"``.
+        ``{"results": {method: classification_metrics}, "split", "seconds", "settings"}``
+        (also written to ``out_dir/table1.json``).
     """
     from keras_liver.data import load_dce_folder
     from keras_liver.features import series_lesion_hog_features
