@@ -147,3 +147,19 @@ def test_warmup_records_are_prediction_logs_with_the_patch_shape(tmp_path):
         assert request.model_spec.signature_name == "serving_default"
         assert list(request.inputs) == ["image"]
         assert tf.make_ndarray(request.inputs["image"]).shape == (batch, 24, 20, 1)
+
+
+def test_dce_segmenter_exports_sequence_in_mask_out(tmp_path):
+    from keras_liver.models import DCESegmenter
+
+    keras.utils.set_random_seed(10)
+    model = DCESegmenter(input_shape=(None, 4, 8, 8, 1), filters=(4, 8))
+    path = export_saved_model(model, tmp_path, "dce_seg", 1)
+    series = np.random.default_rng(2).uniform(80, 400, (1, 5, 4, 8, 8, 1)).astype(np.float32)
+    got = _run(path, {"sequence": series})
+    want = np.asarray(model.predict_on_batch({"sequence": series})["probabilities"])
+    assert got["mask"].shape == (1, 4, 8, 8) and got["mask"].dtype == np.uint8
+    assert np.max(np.abs(got["probabilities"] - want)) <= 1e-5
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["task"] == "segmentation" and meta["labels"] == ["background", "liver", "lesion"]
+    assert "pre-contrast" in meta["inputs"]["sequence"]["intensity_in_graph"]
