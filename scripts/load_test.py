@@ -11,7 +11,9 @@ process, so client and server do not share one Python interpreter. Each
 client thread owns a `PredictClient` and sends ``--requests`` requests of
 ``--batch`` windows of raw HU (the shape `segment_volume` sends). Prints
 requests/s, windows/s, p50/p95/p99 latency and the error count, and
-exits 1 if any request failed.
+exits 1 if any request failed. When it starts its own server it first
+times the same SavedModel called in-process, the compute bound that the
+server's throughput can be compared with.
 """
 
 import argparse
@@ -20,6 +22,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -49,6 +52,19 @@ def _start_server(base: str, name: str):
     return proc, "127.0.0.1:" + line.split("gRPC 127.0.0.1:")[1].split()[0]
 
 
+def direct_rate(path: str, payload: dict, requests: int) -> float:
+    """Requests/s of the same SavedModel called in-process (no gRPC): the compute bound."""
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    feed = {k: tf.constant(v) for k, v in payload.items()}
+    fn(**feed)
+    start = time.perf_counter()
+    for _ in range(requests):
+        fn(**feed)["probabilities"].numpy()
+    return requests / (time.perf_counter() - start)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default=None, help="HOST:PORT of a running server (default: start one)")
@@ -66,6 +82,8 @@ def main(argv=None) -> int:
             target, name = args.target, args.model or "liver_seg"
         else:
             name = _export(base, patch)
+            rate = direct_rate(os.path.join(base, name, "1"), payload, args.requests)
+            print(f"in-process SavedModel call, no server: {rate:.2f} requests/s ({rate * args.batch:.1f} windows/s)")
             proc, target = _start_server(base, name)
         try:
             print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; target {target}, model {name}; "

@@ -1,7 +1,6 @@
 """The notebooks run top to bottom (nbclient, a real Jupyter kernel) on tiny settings."""
 
 import json
-import os
 import pathlib
 
 import nbformat
@@ -18,6 +17,24 @@ TINY = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _kernel_of_this_python(tmp_path_factory):
+    """Run the notebooks with this interpreter, whatever ``python3`` kernel the user has installed elsewhere."""
+    import sys
+
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (keras-liver tests)", "language": "python"}))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("JUPYTER_PATH", str(root))
+    patch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    yield
+    patch.undo()
+
+
 def _run(name: str, out_dir: pathlib.Path) -> dict:
     book = nbformat.read(NOTEBOOKS / name, as_version=4)
     code = [i for i, cell in enumerate(book.cells) if cell.cell_type == "code"]
@@ -27,7 +44,6 @@ def _run(name: str, out_dir: pathlib.Path) -> dict:
         assert not book.cells[i].outputs and book.cells[i].execution_count is None, f"{name}: cell {i} has outputs"
     override = f'{TINY[name]}\nOUT_DIR = {str(out_dir)!r}'
     book.cells.insert(code[0] + 1, nbformat.v4.new_code_cell(override))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     NotebookClient(book, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(out_dir)}}).execute()
     return json.loads((out_dir / "results.json").read_text())
