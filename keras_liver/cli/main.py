@@ -168,7 +168,10 @@ def _export(args) -> int:
 
     model = _load_keras_model(args.model)
     training = run_summary(args.model)
-    patch = args.patch or (training.get("config", {}).get("patch_size"))
+    run_config = training.get("config", {})
+    patch = args.patch
+    if patch is None and run_config.get("task") == "ct_segmentation":
+        patch = run_config.get("patch_size")  # DCE models have fixed spatial sizes; patch_size means nothing there
     path = export_saved_model(model, args.base, args.name, args.version, overwrite=args.overwrite, mode=args.mode,
                               level=args.level, warmup=not args.no_warmup, patch_size=patch, training=training)
     if not args.skip_cli_check:

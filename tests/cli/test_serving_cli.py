@@ -100,3 +100,25 @@ def test_serve_refuses_conflicting_arguments(tmp_path, capsys):
     assert "--model-base-path" in capsys.readouterr().err
     assert main(["serve", "--model-config-file", str(tmp_path / "missing.config")]) == 2
     assert "no such model config file" in capsys.readouterr().err
+
+
+def test_export_records_the_run_beside_the_model(tmp_path, capsys):
+    from keras_liver.export import read_warmup_requests
+
+    for task, model, patch in (("dce_classification", tiny_classifier(23), [32, 96, 96]),
+                               ("ct_segmentation", tiny_segmenter(24), [16, 20])):
+        run = tmp_path / task
+        run.mkdir()
+        model.save(run / "model.keras")
+        (run / "config.json").write_text(json.dumps({"task": task, "patch_size": patch, "target_spacing": None}))
+        (run / "split.json").write_text(json.dumps({"train": ["0", "1", "2"], "val": ["3"]}))
+        assert main(["export", "--model", str(run / "model.keras"), "--base", str(tmp_path / "models"),
+                     "--name", task, "--skip-cli-check"]) == 0
+        meta = json.loads((tmp_path / "models" / task / "1" / "metadata.json").read_text())
+        assert meta["training"]["config"]["task"] == task and meta["training"]["cases"] == {"train": 3, "val": 1}
+        warm = read_warmup_requests(tmp_path / "models" / task / "1" / "assets.extra" / "tf_serving_warmup_requests")
+        if task == "ct_segmentation":
+            assert meta["patch_size"] == [16, 20]
+            assert tuple(warm[0].inputs["image"].tensor_shape.dim[i].size for i in (1, 2)) == (16, 20)
+        else:
+            assert meta["patch_size"] is None  # a DCE run's patch_size is not an input size
