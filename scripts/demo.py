@@ -115,13 +115,11 @@ def main(argv=None) -> int:
 
 
 def _serve_and_query(out, step, log):
-    import os
-    import subprocess
-
     import numpy as np
 
     from keras_liver.data import lesion_crop, load_dce_folder
     from keras_liver.io import Volume, load_volume, save_volume
+    from keras_liver.serving import DevServerProcess
 
     models = out / "models"
     for run, name in (("ct", "liver_seg"), ("dce", "dce_classifier")):
@@ -131,15 +129,10 @@ def _serve_and_query(out, step, log):
     config.write_text("model_config_list {\n" + "".join(
         f'  config {{ name: "{n}" base_path: "{models / n}" model_platform: "tensorflow" }}\n'
         for n in ("liver_seg", "dce_classifier")) + "}\n")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    server = subprocess.Popen([sys.executable, "-m", "keras_liver.cli", "serve", "--model-config-file", config,
-                               "--port", "0", "--rest-port", "-1"], stdout=subprocess.PIPE, text=True, env=env)
+    server = DevServerProcess("--model-config-file", config, "--rest-port", "-1").start()
     try:
-        line = server.stdout.readline()
-        if not line.startswith("serving"):
-            raise SystemExit(f"dev server did not start: {line!r}")
-        log.info("%s", line.strip())
-        target = "127.0.0.1:" + line.split("gRPC 127.0.0.1:")[1].split()[0]
+        log.info("dev server (keras-liver serve) on %s", server.target)
+        target = server.target
         served = out / "served"
         served.mkdir(exist_ok=True)
         step("query", out / "ct_test" / "volume-0.nii.gz", "--target", target, "--model", "liver_seg", "--output",
@@ -155,8 +148,7 @@ def _serve_and_query(out, step, log):
              served / "dce_crop.json")
         log.info("true class of that series: %s", names[int(classes[0])])
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 def _classify_validation(out):

@@ -19,7 +19,6 @@ server's throughput can be compared with.
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from keras_liver.serving import DevServerProcess  # noqa: E402
 from keras_liver.serving.load import load_test  # noqa: E402
 
 
@@ -38,18 +38,6 @@ def _export(base: str, patch) -> str:
     model = FusedUNet(input_shape=(None, None, 1), depth=3, filters=16, deep_supervision=True, intensity="liver")
     export_saved_model(model, base, "liver_seg", 1, patch_size=(1, *patch))
     return "liver_seg"
-
-
-def _start_server(base: str, name: str):
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "keras_liver.cli", "serve", "--model-base-path",
-                             os.path.join(base, name), "--model-name", name, "--port", "0", "--rest-port", "-1"],
-                            stdout=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    if not line.startswith("serving"):
-        proc.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    return proc, "127.0.0.1:" + line.split("gRPC 127.0.0.1:")[1].split()[0]
 
 
 def direct_rate(path: str, payload: dict, requests: int) -> float:
@@ -84,7 +72,9 @@ def main(argv=None) -> int:
             name = _export(base, patch)
             rate = direct_rate(os.path.join(base, name, "1"), payload, args.requests)
             print(f"in-process SavedModel call, no server: {rate:.2f} requests/s ({rate * args.batch:.1f} windows/s)")
-            proc, target = _start_server(base, name)
+            proc = DevServerProcess("--model-base-path", os.path.join(base, name), "--model-name", name,
+                                    "--rest-port", "-1").start()
+            target = proc.target
         try:
             print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; target {target}, model {name}; "
                   f"{args.batch} windows of {patch} per request")
@@ -101,8 +91,7 @@ def main(argv=None) -> int:
                     print(f"first error: {r['first_error']}")
         finally:
             if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=30)
+                proc.stop()
     return 1 if failed else 0
 
 

@@ -1,48 +1,18 @@
 """``keras-liver export`` -> ``keras-liver serve`` (a real subprocess) -> ``keras-liver query``."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
-import pytest
 from serving_models import DCE_CLASSES, tiny_classifier, tiny_segmenter
 
 from keras_liver.cli.main import main
 from keras_liver.inference import predict_volume
 from keras_liver.io import load_volume, save_volume
 from keras_liver.io.volume import Volume
+from keras_liver.serving import DevServerProcess
 
 
-@pytest.fixture
-def server_process(tmp_path):
-    procs = []
-
-    def start(*args):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-        proc = subprocess.Popen([sys.executable, "-m", "keras_liver.cli", "serve", "--port", "0", "--rest-port", "0",
-                                 "--poll-seconds", "0.2", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env)
-        procs.append(proc)
-        line = proc.stdout.readline()
-        if not line.startswith("serving"):
-            proc.kill()
-            raise AssertionError(f"server did not start: {line!r} {proc.stderr.read()[-2000:]}")
-        grpc_port = int(line.split("gRPC 127.0.0.1:")[1].split()[0])
-        rest_port = int(line.split("REST 127.0.0.1:")[1].split()[0])
-        return proc, grpc_port, rest_port
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def test_export_serve_query_end_to_end(tmp_path, server_process, capsys):
+def test_export_serve_query_end_to_end(tmp_path, capsys):
     seg = tiny_segmenter(21)
     seg.save(tmp_path / "seg.keras")
     dce = tiny_classifier(22)
@@ -61,7 +31,8 @@ def test_export_serve_query_end_to_end(tmp_path, server_process, capsys):
     config.write_text(f'model_config_list {{\n  config {{ name: "liver_seg" base_path: "{base / "liver_seg"}" '
                       f'model_platform: "tensorflow" }}\n  config {{ name: "dce_cls" base_path: "{base / "dce_cls"}" '
                       f'model_platform: "tensorflow" }}\n}}\n')
-    proc, port, rest_port = server_process("--model-config-file", str(config))
+    server = DevServerProcess("--model-config-file", config, "--poll-seconds", "0.2").start()
+    port, rest_port = server.target.split(":")[1], server.rest_target.split(":")[1]
 
     rng = np.random.default_rng(5)
     ct = Volume(rng.uniform(-200, 300, (3, 33, 27)).astype(np.float32), spacing=(3.0, 0.9, 0.9))
@@ -91,8 +62,16 @@ def test_export_serve_query_end_to_end(tmp_path, server_process, capsys):
                  "--output", str(tmp_path / "x.json")]) == 2
     assert "NOT_FOUND" in capsys.readouterr().err
 
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    assert server.stop() == 0  # SIGTERM: a clean shutdown
+
+
+def test_dev_server_process_reports_a_failed_start(tmp_path):
+    import pytest
+
+    from keras_liver.errors import ServingError
+
+    with pytest.raises(ServingError, match="no such model config file"):
+        DevServerProcess("--model-config-file", tmp_path / "missing.config").start()
 
 
 def test_serve_refuses_conflicting_arguments(tmp_path, capsys):
