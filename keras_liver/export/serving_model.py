@@ -47,6 +47,9 @@ class ServingModel:
         if not isinstance(model.output, dict) or "probabilities" not in model.output:
             raise ExportError(f"model {model.name}: needs a dict output with 'probabilities'")
         source_class = type(model).__name__
+        if level is not None and not hasattr(model, "inference_model"):
+            raise ExportError(f"level: only models with deep-supervision heads (FusedUNet) can be pruned; "
+                              f"{model.name} is a {source_class}")
         model = float32_copy(model)
         if getattr(model, "deep_supervision", False) or level is not None:
             model = model.inference_model(mode, level)

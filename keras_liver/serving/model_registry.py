@@ -55,7 +55,10 @@ class ModelRegistry:
     versions; the version policy picks which are loaded (``latest`` N, ``all``
     or ``specific``); labels map names such as ``stable`` and ``canary`` to
     versions. A new version is loaded, warmed up with its
-    ``assets.extra/tf_serving_warmup_requests`` and only then served.
+    ``assets.extra/tf_serving_warmup_requests`` and only then served. Like
+    TF Serving's availability-preserving policy, a version that is no longer
+    wanted stays served until a wanted one is AVAILABLE, so a broken new
+    version (reported as END with its error) does not take the model down.
 
     Args:
         models: List of dicts ``{"name", "base_path", "policy": "latest" | "all" | "specific",
@@ -134,7 +137,10 @@ class ModelRegistry:
                 if version not in model.versions:
                     self._load(model, version)
                     changed = True
+            serving = any(model.versions[v].state == "AVAILABLE" for v in wanted if v in model.versions)
             for version in [v for v in model.versions if v not in wanted]:
+                if model.versions[version].state == "AVAILABLE" and not serving:
+                    continue  # availability first: keep serving it until a wanted version loads
                 with self._lock:
                     model.versions.pop(version)
                 logger.info("unloaded %s version %d", model.name, version)
@@ -146,6 +152,8 @@ class ModelRegistry:
 
         path = model.base_path / str(version)
         entry = _Version(version, path)
+        with self._lock:
+            model.versions[version] = entry  # reported as LOADING until the warm-up is done
         try:
             entry.loaded = tf.saved_model.load(str(path))
             entry.signature_defs = _signature_defs(path)
@@ -156,8 +164,6 @@ class ModelRegistry:
         except Exception as exc:  # a broken version must not stop the server
             entry.state, entry.error, entry.loaded = "END", f"{type(exc).__name__}: {exc}", None
             logger.error("could not load %s version %d: %s", model.name, version, entry.error)
-        with self._lock:
-            model.versions[version] = entry
 
     def _warm_up(self, name: str, entry: _Version) -> None:
         import tensorflow as tf

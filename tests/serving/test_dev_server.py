@@ -202,3 +202,24 @@ def test_eight_concurrent_clients_get_no_errors(served):
     assert result["errors"] == 0, result["first_error"]
     assert result["ok"] == 24 and result["requests"] == 24
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+
+
+def test_broken_new_version_does_not_take_the_model_down(tmp_path):
+    import shutil
+
+    export_saved_model(tiny_segmenter(14, deep_supervision=False), tmp_path, "m", 1, warmup=False)
+    registry = ModelRegistry([{"name": "m", "base_path": tmp_path / "m"}])
+    registry.poll()
+    broken = tmp_path / "m" / "2"
+    shutil.copytree(tmp_path / "m" / "1", broken)
+    (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+    registry.poll()
+    states = {s["version"]: s for s in registry.status("m")}
+    assert states[1]["state"] == "AVAILABLE"
+    assert states[2]["state"] == "END" and states[2]["error"]
+    version, _, out = registry.predict("m", {"image": _hu((1, 16, 16, 1))})
+    assert version == 1 and out["probabilities"].shape == (1, 16, 16, 3)
+    shutil.rmtree(broken)
+    export_saved_model(tiny_segmenter(15, deep_supervision=False), tmp_path, "m", 3, warmup=False)
+    registry.poll()
+    assert [s["version"] for s in registry.status("m")] == [3]  # version 1 goes once 3 serves
