@@ -237,10 +237,19 @@ def _query(args) -> int:
     options = {"overlap": args.overlap, "batch_size": args.batch_size}
     if args.spacing:
         options["target_spacing"] = tuple(args.spacing)
-    mask = client.segment_volume(image, patch_size=args.patch, **options) if "image" in meta["inputs"] else \
-        client.segment_volume(image)
+    mask = client.segment_volume(image, patch_size=args.patch, **options)
     print(save_volume(mask, args.output))
     return 0
+
+
+def _window(text: str) -> tuple:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in (2, 3) or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a window as Z,Y,X (2D models: 1,Y,X) in voxels")
+    return values
 
 
 def _triple(text: str) -> tuple:
@@ -302,8 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="a .keras model (e.g. RUN/model.keras)")
     p.add_argument("--input", required=True, help="NIfTI file or DICOM folder")
     p.add_argument("--output", required=True, help="NIfTI mask (CT, DCE segmenter) or JSON (DCE classifier)")
-    p.add_argument("--patch", type=lambda t: tuple(int(v) for v in t.split(",")), default=None,
-                   help="sliding-window size Z,Y,X (2D models: 1,Y,X)")
+    p.add_argument("--patch", type=_window, default=None, help="sliding-window size Z,Y,X (2D models: 1,Y,X)")
     p.add_argument("--spacing", type=_triple, default=None, help="resample to Z,Y,X mm first (the training spacing)")
     p.add_argument("--overlap", type=float, default=0.5)
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
@@ -325,7 +333,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_compare)
 
-    patch = lambda t: tuple(int(v) for v in t.split(","))  # noqa: E731
     p = sub.add_parser("export", help="versioned SavedModel for TF Serving (warm-up requests, metadata.json)")
     p.add_argument("--model", required=True, help="a .keras model (RUN/model.keras; the run's config is recorded)")
     p.add_argument("--base", required=True, help="model base folder; writes BASE/NAME/VERSION/")
@@ -334,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
     p.add_argument("--mode", choices=["accurate", "fast"], default="accurate", help="deep-supervision heads")
     p.add_argument("--level", type=int, default=None, help="prune a deep-supervised FusedUNet to this level")
-    p.add_argument("--patch", type=patch, default=None, help="window clients send, Z,Y,X (default: the run's)")
+    p.add_argument("--patch", type=_window, default=None, help="window clients send, Z,Y,X (default: the run's)")
     p.add_argument("--no-warmup", action="store_true", help="skip assets.extra/tf_serving_warmup_requests")
     p.add_argument("--skip-cli-check", action="store_true", help="skip the saved_model_cli signature check")
     p.set_defaults(func=_export)
@@ -358,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="NIfTI mask (segmenters) or JSON (classifiers)")
     p.add_argument("--model-version", type=int, default=None, help="default: the server's latest")
     p.add_argument("--rest", action="store_true", help="use the REST API instead of gRPC")
-    p.add_argument("--patch", type=patch, default=None, help="sliding-window size Z,Y,X")
+    p.add_argument("--patch", type=_window, default=None, help="sliding-window size Z,Y,X (2D models: 1,Y,X)")
     p.add_argument("--spacing", type=_triple, default=None, help="resample to Z,Y,X mm first (the training spacing)")
     p.add_argument("--overlap", type=float, default=0.5)
     p.add_argument("--batch-size", type=int, default=4, help="windows per request")

@@ -5,7 +5,8 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def _policy_names(model) -> set:
+def dtype_policies(model) -> set:
+    """Names of the dtype policies used by a model's layers (``{"float32"}``, ``{"mixed_float16", ...}``)."""
     return {layer.dtype_policy.name for layer in model._flatten_layers(include_self=False)}
 
 
@@ -36,7 +37,7 @@ def float32_copy(model):
     """
     import keras
 
-    policies = _policy_names(model)
+    policies = dtype_policies(model)
     if policies <= {"float32"}:
         return model
     logger.info("exporting a float32 copy of %s (trained with %s)", model.name, sorted(policies - {"float32"}))
@@ -48,7 +49,7 @@ def float32_copy(model):
     finally:
         keras.config.set_dtype_policy(previous)
     copy.set_weights(model.get_weights())
-    left = _policy_names(copy) - {"float32"}
+    left = dtype_policies(copy) - {"float32"}
     if left:
         from keras_liver.errors import ExportError
 

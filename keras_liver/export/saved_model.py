@@ -76,6 +76,7 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
     """
     import keras
 
+    from keras_liver.export.float32 import dtype_policies
     from keras_liver.export.metadata import build_metadata
     from keras_liver.export.serving_model import ServingModel
     from keras_liver.export.warmup import write_warmup_requests
@@ -93,7 +94,7 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
     if target.exists() and not overwrite:
         raise ExportError(f"{target}: version {version} of {name!r} already exists (pass overwrite=True to replace it)")
 
-    trained_policies = [layer.dtype_policy.name for layer in model._flatten_layers(include_self=False)]
+    trained_policies = dtype_policies(model)
     serving = ServingModel.from_keras(model, mode=mode, level=level)
     shapes = example_shapes or _shapes_from_patch(serving, patch_size)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,7 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
         check = {}
         if verify:
             check = verify_saved_model(tmp, serving, serving.example_inputs(2, shapes, seed=123))
-            if trained_policies and set(trained_policies) != {"float32"}:
+            if trained_policies != {"float32"}:
                 check["note"] = "compared with the float32 copy of a mixed-precision model"
         meta = build_metadata(serving, str(name), version, signature=SIGNATURE, training=training,
                               patch_size=patch_size, trained_policies=trained_policies, verification=check)

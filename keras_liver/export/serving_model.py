@@ -19,14 +19,12 @@ class ServingModel:
         task: ``"segmentation"`` (``image`` or ``sequence`` in, ``mask`` out)
             or ``"classification"`` (``label`` and ``class_name`` out).
         input_shapes: ``{name: shape}`` without the batch axis (``None`` = any size).
-        outputs: Served output names in order.
         labels: Class names in index order.
     """
 
     model: object
     task: str
     input_shapes: dict
-    outputs: tuple
     labels: tuple
     source_class: str = ""
 
@@ -54,17 +52,13 @@ class ServingModel:
         if getattr(model, "deep_supervision", False) or level is not None:
             model = model.inference_model(mode, level)
         shapes = {name: tuple(t.shape[1:]) for name, t in model.input.items()}
-        keys = set(model.output)
-        if "label" in keys:
-            task, outputs = "classification", ("probabilities", "label", "class_name")
-        else:
-            task, outputs = "segmentation", ("probabilities", "mask")
+        task = "classification" if "label" in model.output else "segmentation"
         classes = int(model.output["probabilities"].shape[-1])
         names = getattr(model, "class_names", None)
         if not names:
             default = DCE_SEGMENTATION_LABELS if "sequence" in shapes else SEGMENTATION_LABELS
             names = default if task == "segmentation" and classes == 3 else [f"class_{k}" for k in range(classes)]
-        return cls(model=model, task=task, input_shapes=shapes, outputs=outputs, labels=tuple(names),
+        return cls(model=model, task=task, input_shapes=shapes, labels=tuple(names),
                    source_class=source_class)
 
     def tensor_specs(self) -> list:

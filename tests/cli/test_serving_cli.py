@@ -101,3 +101,13 @@ def test_export_records_the_run_beside_the_model(tmp_path, capsys):
             assert tuple(warm[0].inputs["image"].tensor_shape.dim[i].size for i in (1, 2)) == (16, 20)
         else:
             assert meta["patch_size"] is None  # a DCE run's patch_size is not an input size
+
+
+def test_window_arguments_are_checked(capsys):
+    import pytest
+
+    for bad in ("a,b", "0,16,16", "16"):
+        with pytest.raises(SystemExit) as caught:
+            main(["query", "scan.nii.gz", "--model", "m", "--output", "o.nii.gz", "--patch", bad])
+        assert caught.value.code == 2
+        assert "window" in capsys.readouterr().err
