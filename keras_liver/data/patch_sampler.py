@@ -15,8 +15,12 @@ class PatchSampler:
     contain tumour. Patches near the border are padded (image with its
     minimum, label with 0).
 
+    Images may carry leading axes before ``(z, y, x)``, for example the time
+    axis of a DCE series ``(t, z, y, x)``: every leading index is cut at the
+    same place, so a series patch is ``(t, *patch, 1)``.
+
     Args:
-        images: List of ``(z, y, x)`` arrays (HU).
+        images: List of ``(z, y, x)`` arrays (HU) or ``(..., z, y, x)`` series.
         labels: List of label arrays on the same grids.
         patch_size: ``(z, y, x)``; a 2-tuple samples ``(y, x)`` axial slices.
         tumour_fraction: Share of tumour-centred patches.
@@ -40,6 +44,13 @@ class PatchSampler:
         self.organ = [np.argwhere(lab > 0) for lab in self.labels]
         self.with_tumour = [k for k, t in enumerate(self.tumour) if len(t)]
         self.pad = [float(a.min()) for a in self.images]
+        for k, (a, lab) in enumerate(zip(self.images, self.labels)):
+            if a.shape[-3:] != lab.shape or lab.ndim != 3:
+                raise ConfigError(f"PatchSampler: case {k} has image {a.shape} but label {lab.shape}; the label "
+                                  f"must be (z, y, x) and match the image's last three axes")
+        self.lead = self.images[0].shape[:-3]
+        if any(a.shape[:-3] != self.lead for a in self.images):
+            raise ConfigError("PatchSampler: every image needs the same leading (non-spatial) axes")
 
     def centre(self, rng):
         """``(case, centre, kind)`` of one draw."""
@@ -50,23 +61,24 @@ class PatchSampler:
         case = int(rng.integers(len(self.images)))
         if rng.random() < self.foreground_fraction and len(self.organ[case]):
             return case, self.organ[case][rng.integers(len(self.organ[case]))], "liver"
-        return case, np.array([rng.integers(n) for n in self.images[case].shape]), "any"
+        return case, np.array([rng.integers(n) for n in self.labels[case].shape]), "any"
 
     def __call__(self, index):
-        """Patch ``index``: ``(image float32 (*patch, 1), label uint8 (*patch))``."""
+        """Patch ``index``: ``(image float32 (*lead, *patch, 1), label uint8 (*patch))``."""
         rng = np.random.default_rng([self.seed, int(index)])
         case, centre, _ = self.centre(rng)
         image, label = self.images[case], self.labels[case]
         start = [int(c) - p // 2 for c, p in zip(centre, self.patch)]
         src, dst = [], []
-        for s, p, n in zip(start, self.patch, image.shape):
+        for s, p, n in zip(start, self.patch, label.shape):
             a, b = max(s, 0), min(s + p, n)
             src.append(slice(a, b))
             dst.append(slice(a - s, b - s))
-        img = np.full(self.patch, self.pad[case], np.float32)
+        img = np.full(self.lead + self.patch, self.pad[case], np.float32)
         lab = np.zeros(self.patch, np.uint8)
-        img[tuple(dst)] = image[tuple(src)]
+        lead = (Ellipsis,)
+        img[lead + tuple(dst)] = image[lead + tuple(src)]
         lab[tuple(dst)] = label[tuple(src)]
         if self.two_d:
-            img, lab = img[0], lab[0]
+            img, lab = img[..., 0, :, :], lab[0]
         return img[..., None], lab

@@ -32,6 +32,10 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
                   hog_orientations: int = 0, hog_window: str = "abdomen", shard=(0, 1)) -> tf.data.Dataset:
     """Batches of ``({"image"[, "hog"]}, {key: label for key in output_keys})``.
 
+    A sampler over DCE series (images with a leading time axis) gives
+    ``({"sequence": (t, *patch, 1)}, ...)`` instead, augmented with
+    `augment_series` (in-plane flips, noise) rather than `augment_patch`.
+
     Element ``i`` (counting from ``start``) is ``sampler(i)`` augmented with
     the stateless seed ``(seed, i)``: the stream is the same for a given seed
     however many parallel calls run. ``count=None`` streams without end
@@ -54,24 +58,29 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
     """
     patch = sampler.patch[1:] if sampler.two_d else sampler.patch
     spatial_dims = 2 if sampler.two_d else 3
+    lead = tuple(getattr(sampler, "lead", ()))
+    if lead and (sampler.two_d or hog_orientations):
+        raise ConfigError("patch_dataset: series patches are 3D (z, y, x) and take no HOG input")
     first, stride = start + int(shard[0]), int(shard[1])
     indices = tf.data.Dataset.range(first, start + count, stride) if count is not None else \
         tf.data.Dataset.range(first, 2 ** 62, stride)
 
     def load(i):
         image, label = tf.numpy_function(sampler, [i], [tf.float32, tf.uint8], stateful=False)
-        image.set_shape(patch + (1,))
+        image.set_shape(lead + patch + (1,))
         label.set_shape(patch)
         return i, image, label
 
     def aug(i, image, label):
+        if augment and lead:
+            return augment_series(image, label, _seed(seed, i))
         if augment:
             image, label = augment_patch(image, label, _seed(seed, i), spatial_dims=spatial_dims,
                                          **(augment_options or {}))
         return image, label
 
     def pack(image, label):
-        inputs = {"image": image}
+        inputs = {"sequence" if lead else "image": image}
         if hog_orientations:
             from keras_liver.features import hog_map
 
@@ -87,6 +96,24 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
     ds = ds.map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.map(pack, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(int(batch_size), drop_remainder=count is None).prefetch(tf.data.AUTOTUNE)
+
+
+def augment_series(series, label, seed):
+    """In-plane flips of a ``(t, z, y, x, 1)`` series (and its ``(z, y, x)`` label map, if given) and
+    Gaussian noise of up to 3 % of the first frame's standard deviation, from the stateless ``seed``.
+
+    Returns:
+        ``(series, label)``; ``label`` is returned unchanged when ``None``.
+    """
+    for k, axis in enumerate((3, 2)):  # x then y, of (t, z, y, x, 1)
+        flip = tf.random.stateless_uniform((), tf.random.experimental.stateless_fold_in(seed, k)) < 0.5
+        series = tf.cond(flip, lambda a=axis: tf.reverse(series, [a]), lambda: series)
+        if label is not None:
+            label = tf.cond(flip, lambda a=axis - 1: tf.reverse(label, [a]), lambda: label)
+    scale = tf.math.reduce_std(series[0]) * 0.03
+    noise = tf.random.stateless_normal(tf.shape(series), tf.random.experimental.stateless_fold_in(seed, 9))
+    series = series + noise * scale
+    return series, label
 
 
 def load_dce_folder(folder):
@@ -148,13 +175,7 @@ def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: boo
         x, y = tf.gather(series_t, i), tf.gather(targets_t, i)
         s = _seed(seed, element)
         if augment and curves_t is None:
-            for k, axis in enumerate((3, 2)):  # x then y, of (t, z, y, x, 1)
-                flip = tf.random.stateless_uniform((), tf.random.experimental.stateless_fold_in(s, k)) < 0.5
-                x = tf.cond(flip, lambda a=axis: tf.reverse(x, [a]), lambda: x)
-                if segmentation:
-                    y = tf.cond(flip, lambda a=axis - 1: tf.reverse(y, [a]), lambda: y)
-            scale = tf.math.reduce_std(x[0]) * 0.03
-            x = x + tf.random.stateless_normal(tf.shape(x), tf.random.experimental.stateless_fold_in(s, 9)) * scale
+            x, y = augment_series(x, y if segmentation else None, s)
         inputs = {"sequence": x} if curves_t is None else {"curves": tf.gather(curves_t, i)}
         return inputs, {key: y for key in target_keys}
 

@@ -12,6 +12,7 @@ from keras_liver.models.dce_classifier import DCEClassifier
 from keras_liver.models.dce_segmenter import DCESegmenter
 from keras_liver.models.fused_unet import FusedUNet
 from keras_liver.models.hog_svm import HOGSVM
+from keras_liver.models.input_shape import with_input_shape
 from keras_liver.models.loading import load_model
 from keras_liver.models.single_phase_cnn import SinglePhaseCNN
 from keras_liver.models.summary import summary
@@ -27,4 +28,5 @@ __all__ = [
     "UNet",
     "load_model",
     "summary",
+    "with_input_shape",
 ]

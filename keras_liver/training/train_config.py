@@ -28,10 +28,16 @@ class TrainConfig:
         val_fraction: Share of cases held out for validation (by case, seeded).
         val_cases: Explicit validation case ids (overrides ``val_fraction``).
         patch_size: CT: ``(z, y, x)`` for 3D models or ``(y, x)`` for 2D.
+        series_patch: DCE segmentation: train and validate on random ``(z, y, x)``
+            patches of the series, a share ``tumour_fraction`` of them centred on
+            a lesion voxel and ``foreground_fraction`` of the rest on the liver
+            (``None``: whole series, where the lesion is under 1 % of the voxels).
+            ``model.keras`` and ``best.keras`` are then rebuilt for the whole
+            series' shape with the trained weights.
         batch_size: Samples per step (global, over all replicas).
         epochs: Epochs.
         steps_per_epoch: Steps per epoch; ``None``: 50 for CT patches, one pass over the cases for DCE.
-        validation_steps: CT: validation batches per epoch.
+        validation_steps: CT and ``series_patch``: validation batches per epoch.
         learning_rate: Initial Adam learning rate.
         schedule: ``"cosine"`` decay to 0 over the run, ``"plateau"``
             (halve when the monitored metric stalls for 3 epochs) or ``"constant"``.
@@ -40,8 +46,8 @@ class TrainConfig:
         deep_supervision_scheme: ``"equal"`` or ``"deep_first"`` head weights.
         target_spacing: CT: resample to this ``(z, y, x)`` mm in the cache.
         crop_margin_mm: CT: crop cached cases to the liver plus this margin (``None``: whole volume).
-        tumour_fraction: CT: share of tumour-centred patches.
-        foreground_fraction: CT: share of liver-centred patches among the rest.
+        tumour_fraction: CT and ``series_patch``: share of tumour-centred patches.
+        foreground_fraction: CT and ``series_patch``: share of liver-centred patches among the rest.
         augment: Random augmentation on or off.
         augment_args: Extra `augment_patch` arguments.
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
@@ -65,6 +71,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     val_cases: list | None = None
     patch_size: list = dataclasses.field(default_factory=lambda: [32, 96, 96])
+    series_patch: list | None = None
     batch_size: int = 2
     epochs: int = 10
     steps_per_epoch: int | None = None
@@ -103,6 +110,9 @@ class TrainConfig:
             raise ConfigError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
         if float(self.learning_rate) <= 0:
             raise ConfigError(f"learning_rate: must be positive, got {self.learning_rate}")
+        if self.series_patch is not None and (self.task != "dce_segmentation" or len(self.series_patch) != 3):
+            raise ConfigError(f"series_patch: a (z, y, x) size for task dce_segmentation only, got "
+                              f"{self.series_patch} for task {self.task!r}")
         if self.monitor is None:
             self.monitor = "val_macro_f1" if self.task == "dce_classification" else "val_dice_2"
 

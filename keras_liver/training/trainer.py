@@ -120,6 +120,8 @@ def build_data(config: TrainConfig, run_dir: pathlib.Path):
         input_shape = (None, curves.shape[-1])
     steps = config.steps_per_epoch or math.ceil(len(tr) / config.batch_size)
     keys = ("probabilities", "label") if config.task == "dce_classification" else ("probabilities", "mask")
+    if config.series_patch is not None:
+        return _series_patch_data(config, series, seg, tr, va, steps, keys, {"train": train_ids, "val": val_ids})
     train = data.dce_dataset(series[tr], targets[tr], config.batch_size, seed=config.seed, augment=config.augment,
                              target_keys=keys,
                              epochs_hint=config.epochs * max(1, math.ceil(steps * config.batch_size / len(tr))) + 1,
@@ -131,6 +133,27 @@ def build_data(config: TrainConfig, run_dir: pathlib.Path):
     return {"train": train, "val": val, "steps": steps, "val_steps": None, "input_shape": input_shape,
             "extra": None, "class_names": names if config.task == "dce_classification" else None,
             "split": {"train": train_ids, "val": val_ids}}
+
+
+def _series_patch_data(config, series, seg, tr, va, steps, keys, split):
+    """DCE segmentation on lesion-oversampled ``(t, *series_patch)`` patches (`PatchSampler` over series)."""
+    from keras_liver import data
+
+    patch = tuple(int(p) for p in config.series_patch)
+    if any(p > n for p, n in zip(patch, series.shape[2:])):
+        raise ConfigError(f"series_patch: {list(patch)} is larger than the series' (z, y, x) {series.shape[2:]}")
+    options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction)
+    sampler = data.PatchSampler(list(series[tr]), list(seg[tr]), patch, seed=config.seed, **options)
+    train = data.patch_dataset(sampler, config.batch_size, seed=config.seed, augment=config.augment,
+                               output_keys=keys)
+    val = None
+    if len(va):
+        val_sampler = data.PatchSampler(list(series[va]), list(seg[va]), patch, seed=config.seed + 1, **options)
+        val = data.patch_dataset(val_sampler, config.batch_size, seed=config.seed + 1, augment=False,
+                                 count=config.validation_steps * config.batch_size, output_keys=keys).cache()
+    return {"train": train, "val": val, "steps": steps, "val_steps": config.validation_steps if val is not None else None,
+            "input_shape": (series.shape[1],) + patch + (1,), "extra": None, "class_names": None, "split": split,
+            "full_shape": series.shape[1:] + (1,)}
 
 
 def _output_keys(config: TrainConfig):
@@ -167,6 +190,16 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int, num_classes:
         model.compile(optimizer=optimizer, loss={"probabilities": losses.get(config.loss, **config.loss_args)},
                       metrics={"probabilities": seg_metrics}, jit_compile=config.xla)
     return model
+
+
+def _rebuild_for_series(model, run_dir, full_shape):
+    """A patch-trained DCE model (and ``best.keras``) rebuilt for whole series."""
+    from keras_liver.models import load_model, with_input_shape
+
+    best = run_dir / "best.keras"
+    if best.is_file():
+        save_model_atomic(with_input_shape(load_model(best, compile=False), full_shape), best)
+    return with_input_shape(model, full_shape)
 
 
 def save_model_atomic(model, path) -> pathlib.Path:
@@ -229,6 +262,8 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
         history = model.fit(found["train"], steps_per_epoch=found["steps"], epochs=config.epochs,
                             validation_data=found["val"], validation_steps=found["val_steps"], callbacks=cbs,
                             verbose=config.verbose)
+        if found.get("full_shape") is not None:
+            model = _rebuild_for_series(model, run_dir, found["full_shape"])
         save_model_atomic(model, run_dir / "model.keras")
         from keras_liver.evaluation.reports import training_curves_figure
 

@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from keras_liver.data import PatchSampler, augment_patch, build_ct_cache, dce_dataset, load_store, patch_dataset
+from keras_liver.errors import ConfigError
 from keras_liver.phantoms import write_ct_dataset
 
 
@@ -93,3 +94,35 @@ def test_lesion_crop_centres_the_largest_lesion():
     assert crop_label[2, 4, 4] == 2 and crop[1, 2, 4, 4] == 6.0
     edge, _ = lesion_crop(series, label, (4, 30, 30))  # leaves the volume: padded
     assert edge.shape == (2, 4, 30, 30)
+
+
+def test_series_patches_cut_every_frame_at_the_same_place_and_oversample_lesions(rng):
+    # frame k of case c is the label map times (k + 1) plus c * 100: a patch is right
+    # only if every frame was cut where its label was
+    labels = np.zeros((2, 7, 19, 21), np.uint8)
+    labels[:, 1:6, 3:15, 2:18] = 1
+    labels[0, 2:4, 5:8, 9:12] = 2
+    labels[1, 4:6, 10:13, 4:6] = 2
+    series = np.stack([np.stack([labels[c] * (k + 1.0) + c * 100 for k in range(3)]) for c in range(2)])
+    sampler = PatchSampler(list(series), list(labels), (3, 8, 9), tumour_fraction=0.5, seed=0)
+    batches = list(patch_dataset(sampler, 4, seed=1, count=40, augment=False,
+                                 output_keys=("probabilities", "mask")).as_numpy_iterator())
+    x = np.concatenate([b[0]["sequence"] for b in batches])
+    y = np.concatenate([b[1]["mask"] for b in batches])
+    assert x.shape == (40, 3, 3, 8, 9, 1) and y.shape == (40, 3, 8, 9)
+    case = (x[:, 0, ..., 0].max(axis=(1, 2, 3)) >= 100).astype(int)
+    for k in range(3):
+        np.testing.assert_allclose(x[:, k, ..., 0] - case[:, None, None, None] * 100, y * (k + 1.0))
+    assert (y.reshape(40, -1) == 2).any(axis=1).mean() >= 0.4
+    # augmented: flips move frames and labels together; the noise is 3 % of a frame's spread
+    augmented = list(patch_dataset(sampler, 4, seed=1, count=40, output_keys=("mask",)).as_numpy_iterator())
+    xa = np.concatenate([b[0]["sequence"] for b in augmented])
+    ya = np.concatenate([b[1]["mask"] for b in augmented])
+    assert not np.array_equal(xa, x)
+    for k in range(3):
+        np.testing.assert_allclose(xa[:, k, ..., 0] - case[:, None, None, None] * 100, ya * (k + 1.0), atol=0.5)
+
+
+def test_series_sampler_rejects_a_label_that_does_not_match():
+    with pytest.raises(ConfigError, match="case 0 has image"):
+        PatchSampler([np.zeros((3, 4, 8, 8), np.float32)], [np.zeros((4, 8, 9), np.uint8)], (2, 4, 4))

@@ -5,7 +5,7 @@ from model_checks import assert_gradients_reach_every_weight, assert_round_trips
 
 from keras_liver.errors import ConfigError
 from keras_liver.layers import FoldTime, UnfoldTime
-from keras_liver.models import DCEClassifier, DCESegmenter, SinglePhaseCNN
+from keras_liver.models import DCEClassifier, DCESegmenter, SinglePhaseCNN, with_input_shape
 from keras_liver.phantoms import LESION_CLASSES
 
 SERIES = (2, 5, 12, 20, 20, 1)  # batch, t, z, y, x, c: odd and tiny
@@ -118,3 +118,18 @@ def test_bad_arguments():
         _classifier(class_names=["a", "b"])
     with pytest.raises(ConfigError, match="phase 9"):
         SinglePhaseCNN(input_shape=(5, 12, 20, 20, 1), phase=9)
+
+
+def test_with_input_shape_keeps_the_weights_for_a_new_size(rng):
+    patch_model = DCESegmenter(input_shape=(3, 4, 8, 12, 1), filters=(2, 3))
+    x = rng.normal(size=(2, 3, 4, 8, 12, 1)).astype(np.float32)
+    expected = patch_model({"sequence": x})["probabilities"].numpy()
+    whole = with_input_shape(patch_model, (3, 8, 16, 20, 1))
+    assert whole({"sequence": np.zeros((1, 3, 8, 16, 20, 1), np.float32)})["probabilities"].shape == (1, 8, 16, 20, 3)
+    for a, b in zip(patch_model.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    back = with_input_shape(whole, (3, 4, 8, 12, 1))
+    np.testing.assert_allclose(back({"sequence": x})["probabilities"].numpy(), expected, atol=1e-6)
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ConfigError, match="no input_shape"):
+        with_input_shape(plain, (5,))

@@ -45,6 +45,32 @@ def test_dce_classifier_run(dce_folder, tmp_path):
     assert model.class_names == ["hcc", "metastasis", "haemangioma", "cyst", "fnh"]
 
 
+def test_dce_segmenter_on_series_patches_is_saved_for_whole_series(dce_folder, tmp_path):
+    run = train({"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
+                 "model": "DCESegmenter", "model_args": {"filters": [2, 3]}, "series_patch": [4, 8, 8],
+                 "tumour_fraction": 0.5, "batch_size": 2, "epochs": 2, "steps_per_epoch": 2,
+                 "validation_steps": 2, "val_fraction": 0.2, "verbose": 0})
+    assert {"val_dice_2", "val_recall_2"} <= set(_history(run)[0])
+    for name in ("model.keras", "best.keras"):
+        model = keras.saving.load_model(run / name)
+        assert tuple(model.input_shape[1:]) == (4, 6, 16, 16, 1)  # the series' shape, not the patch
+        out = model.predict({"sequence": np.zeros((1, 4, 6, 16, 16, 1), np.float32)}, verbose=0)
+        assert out["probabilities"].shape == (1, 6, 16, 16, 3)
+
+
+def test_series_patch_is_checked(dce_folder, tmp_path):
+    import pytest
+
+    from keras_liver.errors import ConfigError
+
+    base = {"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
+            "model": "DCESegmenter", "verbose": 0}
+    with pytest.raises(ConfigError, match="series_patch"):
+        train({**base, "task": "dce_classification", "model": "DCEClassifier", "series_patch": [4, 8, 8]})
+    with pytest.raises(ConfigError, match="larger than the series"):
+        train({**base, "series_patch": [8, 8, 8]})
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import json, os, signal, sys
     import keras
