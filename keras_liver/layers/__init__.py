@@ -8,6 +8,7 @@ from keras_liver.layers.intensity_window import IntensityWindow
 from keras_liver.layers.reduce_depth import ReduceDepth
 from keras_liver.layers.select_frame import SelectFrame
 from keras_liver.layers.series_normalization import SeriesNormalization
+from keras_liver.layers.subtraction_images import SubtractionImages
 from keras_liver.layers.unfold_time import UnfoldTime
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "ReduceDepth",
     "SelectFrame",
     "SeriesNormalization",
+    "SubtractionImages",
     "UnfoldTime",
     "intensity_layer",
     "normalize_intensity_spec",

@@ -7,6 +7,7 @@ from keras_liver.layers import blocks
 from keras_liver.layers.fold_time import FoldTime
 from keras_liver.layers.reduce_depth import ReduceDepth
 from keras_liver.layers.series_normalization import SeriesNormalization
+from keras_liver.layers.subtraction_images import SubtractionImages
 from keras_liver.layers.unfold_time import UnfoldTime
 
 RECURRENT = ("convlstm2d", "convlstm3d")
@@ -40,6 +41,8 @@ class DCEClassifier(keras.Model):
         norm: Normalisation in the encoder blocks.
         activation: Activation in the encoder blocks.
         dropout: Dropout before the classifier.
+        subtraction: Give every frame its subtraction image as a second
+            channel (`SubtractionImages`, after the normalisation).
         normalize_series: Add `SeriesNormalization` (clients send raw signal).
         class_names: Class names in index order, stored with the model.
         name: Model name.
@@ -53,8 +56,8 @@ class DCEClassifier(keras.Model):
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, encoder_filters=(16, 32, 64),
                  lstm_filters=(32,), recurrent: str = "convlstm2d", depth_pooling: str = "mean", norm="batch",
-                 activation: str = "relu", dropout: float = 0.3, normalize_series: bool = True, class_names=None,
-                 name: str = "dce_classifier", **kwargs):
+                 activation: str = "relu", dropout: float = 0.3, normalize_series: bool = True,
+                 subtraction: bool = False, class_names=None, name: str = "dce_classifier", **kwargs):
         input_shape = tuple(None if s is None else int(s) for s in input_shape)
         if len(input_shape) != 5:
             raise ConfigError(f"input_shape: (t, z, y, x, c), got {input_shape}")
@@ -70,6 +73,8 @@ class DCEClassifier(keras.Model):
 
         sequence = keras.Input(input_shape, name="sequence")
         x = SeriesNormalization(name="series_normalization")(sequence) if normalize_series else sequence
+        if subtraction:
+            x = SubtractionImages(name="subtraction_images")(x)
         folded = FoldTime(name="fold_time")(x)
         h = blocks.encoder_3d(folded, encoder_filters, "encoder", norm=norm, activation=activation)[-1]
         if recurrent == "convlstm2d":
@@ -94,6 +99,7 @@ class DCEClassifier(keras.Model):
         self.activation = activation
         self.dropout = float(dropout)
         self.normalize_series = bool(normalize_series)
+        self.subtraction = bool(subtraction)
         self.class_names = class_names
 
     def get_config(self):
@@ -102,6 +108,7 @@ class DCEClassifier(keras.Model):
             "encoder_filters": self.encoder_filters, "lstm_filters": self.lstm_filters,
             "recurrent": self.recurrent, "depth_pooling": self.depth_pooling, "norm": self.norm,
             "activation": self.activation, "dropout": self.dropout, "normalize_series": self.normalize_series,
+                "subtraction": self.subtraction,
             "class_names": self.class_names, "name": self.name, "trainable": self.trainable,
         }
 

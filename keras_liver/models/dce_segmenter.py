@@ -7,6 +7,7 @@ from keras_liver.layers import blocks
 from keras_liver.layers.arg_max import ArgMax
 from keras_liver.layers.fold_time import FoldTime
 from keras_liver.layers.series_normalization import SeriesNormalization
+from keras_liver.layers.subtraction_images import SubtractionImages
 from keras_liver.layers.unfold_time import UnfoldTime
 
 
@@ -30,6 +31,8 @@ class DCESegmenter(keras.Model):
         filters: Channels per level (2x pooling between levels).
         norm: Normalisation of the conv blocks.
         activation: Activation of the conv blocks.
+        subtraction: Give every frame its subtraction image as a second
+            channel (`SubtractionImages`, after the normalisation).
         normalize_series: Add `SeriesNormalization`.
         name: Model name.
 
@@ -40,7 +43,8 @@ class DCESegmenter(keras.Model):
     """
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 3, filters=(16, 32, 64), norm="batch",
-                 activation: str = "relu", normalize_series: bool = True, name: str = "dce_segmenter", **kwargs):
+                 activation: str = "relu", normalize_series: bool = True, subtraction: bool = False,
+                 name: str = "dce_segmenter", **kwargs):
         input_shape = tuple(None if s is None else int(s) for s in input_shape)
         if len(input_shape) != 5:
             raise ConfigError(f"input_shape: (t, z, y, x, c), got {input_shape}")
@@ -50,6 +54,8 @@ class DCESegmenter(keras.Model):
 
         sequence = keras.Input(input_shape, name="sequence")
         x = SeriesNormalization(name="series_normalization")(sequence) if normalize_series else sequence
+        if subtraction:
+            x = SubtractionImages(name="subtraction_images")(x)
         levels = blocks.encoder_3d(FoldTime(name="fold_time")(x), filters, "encoder", norm=norm,
                                    activation=activation)
         summaries = []
@@ -71,10 +77,12 @@ class DCESegmenter(keras.Model):
         self.norm = norm
         self.activation = activation
         self.normalize_series = bool(normalize_series)
+        self.subtraction = bool(subtraction)
 
     def get_config(self):
         return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "filters": self.filters,
                 "norm": self.norm, "activation": self.activation, "normalize_series": self.normalize_series,
+                "subtraction": self.subtraction,
                 "name": self.name, "trainable": self.trainable}
 
     @classmethod

@@ -12,7 +12,7 @@ from keras_liver.training import TrainConfig
 
 
 @pytest.mark.parametrize("name", ["ct_fused_unet.yaml", "ct_fused_unet_45min.yaml", "dce_classifier.yaml",
-                                  "dce_segmenter.yaml", "dce_segmenter_45min.yaml"])
+                                  "dce_classifier_45min.yaml", "dce_segmenter.yaml", "dce_segmenter_45min.yaml"])
 def test_example_configs_parse(name):
     import pathlib
 

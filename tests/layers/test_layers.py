@@ -11,6 +11,7 @@ from keras_liver.layers import (
     ReduceDepth,
     SelectFrame,
     SeriesNormalization,
+    SubtractionImages,
     UnfoldTime,
     intensity_layer,
     normalize_intensity_spec,
@@ -76,3 +77,17 @@ def test_small_layers(rng):
     for layer in (IntensityWindow(-1, 1), SeriesNormalization(2), SelectFrame(3), ReduceDepth("max")):
         again = type(layer).from_config(layer.get_config())
         assert again.get_config() == layer.get_config()
+
+
+def test_subtraction_images_add_each_frames_enhancement(rng):
+    x = rng.normal(size=(2, 4, 3, 5, 6, 1)).astype(np.float32)
+    out = SubtractionImages()(x).numpy()
+    assert out.shape == (2, 4, 3, 5, 6, 2)
+    np.testing.assert_array_equal(out[..., 0], x[..., 0])
+    np.testing.assert_allclose(out[..., 1], x[..., 0] - x[:, :1, ..., 0], atol=1e-6)
+    assert not out[:, 0, ..., 1].any()
+    later = SubtractionImages(baseline_frame=2)(x).numpy()
+    np.testing.assert_allclose(later[:, 3, ..., 1], x[:, 3, ..., 0] - x[:, 2, ..., 0], atol=1e-6)
+    assert SubtractionImages.from_config(SubtractionImages(baseline_frame=2).get_config()).baseline_frame == 2
+    with pytest.raises(ValueError, match="baseline_frame"):
+        SubtractionImages(baseline_frame=-1)

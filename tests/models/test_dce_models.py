@@ -82,7 +82,9 @@ def test_single_phase_cnn_sees_only_its_phase(rng):
 @pytest.mark.parametrize("build", [
     lambda: _classifier(),
     lambda: _classifier(recurrent="convlstm3d"),
+    lambda: _classifier(subtraction=True),
     lambda: DCESegmenter(input_shape=(None, 12, 20, 20, 1), filters=(3, 4)),
+    lambda: DCESegmenter(input_shape=(5, 12, 20, 20, 1), filters=(3, 4), subtraction=True),
     lambda: SinglePhaseCNN(input_shape=(5, 12, 20, 20, 1), encoder_filters=(3, 4), phase=-1),
 ])
 def test_round_trips(rng, tmp_path, build):
