@@ -175,7 +175,8 @@ def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: boo
         x, y = tf.gather(series_t, i), tf.gather(targets_t, i)
         s = _seed(seed, element)
         if augment and curves_t is None:
-            x, y = augment_series(x, y if segmentation else None, s)
+            x, label = augment_series(x, y if segmentation else None, s)
+            y = label if segmentation else y
         inputs = {"sequence": x} if curves_t is None else {"curves": tf.gather(curves_t, i)}
         return inputs, {key: y for key in target_keys}
 
