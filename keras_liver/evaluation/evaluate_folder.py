@@ -25,6 +25,20 @@ def _by_case(folder: pathlib.Path) -> dict:
     return out
 
 
+DIAMETER_BINS_MM = (0.0, 10.0, 20.0, 40.0)
+
+
+def _by_diameter(lesions) -> dict:
+    """Found / total of every true lesion by equivalent diameter: ``{"0-10": [found, total], ..., "40+": ...}``."""
+    edges = list(DIAMETER_BINS_MM) + [float("inf")]
+    out = {}
+    for low, high in zip(edges[:-1], edges[1:]):
+        name = f"{low:g}-{high:g}" if high != float("inf") else f"{low:g}+"
+        inside = [les for les in lesions if low <= les["diameter_mm"] < high]
+        out[name] = [sum(bool(les["detected"]) for les in inside), len(inside)]
+    return out
+
+
 def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm: float = 10.0) -> dict:
     """Compare every prediction with its truth; write ``evaluation.json``, ``evaluation.md`` and overlays.
 
@@ -33,7 +47,10 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
     Both are read in LPS order, so they need not share the stored orientation.
 
     Returns:
-        ``{"cases": {id: metrics}, "tumour_dice": {...}, "liver_dice": {...}, "detection": {...}}``.
+        ``{"cases": {id: metrics}, "tumour_dice": {...}, "liver_dice": {...}, "detection": {...}}``;
+        each case's ``detection`` lists its true lesions (diameter, found), and
+        the overall ``detection["by_diameter_mm"]`` counts found / total of all
+        true lesions (any size) by diameter band.
     """
     from keras_liver.io import load_volume
 
@@ -54,7 +71,7 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
             raise ConfigError(f"{preds[case]}: grid differs from {truths[case]}")
         metrics = segmentation_metrics(pred.array, truth.array, truth.spacing)
         detection = lesion_detection(pred.array, truth.array, truth.spacing, min_diameter_mm=min_lesion_diameter_mm)
-        metrics["detection"] = {k: v for k, v in detection.items() if k != "lesions"}
+        metrics["detection"] = detection
         cases[case] = metrics
         pairs.append((pred.array, truth.array))
         volume = truths[case].with_name(f"volume-{case}.nii.gz")
@@ -69,7 +86,8 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
     total = sum(d["true_lesions"] for d in detections)
     result = {"cases": cases, "tumour_dice": dataset_dice(pairs, (2,)), "liver_dice": dataset_dice(pairs, (1, 2)),
               "detection": {"min_diameter_mm": min_lesion_diameter_mm, "true_lesions": total, "detected": found,
-                            "recall": found / total if total else 1.0}}
+                            "recall": found / total if total else 1.0,
+                            "by_diameter_mm": _by_diameter([les for d in detections for les in d["lesions"]])}}
     rows = [{"case": c, "liver dice": m["liver"]["dice"], "tumour dice": m["tumour"]["dice"],
              "liver assd mm": m["liver"]["assd"], "liver hd95 mm": m["liver"]["hd95"],
              "tumour burden error mL": m["tumour_burden_ml"]["error"],
@@ -79,6 +97,7 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         f"\nLiver Dice: mean per case {result['liver_dice']['mean_per_case']:.3f}, global "
         f"{result['liver_dice']['global']:.3f}. Tumour Dice: mean per case "
         f"{result['tumour_dice']['mean_per_case']:.3f}, global {result['tumour_dice']['global']:.3f}. Lesions of "
-        f"{min_lesion_diameter_mm:g} mm or more detected: {found}/{total}.\n")
+        f"{min_lesion_diameter_mm:g} mm or more detected: {found}/{total}.\n\nAll true lesions by diameter: "
+        + ", ".join(f"{band} mm {f}/{n}" for band, (f, n) in result["detection"]["by_diameter_mm"].items()) + ".\n")
     write_report(report_dir, "evaluation", result, md)
     return result

@@ -91,3 +91,23 @@ def test_dataset_dice_per_case_and_global():
     out = dataset_dice([(a_p, a_t), (b_p, b_t), (c, c)])
     assert out["per_case"] == [pytest.approx(2 / 3), 1.0, 1.0]
     assert out["global"] == pytest.approx(2 * 9 / (1 + 2 + 16))
+
+
+def test_evaluate_folder_counts_found_lesions_by_diameter(tmp_path):
+    from keras_liver.evaluation import evaluate_folder
+    from keras_liver.io import Volume, save_volume
+
+    truth = np.zeros((20, 40, 40), np.uint8)
+    truth[2:18, 2:38, 2:38] = 1
+    truth[4:7, 5:8, 5:8] = 2         # 27 mm^3 at 1 mm: about 3.7 mm across, found
+    truth[8:16, 10:22, 10:22] = 2    # 1152 mm^3: about 13 mm across, missed
+    pred = truth.copy()
+    pred[8:16, 10:22, 10:22] = 1
+    for folder, array in (("truth", truth), ("pred", pred)):
+        (tmp_path / folder).mkdir()
+        save_volume(Volume(array, np.eye(4)), tmp_path / folder / "segmentation-0.nii.gz")
+    result = evaluate_folder(tmp_path / "pred", tmp_path / "truth", tmp_path / "report")
+    assert result["detection"]["by_diameter_mm"] == {"0-10": [1, 1], "10-20": [0, 1], "20-40": [0, 0], "40+": [0, 0]}
+    assert (result["detection"]["true_lesions"], result["detection"]["detected"]) == (1, 0)  # >= 10 mm only
+    assert [les["detected"] for les in result["cases"]["0"]["detection"]["lesions"]] == [True, False]
+    assert "10-20 mm 0/1" in (tmp_path / "report" / "evaluation.md").read_text()
