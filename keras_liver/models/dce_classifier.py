@@ -41,9 +41,9 @@ class DCEClassifier(keras.Model):
         norm: Normalisation in the encoder blocks.
         activation: Activation in the encoder blocks.
         dropout: Dropout before the classifier.
+        normalize_series: Add `SeriesNormalization` (clients send raw signal).
         subtraction: Give every frame its subtraction image as a second
             channel (`SubtractionImages`, after the normalisation).
-        normalize_series: Add `SeriesNormalization` (clients send raw signal).
         class_names: Class names in index order, stored with the model.
         name: Model name.
 
@@ -108,8 +108,7 @@ class DCEClassifier(keras.Model):
             "encoder_filters": self.encoder_filters, "lstm_filters": self.lstm_filters,
             "recurrent": self.recurrent, "depth_pooling": self.depth_pooling, "norm": self.norm,
             "activation": self.activation, "dropout": self.dropout, "normalize_series": self.normalize_series,
-                "subtraction": self.subtraction,
-            "class_names": self.class_names, "name": self.name, "trainable": self.trainable,
+            "subtraction": self.subtraction, "class_names": self.class_names, "name": self.name, "trainable": self.trainable,
         }
 
     @classmethod

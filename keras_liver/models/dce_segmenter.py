@@ -31,9 +31,9 @@ class DCESegmenter(keras.Model):
         filters: Channels per level (2x pooling between levels).
         norm: Normalisation of the conv blocks.
         activation: Activation of the conv blocks.
+        normalize_series: Add `SeriesNormalization`.
         subtraction: Give every frame its subtraction image as a second
             channel (`SubtractionImages`, after the normalisation).
-        normalize_series: Add `SeriesNormalization`.
         name: Model name.
 
     Reference:
@@ -82,8 +82,7 @@ class DCESegmenter(keras.Model):
     def get_config(self):
         return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "filters": self.filters,
                 "norm": self.norm, "activation": self.activation, "normalize_series": self.normalize_series,
-                "subtraction": self.subtraction,
-                "name": self.name, "trainable": self.trainable}
+                "subtraction": self.subtraction, "name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

@@ -9,8 +9,10 @@ import textwrap
 
 import keras
 import numpy as np
+import pytest
 from helpers import tiny_ct_config
 
+from keras_liver.errors import ConfigError
 from keras_liver.training import train
 
 
@@ -66,10 +68,6 @@ def test_dce_segmenter_on_series_patches_is_saved_for_whole_series(dce_folder, t
 
 
 def test_series_patch_is_checked(dce_folder, tmp_path):
-    import pytest
-
-    from keras_liver.errors import ConfigError
-
     base = {"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
             "model": "DCESegmenter", "verbose": 0}
     with pytest.raises(ConfigError, match="series_patch"):
