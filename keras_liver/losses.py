@@ -17,7 +17,11 @@ Conventions shared by every segmentation loss here:
 import keras
 from keras import ops
 
+from keras_liver.errors import ConfigError
+
 REDUCTIONS = ("sample", "batch")
+NAMES = ("cross_entropy", "dice", "dice_ce", "focal", "tversky")
+SCHEMES = ("equal", "deep_first")
 
 
 def _one_hot(y_true, y_pred):
@@ -45,7 +49,7 @@ class _OverlapLoss(keras.losses.Loss):
                  name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         if reduction_mode not in REDUCTIONS:
-            raise ValueError(f"reduction_mode: one of {REDUCTIONS}, got {reduction_mode!r}")
+            raise ConfigError(f"reduction_mode: one of {REDUCTIONS}, got {reduction_mode!r}")
         self.smooth_nr, self.smooth_dr = float(smooth_nr), float(smooth_dr)
         self.include_background, self.reduction_mode = bool(include_background), reduction_mode
 
@@ -169,15 +173,17 @@ def deep_supervision_weights(depth: int, scheme: str = "equal") -> dict:
     elif scheme == "deep_first":
         raw = [2.0 ** j for j in range(1, depth + 1)]
     else:
-        raise ValueError(f"scheme: 'equal' or 'deep_first', got {scheme!r}")
+        raise ConfigError(f"deep_supervision_scheme: one of {SCHEMES}, got {scheme!r}")
     return {f"head_{j}": w / sum(raw) for j, w in enumerate(raw, start=1)}
 
 
 def get(name: str, **kwargs) -> keras.losses.Loss:
-    """A loss by name: ``dice``, ``dice_ce``, ``focal``, ``tversky``, ``cross_entropy``."""
-    table = {"dice": SoftDiceLoss, "dice_ce": DiceCELoss, "focal": FocalLoss, "tversky": TverskyLoss}
-    if name == "cross_entropy":
-        return keras.losses.SparseCategoricalCrossentropy(**kwargs)
+    """A loss by name (one of `NAMES`) with its constructor arguments; `ConfigError` for a bad name or argument."""
+    table = {"cross_entropy": keras.losses.SparseCategoricalCrossentropy, "dice": SoftDiceLoss,
+             "dice_ce": DiceCELoss, "focal": FocalLoss, "tversky": TverskyLoss}
     if name not in table:
-        raise ValueError(f"loss: one of {sorted(table) + ['cross_entropy']}, got {name!r}")
-    return table[name](**kwargs)
+        raise ConfigError(f"loss: one of {list(NAMES)}, got {name!r}")
+    try:
+        return table[name](**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"loss_args: the {name} loss does not take {sorted(kwargs)} ({exc})") from None

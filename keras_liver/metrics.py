@@ -10,6 +10,8 @@ wrongly found); a test pins this.
 import keras
 from keras import ops
 
+from keras_liver.errors import ConfigError
+
 KINDS = ("dice", "iou", "precision", "recall")
 
 
@@ -33,7 +35,7 @@ class SegmentationScore(keras.metrics.Metric):
 
     def __init__(self, class_id: int, kind: str = "dice", name: str | None = None, **kwargs):
         if kind not in KINDS:
-            raise ValueError(f"kind: one of {KINDS}, got {kind!r}")
+            raise ConfigError(f"kind: one of {KINDS}, got {kind!r}")
         super().__init__(name=name or f"{kind}_{class_id}", **kwargs)
         self.class_id, self.kind = int(class_id), kind
         self.tp = self.add_variable((), initializer="zeros", name="tp")

@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         step("train", "--config", path)
 
     log.info("[4/5] prediction and evaluation")
-    from keras_liver.evaluation.reports import confusion_matrix_figure, overlay_figure, training_curves_figure
+    from keras_liver.plotting import confusion_matrix_figure, overlay_figure, training_curves_figure
     from keras_liver.io import load_volume
 
     pred = out / "ct_pred"

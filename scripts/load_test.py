@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from keras_liver.serving import DevServerProcess  # noqa: E402
-from keras_liver.serving.load import load_test  # noqa: E402
+from keras_liver.serving.load_testing import load_test  # noqa: E402
 
 
 def _export(base: str, patch) -> str:

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import sys
 
 from keras_liver.io.case_store import CaseStore
 from keras_liver.io.loader import HDF5_SUFFIXES, load_volume
@@ -54,3 +55,16 @@ def run_info(paths, series_uid=None, as_json: bool = False, out=None) -> int:
             if "frame_times_s" in summary:
                 out.write(f"  {'frame_times_s':<20} {summary['frame_times_s']}\n")
     return 0
+
+
+def add_parser(sub) -> None:
+    """Register ``info``."""
+    p = sub.add_parser("info", help="summarise NIfTI files, DICOM folders and HDF5 case stores")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--series", default=None, help="DICOM SeriesInstanceUID when a folder holds several")
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    return run_info(args.paths, series_uid=args.series, as_json=args.json, out=sys.stdout)

@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 from keras_liver.evaluation.classification_metrics import classification_metrics
-from keras_liver.evaluation.reports import confusion_matrix_figure, markdown_table, save_figure, write_report
+from keras_liver.evaluation.reports import markdown_table, write_report
+from keras_liver.plotting import confusion_matrix_figure, save_figure
 
 logger = logging.getLogger(__name__)
 

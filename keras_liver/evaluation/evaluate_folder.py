@@ -76,7 +76,7 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         pairs.append((pred.array, truth.array))
         volume = truths[case].with_name(f"volume-{case}.nii.gz")
         if volume.is_file():  # a LiTS truth folder: picture the case too
-            from keras_liver.evaluation.reports import overlay_figure
+            from keras_liver.plotting import overlay_figure
 
             report_dir.mkdir(parents=True, exist_ok=True)
             overlay_figure(load_volume(volume), pred, truth, report_dir / f"overlay-{case}.png",

@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 
 from keras_liver.errors import ConfigError, GeometryError, MissingPathError
-from keras_liver.evaluation.figures import _radiological, display_window, pick_slice, save_figure
+from keras_liver.plotting import display_window, pick_slice, radiological, save_figure
 from keras_liver.io.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def preprocess_figures(image: Volume, out_dir, *, z: int | None = None, label: V
               (original - denoised, "removed (original - denoised)", dict(cmap="coolwarm")),
               (signal.astype(np.float32), f"kept as signal ({100 * signal.mean():.1f} %)", dict(cmap="gray"))]
     for ax, (array, title, style) in zip(axes, panels):
-        shown = ax.imshow(_radiological(array, orient), aspect=aspect, interpolation="nearest", **style)
+        shown = ax.imshow(radiological(array, orient), aspect=aspect, interpolation="nearest", **style)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
         if title.startswith("removed"):
@@ -96,7 +96,7 @@ def preprocess_figures(image: Volume, out_dir, *, z: int | None = None, label: V
                                               block_norm="L2-Hys", visualize=True)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1, 2]})
     bright = float(np.percentile(rendering[rendering > 0], 99)) if np.any(rendering > 0) else 1.0
-    axes[0].imshow(_radiological(rendering, orient), cmap="magma", aspect=aspect, vmin=0, vmax=bright)
+    axes[0].imshow(radiological(rendering, orient), cmap="magma", aspect=aspect, vmin=0, vmax=bright)
     axes[0].set_title(f"HOG, {ppc[0]}x{ppc[1]} cells, 9 bins", fontsize=9)
     axes[0].axis("off")
     axes[1].plot(features, lw=0.4, color="tab:blue")

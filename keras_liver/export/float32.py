@@ -7,7 +7,9 @@ logger = logging.getLogger(__name__)
 
 def dtype_policies(model) -> set:
     """Names of the dtype policies used by a model's layers (``{"float32"}``, ``{"mixed_float16", ...}``)."""
-    return {layer.dtype_policy.name for layer in model._flatten_layers(include_self=False)}
+    from keras_liver.models import iter_layers
+
+    return {layer.dtype_policy.name for layer in iter_layers(model)}
 
 
 def _float32_config(obj):

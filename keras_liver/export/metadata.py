@@ -61,31 +61,24 @@ def build_metadata(serving, name: str, version: int, *, signature: str, training
     model = serving.model
     training = dict(training or {})
     config = training.get("config", {})
+    task = serving.task
     inputs = {}
     for key, shape in serving.input_shapes.items():
-        entry = {"shape": [None, *_shape(shape)], "dtype": "float32"}
-        if key == "image":
-            entry["expects"] = "raw CT intensities in HU"
+        entry = {"shape": [None, *_shape(shape)], "dtype": "float32", "expects": task.expects.get(key)}
+        if key == task.main_input(serving.input_shapes):
             entry["intensity_in_graph"] = _intensity_of(model)
-        elif key == "sequence":
-            entry["expects"] = "raw DCE-MRI signal, (time, z, y, x, 1), frames in acquisition order"
-            entry["intensity_in_graph"] = ("series normalisation by pre-contrast statistics"
-                                           if _has_layer(model, "series_normalization") else None)
-        elif key == "hog":
-            entry["expects"] = "keras_liver.features.hog_map of the image (client side)"
         inputs[key] = entry
-    outputs = {"probabilities": {"shape": None, "dtype": "float32", "meaning": "softmax over labels"}}
-    if serving.task == "classification":
-        outputs["label"] = {"dtype": "int32", "meaning": "index of the most probable class"}
-        outputs["class_name"] = {"dtype": "string", "meaning": "name of the most probable class"}
-    else:
-        outputs["mask"] = {"dtype": "uint8", "meaning": "arg-max label per voxel"}
+    meanings = {"probabilities": ("float32", "softmax over labels"), "mask": ("uint8", "arg-max label per voxel"),
+                "label": ("int32", "index of the most probable class"),
+                "class_name": ("string", "name of the most probable class")}
+    outputs = {key: {"dtype": meanings[key][0], "meaning": meanings[key][1]} for key in task.serving_outputs}
     outputs["probabilities"]["shape"] = [None, *_shape(model.output["probabilities"].shape[1:])]
     return {
         "name": name,
         "version": int(version),
         "signature": signature,
-        "task": serving.task,
+        "task": task.kind,
+        "task_name": task.name,
         "model_class": serving.source_class or type(model).__name__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "inputs": inputs,
@@ -100,13 +93,15 @@ def build_metadata(serving, name: str, version: int, *, signature: str, training
     }
 
 
-def _has_layer(model, name: str) -> bool:
-    return any(layer.name == name for layer in model._flatten_layers(include_self=False))
-
-
 def _intensity_of(model):
-    for layer in model._flatten_layers(include_self=False):
-        if type(layer).__name__ in ("IntensityWindow", "FingerprintNormalization"):
+    """The in-graph intensity step of the main input (window, fingerprint or series normalisation), if any."""
+    from keras_liver.layers import FingerprintNormalization, IntensityWindow, SeriesNormalization
+    from keras_liver.models import iter_layers
+
+    for layer in iter_layers(model):
+        if isinstance(layer, SeriesNormalization):
+            return "series normalisation by pre-contrast statistics"
+        if isinstance(layer, (IntensityWindow, FingerprintNormalization)):
             return {"layer": type(layer).__name__, **{k: v for k, v in layer.get_config().items()
                                                       if k not in ("name", "trainable", "dtype")}}
     return None

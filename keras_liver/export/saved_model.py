@@ -127,14 +127,15 @@ def _shapes_from_patch(serving, patch_size):
     if patch_size is None:
         return None
     patch = tuple(int(p) for p in patch_size)
+    series = serving.task.modality == "DCE"  # inputs (t, z, y, x, c): the time axis is not part of the window
     shapes = {}
     for key, shape in serving.input_shapes.items():
-        spatial = shape[1:-1] if key == "sequence" else shape[:-1]
+        spatial = shape[1:-1] if series else shape[:-1]
         if len(patch) == len(spatial) + 1 and patch[0] == 1:
             patch = patch[1:]
         if len(patch) != len(spatial):
             raise ConfigError(f"patch_size: {patch_size} does not match input {key!r} with shape {shape}")
-        lead = (shape[0] if shape[0] is not None else 6,) if key == "sequence" else ()
+        lead = (shape[0] if shape[0] is not None else 6,) if series else ()
         shapes[key] = lead + patch + (shape[-1],)
     return shapes
 

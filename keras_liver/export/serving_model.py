@@ -4,10 +4,8 @@ import dataclasses
 
 import numpy as np
 
-from keras_liver.errors import ExportError
-
-SEGMENTATION_LABELS = ("background", "liver", "tumour")
-DCE_SEGMENTATION_LABELS = ("background", "liver", "lesion")
+from keras_liver import tasks
+from keras_liver.errors import ConfigError, ExportError
 
 
 @dataclasses.dataclass
@@ -16,8 +14,8 @@ class ServingModel:
 
     Attributes:
         model: float32 Keras model with named inputs and a ``probabilities`` output.
-        task: ``"segmentation"`` (``image`` or ``sequence`` in, ``mask`` out)
-            or ``"classification"`` (``label`` and ``class_name`` out).
+        task: The model's `keras_liver.tasks.Task`: its kind decides the outputs,
+            ``mask`` (segmentation) or ``label`` and ``class_name`` (classification).
         input_shapes: ``{name: shape}`` without the batch axis (``None`` = any size).
         labels: Class names in index order.
     """
@@ -40,10 +38,10 @@ class ServingModel:
         """
         from keras_liver.export.float32 import float32_copy
 
-        if not isinstance(model.input, dict):
-            raise ExportError(f"model {model.name}: needs named (dict) inputs, e.g. {{'image': ...}}")
-        if not isinstance(model.output, dict) or "probabilities" not in model.output:
-            raise ExportError(f"model {model.name}: needs a dict output with 'probabilities'")
+        try:
+            task = tasks.task_of(model)
+        except ConfigError as exc:
+            raise ExportError(f"model {model.name}: not a keras-liver task model ({exc})") from None
         source_class = type(model).__name__
         if level is not None and not hasattr(model, "inference_model"):
             raise ExportError(f"level: only models with deep-supervision heads (FusedUNet) can be pruned; "
@@ -51,13 +49,12 @@ class ServingModel:
         model = float32_copy(model)
         if getattr(model, "deep_supervision", False) or level is not None:
             model = model.inference_model(mode, level)
-        shapes = {name: tuple(t.shape[1:]) for name, t in model.input.items()}
-        task = "classification" if "label" in model.output else "segmentation"
+        shapes = {name: tuple(model.input[name].shape[1:]) for name in task.ordered_inputs(model.input)}
         classes = int(model.output["probabilities"].shape[-1])
         names = getattr(model, "class_names", None)
         if not names:
-            default = DCE_SEGMENTATION_LABELS if "sequence" in shapes else SEGMENTATION_LABELS
-            names = default if task == "segmentation" and classes == 3 else [f"class_{k}" for k in range(classes)]
+            default = task.label_names or ()
+            names = default if len(default) == classes else [f"class_{k}" for k in range(classes)]
         return cls(model=model, task=task, input_shapes=shapes, labels=tuple(names),
                    source_class=source_class)
 
@@ -78,7 +75,7 @@ class ServingModel:
             out = model(dict(zip(names, tensors)), training=False)
             probs = tf.cast(out["probabilities"], tf.float32)
             result = {"probabilities": probs}
-            if self.task == "classification":
+            if not self.task.is_segmentation:
                 result["label"] = tf.cast(tf.argmax(probs, axis=-1), tf.int32)
                 result["class_name"] = tf.gather(tf.constant(list(self.labels)), result["label"])
             else:
@@ -91,7 +88,7 @@ class ServingModel:
         """The same outputs computed by the Keras model (the verification reference)."""
         out = self.model.predict_on_batch(inputs)
         probs = np.asarray(out["probabilities"], np.float32)
-        if self.task == "segmentation":
+        if self.task.is_segmentation:
             return {"probabilities": probs, "mask": probs.argmax(-1).astype(np.uint8)}
         label = probs.argmax(-1).astype(np.int32)
         names = np.array([n.encode() for n in self.labels], dtype=object)
@@ -118,9 +115,10 @@ class ServingModel:
                 default = {3: (64, 64), 4: (32, 64, 64), 5: (6, 16, 32, 32)}.get(len(shape), (32,) * len(shape))
                 full = tuple(d if s is None else s for s, d in zip(shape[:-1], default)) + (shape[-1],)
                 full = tuple(32 if s is None else s for s in full)
-            if name == "image":
+            main = name == self.task.main_input(self.input_shapes)
+            if main and self.task.modality == "CT":
                 x = rng.uniform(-150.0, 250.0, (batch, *full))
-            elif name == "sequence":
+            elif main and len(full) == 5:  # a DCE series (t, z, y, x, c)
                 x = 100.0 + 20.0 * rng.standard_normal((batch, *full))
                 x[:, 1:] += np.linspace(0.0, 150.0, full[0] - 1).reshape((1, -1) + (1,) * (len(full) - 1))
             else:

@@ -2,6 +2,15 @@
 
 from keras_liver.inference.postprocess import postprocess_liver_tumour
 from keras_liver.inference.predict_volume import default_patch_size, predict_volume, segment_with_predictor
+from keras_liver.inference.series import (
+    classification_from_outputs,
+    classification_record,
+    classify_series,
+    mask_from_outputs,
+    predict_series,
+    segment_series,
+    series_inputs,
+)
 from keras_liver.inference.sliding_window import (
     dict_predictor,
     gaussian_importance,
@@ -11,13 +20,20 @@ from keras_liver.inference.sliding_window import (
 )
 
 __all__ = [
+    "classification_from_outputs",
+    "classification_record",
+    "classify_series",
     "default_patch_size",
     "dict_predictor",
     "gaussian_importance",
+    "mask_from_outputs",
     "model_predictor",
     "postprocess_liver_tumour",
+    "predict_series",
     "predict_volume",
+    "segment_series",
     "segment_with_predictor",
+    "series_inputs",
     "sliding_window_predict",
     "window_starts",
 ]

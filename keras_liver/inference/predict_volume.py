@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 
+from keras_liver import tasks
 from keras_liver.errors import ConfigError
 from keras_liver.inference.postprocess import postprocess_liver_tumour
 from keras_liver.inference.sliding_window import model_predictor, sliding_window_predict
@@ -40,9 +41,12 @@ def predict_volume(model, image: Volume, *, patch_size=None, **options):
     Returns:
         uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
     """
+    task = tasks.task_of(model)
+    if task.modality != "CT":
+        raise ConfigError(f"model: {model.name} is a {task.name} model; predict_volume segments CT volumes")
     predictor = model_predictor(model)
     if patch_size is None:
-        shape = tuple(model.input["image"].shape[1:]) if isinstance(model.input, dict) else ()
+        shape = tuple(model.input[task.main_input(model.input)].shape[1:])
         patch_size = default_patch_size(shape, predictor[1])
     return segment_with_predictor(predictor, image, patch_size=patch_size, **options)
 

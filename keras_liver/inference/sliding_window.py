@@ -5,6 +5,7 @@ import logging
 
 import numpy as np
 
+from keras_liver import tasks
 from keras_liver.errors import ConfigError, GeometryError
 
 logger = logging.getLogger(__name__)
@@ -138,8 +139,12 @@ def dict_predictor(call, input_shapes: dict, output_name: str = "probabilities")
     return predict, spatial_dims, int(bounds[-1])
 
 
+def ordered_shapes(task, shapes: dict) -> dict:
+    """``shapes`` (``{input: shape}``) re-ordered as the task stacks window channels (``image``, then ``hog``)."""
+    return {name: tuple(shapes[name]) for name in tasks.get(task).ordered_inputs(shapes)}
+
+
 def model_predictor(model, output_name: str = "probabilities"):
     """`dict_predictor` of a Keras model with named inputs and a dict output."""
-    inputs = model.input if isinstance(model.input, dict) else {t.name: t for t in model.inputs}
-    shapes = {name: tuple(t.shape[1:]) for name, t in inputs.items()}
-    return dict_predictor(model.predict_on_batch, shapes, output_name)
+    shapes = {name: tuple(t.shape[1:]) for name, t in model.input.items()} if isinstance(model.input, dict) else {}
+    return dict_predictor(model.predict_on_batch, ordered_shapes(tasks.task_of(model), shapes), output_name)

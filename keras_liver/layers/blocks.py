@@ -6,6 +6,7 @@ after the node they build, so a built model reads like the paper's figure.
 
 import keras
 
+from keras_liver.errors import ConfigError
 from keras_liver.layers.arg_max import ArgMax
 
 NORMALIZATIONS = ("batch", "sync_batch", "instance", "group", None)
@@ -30,7 +31,7 @@ def normalization(kind, name: str, channels: int):
         return keras.layers.GroupNormalization(groups=groups, name=name)
     if kind is None:
         return None
-    raise ValueError(f"normalization: one of {NORMALIZATIONS}, got {kind!r}")
+    raise ConfigError(f"normalization: one of {NORMALIZATIONS}, got {kind!r}")
 
 
 def conv_block(x, filters: int, spatial_dims: int, name: str, *, norm="batch", activation="relu",

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_liver.errors import ConfigError
+
 
 @keras.saving.register_keras_serializable(package="keras_liver")
 class FingerprintNormalization(keras.layers.Layer):
@@ -20,7 +22,7 @@ class FingerprintNormalization(keras.layers.Layer):
     def __init__(self, low: float, high: float, mean: float, std: float, **kwargs):
         super().__init__(**kwargs)
         if not float(std) > 0 or not float(high) >= float(low):
-            raise ValueError(f"FingerprintNormalization: need std > 0 and high >= low, got {low}, {high}, {std}")
+            raise ConfigError(f"FingerprintNormalization: need std > 0 and high >= low, got {low}, {high}, {std}")
         self.low, self.high, self.mean, self.std = float(low), float(high), float(mean), float(std)
 
     def call(self, inputs):

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_liver.errors import ConfigError
+
 
 @keras.saving.register_keras_serializable(package="keras_liver")
 class IntensityWindow(keras.layers.Layer):
@@ -22,7 +24,7 @@ class IntensityWindow(keras.layers.Layer):
     def __init__(self, low: float, high: float, rescale: bool = True, **kwargs):
         super().__init__(**kwargs)
         if not float(high) > float(low):
-            raise ValueError(f"IntensityWindow: high ({high}) must exceed low ({low})")
+            raise ConfigError(f"IntensityWindow: high ({high}) must exceed low ({low})")
         self.low, self.high, self.rescale = float(low), float(high), bool(rescale)
 
     def call(self, inputs):

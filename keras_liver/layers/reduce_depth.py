@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_liver.errors import ConfigError
+
 MODES = ("mean", "max")
 
 
@@ -16,7 +18,7 @@ class ReduceDepth(keras.layers.Layer):
     def __init__(self, mode: str = "mean", **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
-            raise ValueError(f"ReduceDepth: mode must be one of {MODES}, got {mode!r}")
+            raise ConfigError(f"ReduceDepth: mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
 
     def call(self, inputs):

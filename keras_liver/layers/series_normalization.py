@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_liver.errors import ConfigError
+
 
 @keras.saving.register_keras_serializable(package="keras_liver")
 class SeriesNormalization(keras.layers.Layer):
@@ -21,7 +23,7 @@ class SeriesNormalization(keras.layers.Layer):
     def __init__(self, baseline_frames: int = 1, epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
         if int(baseline_frames) < 1:
-            raise ValueError(f"SeriesNormalization: baseline_frames must be >= 1, got {baseline_frames}")
+            raise ConfigError(f"SeriesNormalization: baseline_frames must be >= 1, got {baseline_frames}")
         self.baseline_frames, self.epsilon = int(baseline_frames), float(epsilon)
 
     def call(self, inputs):

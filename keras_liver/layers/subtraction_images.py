@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_liver.errors import ConfigError
+
 
 @keras.saving.register_keras_serializable(package="keras_liver")
 class SubtractionImages(keras.layers.Layer):
@@ -23,7 +25,7 @@ class SubtractionImages(keras.layers.Layer):
     def __init__(self, baseline_frame: int = 0, **kwargs):
         super().__init__(**kwargs)
         if int(baseline_frame) < 0:
-            raise ValueError(f"SubtractionImages: baseline_frame must be >= 0, got {baseline_frame}")
+            raise ConfigError(f"SubtractionImages: baseline_frame must be >= 0, got {baseline_frame}")
         self.baseline_frame = int(baseline_frame)
 
     def call(self, inputs):

@@ -4,7 +4,9 @@
 * `DCEClassifier`: 3D convolutions per time point + ConvLSTM over time.
 * `DCESegmenter`: shared 3D U-Net encoder, ConvLSTM per level, 3D decoder.
 * Baselines: `UNet` (plain), `CurveLSTM`, `SinglePhaseCNN`, `HOGSVM`.
-* `summary(model)`: parameters and FLOPs per sample; `load_model(path)` opens a saved model.
+* `summary(model)`: parameters and FLOPs per sample; `load_model(path)` opens a saved model,
+  `save_model` writes one atomically, `model_class(name)` finds a class by its config name.
+* `LiverModel`: their base (task, config round trip).
 """
 
 from keras_liver.models.curve_lstm import CurveLSTM
@@ -13,9 +15,11 @@ from keras_liver.models.dce_segmenter import DCESegmenter
 from keras_liver.models.fused_unet import FusedUNet
 from keras_liver.models.hog_svm import HOGSVM
 from keras_liver.models.input_shape import with_input_shape
-from keras_liver.models.loading import load_model
+from keras_liver.models.layer_walk import iter_layers
+from keras_liver.models.base import LiverModel
+from keras_liver.models.loading import load_model, model_class, save_model
+from keras_liver.models.flops import summary
 from keras_liver.models.single_phase_cnn import SinglePhaseCNN
-from keras_liver.models.summary import summary
 from keras_liver.models.unet import UNet
 
 __all__ = [
@@ -24,9 +28,13 @@ __all__ = [
     "DCESegmenter",
     "FusedUNet",
     "HOGSVM",
+    "LiverModel",
     "SinglePhaseCNN",
     "UNet",
+    "iter_layers",
     "load_model",
+    "model_class",
+    "save_model",
     "summary",
     "with_input_shape",
 ]

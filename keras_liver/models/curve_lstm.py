@@ -2,12 +2,12 @@
 
 import keras
 
-from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
+from keras_liver.models.base import LiverModel
 
 
 @keras.saving.register_keras_serializable(package="keras_liver")
-class CurveLSTM(keras.Model):
+class CurveLSTM(LiverModel):
     """Lesion class from time-intensity curves with an LSTM (paper Table 1 baseline).
 
     Input ``curves`` ``(batch, t, features)``, for example the output of
@@ -23,11 +23,13 @@ class CurveLSTM(keras.Model):
         name: Model name.
     """
 
+    task = "dce_classification"
+    main_input = "curves"
+    config_keys = ('input_shape', 'num_classes', 'units', 'dropout', 'class_names')
+
     def __init__(self, input_shape=(8, 3), num_classes: int = 5, units=(32,), dropout: float = 0.2,
                  class_names=None, name: str = "curve_lstm", **kwargs):
-        input_shape = tuple(None if s is None else int(s) for s in input_shape)
-        if len(input_shape) != 2:
-            raise ConfigError(f"input_shape: (t, features), got {input_shape}")
+        input_shape = self.coerce_input_shape(input_shape, (2,), "(t, features)")
         units = [int(u) for u in units]
         curves = keras.Input(input_shape, name="curves")
         h = curves
@@ -35,17 +37,5 @@ class CurveLSTM(keras.Model):
             h = keras.layers.LSTM(u, return_sequences=k < len(units) - 1, name=f"lstm_{k}")(h)
         outputs = blocks.classifier_head(h, num_classes, dropout)
         super().__init__(inputs={"curves": curves}, outputs=outputs, name=name, **kwargs)
-        self.input_shape_ = input_shape
-        self.num_classes = int(num_classes)
-        self.units = units
-        self.dropout = float(dropout)
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
-
-    def get_config(self):
-        return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "units": self.units,
-                "dropout": self.dropout, "class_names": self.class_names, "name": self.name,
-                "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self._remember(input_shape=input_shape, num_classes=int(num_classes), units=units, dropout=float(dropout),
+                       class_names=None if class_names is None else [str(c) for c in class_names])

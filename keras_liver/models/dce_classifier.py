@@ -9,12 +9,13 @@ from keras_liver.layers.reduce_depth import ReduceDepth
 from keras_liver.layers.series_normalization import SeriesNormalization
 from keras_liver.layers.subtraction_images import SubtractionImages
 from keras_liver.layers.unfold_time import UnfoldTime
+from keras_liver.models.base import LiverModel
 
 RECURRENT = ("convlstm2d", "convlstm3d")
 
 
 @keras.saving.register_keras_serializable(package="keras_liver")
-class DCEClassifier(keras.Model):
+class DCEClassifier(LiverModel):
     """Lesion classification from a 4D DCE-MRI series (the paper's Algorithm 1).
 
     ``sequence`` ``(batch, t, z, y, x, c)`` -> in-graph series normalisation
@@ -54,13 +55,14 @@ class DCEClassifier(keras.Model):
         tumour segmentation (see ../shared/DESIGN.md).
     """
 
+    task = "dce_classification"
+    config_keys = ('input_shape', 'num_classes', 'encoder_filters', 'lstm_filters', 'recurrent', 'depth_pooling', 'norm', 'activation', 'dropout', 'normalize_series', 'subtraction', 'class_names')
+
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, encoder_filters=(16, 32, 64),
                  lstm_filters=(32,), recurrent: str = "convlstm2d", depth_pooling: str = "mean", norm="batch",
                  activation: str = "relu", dropout: float = 0.3, normalize_series: bool = True,
                  subtraction: bool = False, class_names=None, name: str = "dce_classifier", **kwargs):
-        input_shape = tuple(None if s is None else int(s) for s in input_shape)
-        if len(input_shape) != 5:
-            raise ConfigError(f"input_shape: (t, z, y, x, c), got {input_shape}")
+        input_shape = self.coerce_input_shape(input_shape, (5,), "(t, z, y, x, c)")
         if recurrent not in RECURRENT:
             raise ConfigError(f"recurrent: one of {RECURRENT}, got {recurrent!r}")
         encoder_filters = [int(f) for f in encoder_filters]
@@ -89,28 +91,7 @@ class DCEClassifier(keras.Model):
         outputs = blocks.classifier_head(h, num_classes, dropout)
         super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
 
-        self.input_shape_ = input_shape
-        self.num_classes = int(num_classes)
-        self.encoder_filters = encoder_filters
-        self.lstm_filters = lstm_filters
-        self.recurrent = recurrent
-        self.depth_pooling = depth_pooling
-        self.norm = norm
-        self.activation = activation
-        self.dropout = float(dropout)
-        self.normalize_series = bool(normalize_series)
-        self.subtraction = bool(subtraction)
-        self.class_names = class_names
-
-    def get_config(self):
-        return {
-            "input_shape": list(self.input_shape_), "num_classes": self.num_classes,
-            "encoder_filters": self.encoder_filters, "lstm_filters": self.lstm_filters,
-            "recurrent": self.recurrent, "depth_pooling": self.depth_pooling, "norm": self.norm,
-            "activation": self.activation, "dropout": self.dropout, "normalize_series": self.normalize_series,
-            "subtraction": self.subtraction, "class_names": self.class_names, "name": self.name, "trainable": self.trainable,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self._remember(input_shape=input_shape, num_classes=int(num_classes), encoder_filters=encoder_filters,
+                       lstm_filters=lstm_filters, recurrent=recurrent, depth_pooling=depth_pooling, norm=norm,
+                       activation=activation, dropout=float(dropout), normalize_series=bool(normalize_series),
+                       subtraction=bool(subtraction), class_names=class_names)

@@ -9,10 +9,11 @@ from keras_liver.layers.fold_time import FoldTime
 from keras_liver.layers.series_normalization import SeriesNormalization
 from keras_liver.layers.subtraction_images import SubtractionImages
 from keras_liver.layers.unfold_time import UnfoldTime
+from keras_liver.models.base import LiverModel
 
 
 @keras.saving.register_keras_serializable(package="keras_liver")
-class DCESegmenter(keras.Model):
+class DCESegmenter(LiverModel):
     """Per-voxel segmentation of a 4D DCE-MRI series.
 
     ``sequence`` ``(batch, t, z, y, x, c)`` -> series normalisation -> a
@@ -42,12 +43,13 @@ class DCESegmenter(keras.Model):
         fused over time by convolutional LSTMs (see ../shared/DESIGN.md).
     """
 
+    task = "dce_segmentation"
+    config_keys = ('input_shape', 'num_classes', 'filters', 'norm', 'activation', 'normalize_series', 'subtraction')
+
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 3, filters=(16, 32, 64), norm="batch",
                  activation: str = "relu", normalize_series: bool = True, subtraction: bool = False,
                  name: str = "dce_segmenter", **kwargs):
-        input_shape = tuple(None if s is None else int(s) for s in input_shape)
-        if len(input_shape) != 5:
-            raise ConfigError(f"input_shape: (t, z, y, x, c), got {input_shape}")
+        input_shape = self.coerce_input_shape(input_shape, (5,), "(t, z, y, x, c)")
         filters = [int(f) for f in filters]
         if len(filters) < 2:
             raise ConfigError("filters: at least two levels")
@@ -71,19 +73,5 @@ class DCESegmenter(keras.Model):
         outputs = {"probabilities": probabilities, "mask": ArgMax(name="mask")(probabilities)}
         super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
 
-        self.input_shape_ = input_shape
-        self.num_classes = int(num_classes)
-        self.filters = filters
-        self.norm = norm
-        self.activation = activation
-        self.normalize_series = bool(normalize_series)
-        self.subtraction = bool(subtraction)
-
-    def get_config(self):
-        return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "filters": self.filters,
-                "norm": self.norm, "activation": self.activation, "normalize_series": self.normalize_series,
-                "subtraction": self.subtraction, "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self._remember(input_shape=input_shape, num_classes=int(num_classes), filters=filters, norm=norm,
+                       activation=activation, normalize_series=bool(normalize_series), subtraction=bool(subtraction))

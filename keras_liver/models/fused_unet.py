@@ -5,13 +5,14 @@ import keras
 from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
 from keras_liver.layers.intensity import intensity_layer, normalize_intensity_spec
+from keras_liver.models.base import LiverModel
 
 FUSIONS = ("early", "stems")
 MODES = ("accurate", "fast")
 
 
 @keras.saving.register_keras_serializable(package="keras_liver")
-class FusedUNet(keras.Model):
+class FusedUNet(LiverModel):
     """The paper's "fused U-Net": UNet++ (Zhou et al., 2018) with multi-input fusion.
 
     Nodes follow eq. 2 and are named by grid position: the encoder column
@@ -65,14 +66,16 @@ class FusedUNet(keras.Model):
         Architecture for Medical Image Segmentation", DLMIA 2018.
     """
 
+    task = "ct_segmentation"
+    config_keys = ("input_shape", "num_classes", "depth", "filters", "deep_supervision", "extra_inputs", "fusion",
+                   "norm", "activation", "dropout", "intensity")
+
     def __init__(self, input_shape=(256, 256, 1), num_classes: int = 3, depth: int = 4, filters: int = 32,
                  deep_supervision: bool = False, extra_inputs=None, fusion: str = "early", norm="batch",
                  activation: str = "relu", dropout: float = 0.0, intensity=None, name: str = "fused_unet",
                  **kwargs):
-        input_shape = tuple(None if s is None else int(s) for s in input_shape)
+        input_shape = self.coerce_input_shape(input_shape, (3, 4), "(y, x, c) or (z, y, x, c)")
         spatial_dims = len(input_shape) - 1
-        if spatial_dims not in (2, 3):
-            raise ConfigError(f"input_shape: (y, x, c) or (z, y, x, c), got {input_shape}")
         if fusion not in FUSIONS:
             raise ConfigError(f"fusion: one of {FUSIONS}, got {fusion!r}")
         if int(depth) < 1 or int(filters) < 1 or int(num_classes) < 2:
@@ -130,18 +133,17 @@ class FusedUNet(keras.Model):
                                                             "probabilities")}
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
-        self.input_shape_ = input_shape
         self.spatial_dims = spatial_dims
-        self.num_classes = int(num_classes)
-        self.depth = depth
-        self.filters = filters
-        self.deep_supervision = bool(deep_supervision)
-        self.extra_inputs = extra_inputs
-        self.fusion = fusion
-        self.norm = norm
-        self.activation = activation
-        self.dropout = float(dropout)
-        self.intensity = spec
+        self._remember(input_shape=input_shape, num_classes=int(num_classes), depth=depth, filters=filters,
+                       deep_supervision=bool(deep_supervision), extra_inputs=extra_inputs, fusion=fusion, norm=norm,
+                       activation=activation, dropout=float(dropout), intensity=spec)
+
+    @classmethod
+    def training_outputs(cls, model_args: dict) -> tuple:
+        """``probabilities``, and ``head_1`` ... ``head_depth`` with deep supervision."""
+        if not model_args.get("deep_supervision"):
+            return ("probabilities",)
+        return ("probabilities",) + tuple(f"head_{j}" for j in range(1, int(model_args.get("depth", 4)) + 1))
 
     @property
     def input_names(self) -> list:
@@ -179,15 +181,3 @@ class FusedUNet(keras.Model):
             heads = [self.get_layer(f"head_{j}").output for j in range(1, level + 1)]
             out = heads[0] if level == 1 else keras.layers.Average(dtype="float32", name="mean_of_heads")(heads)
         return keras.Model(inputs=inputs, outputs={"probabilities": out}, name=f"{self.name}_{mode}_{level}")
-
-    def get_config(self):
-        return {
-            "input_shape": list(self.input_shape_), "num_classes": self.num_classes, "depth": self.depth,
-            "filters": self.filters, "deep_supervision": self.deep_supervision, "extra_inputs": self.extra_inputs,
-            "fusion": self.fusion, "norm": self.norm, "activation": self.activation, "dropout": self.dropout,
-            "intensity": self.intensity, "name": self.name, "trainable": self.trainable,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -1,5 +1,6 @@
-"""`load_model`: open a ``.keras`` file that uses keras-liver's registered classes."""
+"""`load_model`, `save_model` and `model_class`: keras-liver's models by file and by name."""
 
+import os
 import pathlib
 
 from keras_liver.errors import FileFormatError, MissingPathError
@@ -33,3 +34,28 @@ def load_model(path, compile: bool = True):
         return keras.saving.load_model(path, compile=compile)
     except (ValueError, OSError, TypeError) as exc:
         raise FileFormatError(f"{path}: cannot load as a Keras model ({exc})") from None
+
+
+def save_model(model, path) -> pathlib.Path:
+    """``model.save`` to a temporary name beside ``path``, then rename (never a half-written file)."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def model_class(name: str):
+    """The keras-liver model class called ``name`` (`ConfigError` naming the known ones)."""
+    from keras_liver import models
+    from keras_liver.errors import ConfigError
+    from keras_liver.models.base import LiverModel
+
+    known = sorted(n for n in models.__all__ if isinstance(getattr(models, n), type)
+                   and issubclass(getattr(models, n), LiverModel))
+    if name not in known:
+        raise ConfigError(f"model: one of {known}, got {name!r}")
+    return getattr(models, name)

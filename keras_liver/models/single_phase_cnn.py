@@ -6,10 +6,11 @@ from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
 from keras_liver.layers.select_frame import SelectFrame
 from keras_liver.layers.series_normalization import SeriesNormalization
+from keras_liver.models.base import LiverModel
 
 
 @keras.saving.register_keras_serializable(package="keras_liver")
-class SinglePhaseCNN(keras.Model):
+class SinglePhaseCNN(LiverModel):
     """Lesion class from one phase of the series, with the same 3D encoder as `DCEClassifier`.
 
     Takes the same ``sequence`` input (so it runs on the same data and
@@ -29,12 +30,13 @@ class SinglePhaseCNN(keras.Model):
         name: Model name.
     """
 
+    task = "dce_classification"
+    config_keys = ('input_shape', 'num_classes', 'phase', 'encoder_filters', 'norm', 'activation', 'dropout', 'normalize_series', 'class_names')
+
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, phase: int = 2,
                  encoder_filters=(16, 32, 64), norm="batch", activation: str = "relu", dropout: float = 0.3,
                  normalize_series: bool = True, class_names=None, name: str = "single_phase_cnn", **kwargs):
-        input_shape = tuple(None if s is None else int(s) for s in input_shape)
-        if len(input_shape) != 5:
-            raise ConfigError(f"input_shape: (t, z, y, x, c), got {input_shape}")
+        input_shape = self.coerce_input_shape(input_shape, (5,), "(t, z, y, x, c)")
         if input_shape[0] is not None and not -input_shape[0] <= int(phase) < input_shape[0]:
             raise ConfigError(f"phase {phase}: the series has {input_shape[0]} frames")
         encoder_filters = [int(f) for f in encoder_filters]
@@ -45,22 +47,7 @@ class SinglePhaseCNN(keras.Model):
         h = keras.layers.GlobalAveragePooling3D(name="pool")(h)
         outputs = blocks.classifier_head(h, num_classes, dropout)
         super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
-        self.input_shape_ = input_shape
-        self.num_classes = int(num_classes)
-        self.phase = int(phase)
-        self.encoder_filters = encoder_filters
-        self.norm = norm
-        self.activation = activation
-        self.dropout = float(dropout)
-        self.normalize_series = bool(normalize_series)
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
-
-    def get_config(self):
-        return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "phase": self.phase,
-                "encoder_filters": self.encoder_filters, "norm": self.norm, "activation": self.activation,
-                "dropout": self.dropout, "normalize_series": self.normalize_series,
-                "class_names": self.class_names, "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self._remember(input_shape=input_shape, num_classes=int(num_classes), phase=int(phase),
+                       encoder_filters=encoder_filters, norm=norm, activation=activation, dropout=float(dropout),
+                       normalize_series=bool(normalize_series),
+                       class_names=None if class_names is None else [str(c) for c in class_names])

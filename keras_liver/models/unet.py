@@ -2,13 +2,13 @@
 
 import keras
 
-from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
 from keras_liver.layers.intensity import intensity_layer, normalize_intensity_spec
+from keras_liver.models.base import LiverModel
 
 
 @keras.saving.register_keras_serializable(package="keras_liver")
-class UNet(keras.Model):
+class UNet(LiverModel):
     """U-Net (Ronneberger et al., 2015) with the same blocks, inputs and outputs as `FusedUNet`.
 
     Encoder nodes ``x_i_0`` as in `FusedUNet`; each decoder node
@@ -27,13 +27,14 @@ class UNet(keras.Model):
         name: Model name.
     """
 
+    task = "ct_segmentation"
+    config_keys = ('input_shape', 'num_classes', 'depth', 'filters', 'extra_inputs', 'norm', 'activation', 'dropout', 'intensity')
+
     def __init__(self, input_shape=(256, 256, 1), num_classes: int = 3, depth: int = 4, filters: int = 32,
                  extra_inputs=None, norm="batch", activation: str = "relu", dropout: float = 0.0, intensity=None,
                  name: str = "unet", **kwargs):
-        input_shape = tuple(None if s is None else int(s) for s in input_shape)
+        input_shape = self.coerce_input_shape(input_shape, (3, 4), "(y, x, c) or (z, y, x, c)")
         spatial_dims = len(input_shape) - 1
-        if spatial_dims not in (2, 3):
-            raise ConfigError(f"input_shape: (y, x, c) or (z, y, x, c), got {input_shape}")
         extra_inputs = {str(k): int(v) for k, v in (extra_inputs or {}).items()}
         spec = normalize_intensity_spec(intensity)
         block = dict(norm=norm, activation=activation, dropout=float(dropout))
@@ -59,22 +60,6 @@ class UNet(keras.Model):
             x = blocks.conv_block(x, width[i], spatial_dims, f"d_{i}", **block)
         outputs = {"probabilities": blocks.softmax_head(x, int(num_classes), spatial_dims, "probabilities")}
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
-        self.input_shape_ = input_shape
-        self.num_classes = int(num_classes)
-        self.depth = int(depth)
-        self.filters = int(filters)
-        self.extra_inputs = extra_inputs
-        self.norm = norm
-        self.activation = activation
-        self.dropout = float(dropout)
-        self.intensity = spec
-
-    def get_config(self):
-        return {"input_shape": list(self.input_shape_), "num_classes": self.num_classes, "depth": self.depth,
-                "filters": self.filters, "extra_inputs": self.extra_inputs, "norm": self.norm,
-                "activation": self.activation, "dropout": self.dropout, "intensity": self.intensity,
-                "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        self._remember(input_shape=input_shape, num_classes=int(num_classes), depth=int(depth), filters=int(filters),
+                       extra_inputs=extra_inputs, norm=norm, activation=activation, dropout=float(dropout),
+                       intensity=spec)

@@ -1,35 +1,151 @@
-"""`BaseClient`: whole-volume segmentation and series classification over any Predict transport."""
+"""`BaseClient`: what the gRPC and REST clients share, transport aside.
+
+The fields, the retry loop with exponential backoff, `wait_until_available`,
+`close`, the context manager, the signature parsing, and whole-volume
+segmentation / series classification live here once; `PredictClient`
+(gRPC) and `RestPredictClient` (REST) only move requests. Both therefore
+behave the same: the same errors (`ServingError` with the gRPC status name
+as ``code``), the same retries (only ``UNAVAILABLE`` is retried), the same
+results.
+"""
+
+import logging
+import time
 
 import numpy as np
 
+from keras_liver import tasks
 from keras_liver.errors import ConfigError, ServingError
 from keras_liver.io.volume import Volume
 
+logger = logging.getLogger(__name__)
+
+
+def tensor_info(dtype: str, dims, unknown_rank: bool = False) -> dict:
+    """``{"dtype": "float32", "shape": [None, 64, ...]}`` of one signature tensor (sizes < 0 become ``None``)."""
+    shape = None if unknown_rank else [None if int(d) < 0 else int(d) for d in dims]
+    return {"dtype": dtype, "shape": shape}
+
 
 class BaseClient:
-    """What `PredictClient` (gRPC) and `RestPredictClient` share.
+    """A TF Serving client for keras-liver models, independent of the transport.
 
-    Subclasses provide ``predict(inputs, output_filter=None) -> dict`` and
-    ``metadata() -> dict`` (``{"inputs": {name: {"shape", "dtype"}}, "outputs": ...}``).
+    Subclasses implement ``_predict(inputs, output_filter)``, ``_metadata()``
+    and ``_status()``, each raising `ServingError` (code ``UNAVAILABLE`` when
+    the server cannot be reached, which is retried with backoff).
+
+    Args:
+        target: Address of the server (gRPC ``host:8500``, REST ``host:8501`` or an ``http://`` URL).
+        model_name: Servable name.
+        signature: Signature name.
+        timeout: Seconds per call.
+        retries: Retries on UNAVAILABLE (not started yet, restarting).
+        backoff_s: First retry delay, doubled each time.
+        version: Ask for this version (default: the server's latest).
+        version_label: Ask for a labelled version (``"stable"``, ``"canary"``).
     """
 
-    def predict(self, inputs: dict, output_filter=None) -> dict:  # pragma: no cover - abstract
+    def __init__(self, target: str, model_name: str, signature: str = "serving_default", *, timeout: float = 60.0,
+                 retries: int = 4, backoff_s: float = 0.25, version: int | None = None,
+                 version_label: str | None = None):
+        if version is not None and version_label:
+            raise ServingError("give version or version_label, not both", "INVALID_ARGUMENT")
+        self.target = target
+        self.model_name = model_name
+        self.signature = signature
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.backoff_s = float(backoff_s)
+        self.version = None if version is None else int(version)
+        self.version_label = version_label or None
+
+    # transport: implemented by subclasses -------------------------------------------------------------------------
+
+    def _predict(self, inputs: dict, output_filter: list) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def metadata(self) -> dict:  # pragma: no cover - abstract
+    def _metadata(self) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _input_shapes(self) -> dict:
-        meta = self.metadata()
-        return {name: tuple(info["shape"][1:]) for name, info in meta["inputs"].items()}
+    def _status(self) -> list:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the connection (a no-op for transports without one)."""
+
+    # shared behaviour ----------------------------------------------------------------------------------------------
+
+    def _retrying(self, call, what: str):
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except ServingError as exc:
+                if exc.code != "UNAVAILABLE" or attempt == self.retries:
+                    raise
+                delay = self.backoff_s * 2 ** attempt
+                logger.warning("%s %s: server unavailable, retrying in %.2f s", what, self.target, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def error(self, what: str, code: str, message: str) -> ServingError:
+        """A `ServingError` naming the call, the model and the server."""
+        return ServingError(f"{what} {self.model_name!r} at {self.target}: {code}: {message}", code)
+
+    def predict(self, inputs: dict, output_filter=None) -> dict:
+        """One Predict call.
+
+        Args:
+            inputs: ``{input name: array}``; sent with the arrays' own dtypes.
+            output_filter: Output names to return (default all).
+
+        Returns:
+            ``{output name: ndarray}`` (strings as ``bytes`` objects).
+        """
+        inputs = {k: np.asarray(v) for k, v in inputs.items()}
+        return self._retrying(lambda: self._predict(inputs, list(output_filter or [])), "Predict")
+
+    def metadata(self) -> dict:
+        """The signature's inputs and outputs: ``{"name", "version", "signature", "inputs", "outputs"}``."""
+        return self._retrying(self._metadata, "GetModelMetadata")
+
+    def status(self) -> list:
+        """``[{"version", "state", "error"}]`` of the model's versions (GetModelStatus)."""
+        return self._retrying(self._status, "GetModelStatus")
+
+    def task(self) -> tasks.Task:
+        """The served model's `keras_liver.tasks.Task`, from its signature."""
+        return tasks.task_of(self.metadata())
+
+    def wait_until_available(self, timeout: float = 60.0, version: int | None = None) -> int:
+        """Poll the model status until a version (or the given one) is AVAILABLE; return that version."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ready = [s["version"] for s in self._status() if s["state"] == "AVAILABLE"]
+                if ready and (version is None or version in ready):
+                    return version if version is not None else max(ready)
+            except ServingError as exc:
+                if exc.code not in ("UNAVAILABLE", "NOT_FOUND"):
+                    raise
+            if time.monotonic() > deadline:
+                raise ServingError(f"{self.model_name!r} at {self.target}: no AVAILABLE version"
+                                   f"{'' if version is None else f' {version}'} after {timeout:.0f} s",
+                                   "DEADLINE_EXCEEDED")
+            time.sleep(0.2)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def segment_volume(self, volume: Volume, *, patch_size=None, **options) -> Volume:
-        """Segment a CT volume through the server; the mask comes back on ``volume``'s grid.
+        """Segment a CT volume (or a DCE series) through the server; the mask comes back on ``volume``'s grid.
 
-        Runs the same steps as `keras_liver.inference.predict_volume`, with
+        A CT segmenter runs the same steps as `keras_liver.inference.predict_volume`,
         each batch of sliding windows sent as one Predict request (only the
-        ``probabilities`` output travels back). A served DCE segmenter
-        (input ``sequence``) takes a 4D series in one request instead.
+        ``probabilities`` output travels back). A DCE segmenter takes the 4D
+        series in one request (`keras_liver.inference.segment_series` locally).
 
         Args:
             volume: 3D CT `Volume` in HU (or a 4D DCE series for a DCE segmenter).
@@ -41,37 +157,42 @@ class BaseClient:
         Returns:
             uint8 label `Volume` on the input grid.
         """
-        from keras_liver.inference import default_patch_size, dict_predictor, segment_with_predictor
+        from keras_liver.inference import (
+            default_patch_size,
+            dict_predictor,
+            mask_from_outputs,
+            segment_with_predictor,
+            series_inputs,
+        )
+        from keras_liver.inference.sliding_window import ordered_shapes
 
-        shapes = self._input_shapes()
-        if "sequence" in shapes:
-            if not volume.is_series:
-                raise ConfigError(f"volume: the served model takes a 4D DCE series, got shape {volume.shape}")
-            out = self.predict({"sequence": volume.array[None, ..., None].astype(np.float32)},
-                               output_filter=["mask"])
-            return volume.replace(np.asarray(out["mask"])[0].astype(np.uint8), modality="SEG")
-        if "image" not in shapes:
-            raise ServingError(f"served model takes {sorted(shapes)}, not 'image' or 'sequence'", "INVALID_ARGUMENT")
+        meta = self.metadata()
+        task = tasks.task_of(meta)
+        if not task.is_segmentation:
+            raise ServingError(f"{self.model_name!r} at {self.target} is a {task.name} model, not a segmenter",
+                               "INVALID_ARGUMENT")
+        if task.modality == "DCE":
+            return mask_from_outputs(self.predict(series_inputs(volume, task, "volume"), output_filter=["mask"]),
+                                     volume)
+        if volume.is_series:
+            raise ConfigError(f"volume: the served model ({task.name}) takes a 3D volume, got a 4D series")
+        shapes = ordered_shapes(task, {name: info["shape"][1:] for name, info in meta["inputs"].items()})
         predictor = dict_predictor(lambda feed: self.predict(feed, output_filter=["probabilities"]), shapes)
         if patch_size is None:
-            patch_size = default_patch_size(shapes["image"], predictor[1])
+            patch_size = default_patch_size(next(iter(shapes.values())), predictor[1])
         return segment_with_predictor(predictor, volume, patch_size=patch_size, **options)
 
     def classify_series(self, series) -> dict:
         """Classify one DCE series (`Volume` or ``(t, z, y, x)`` array) through the server.
 
         Returns:
-            ``{"label": int, "class_name": str | None, "probabilities": ndarray}``.
+            ``{"label": int, "class_name": str | None, "probabilities": ndarray}``, as
+            `keras_liver.inference.classify_series` returns for a local model.
         """
-        array = series.array if isinstance(series, Volume) else np.asarray(series)
-        if array.ndim != 4:
-            raise ConfigError(f"series: a 4D (t, z, y, x) DCE series, got shape {array.shape}")
-        out = self.predict({"sequence": array[None, ..., None].astype(np.float32)})
-        if "label" not in out:
-            raise ServingError(f"served model returns {sorted(out)}, not a class label", "INVALID_ARGUMENT")
-        name = out.get("class_name")
-        if name is not None:
-            name = np.asarray(name).reshape(-1)[0]
-            name = name.decode() if isinstance(name, bytes) else str(name)
-        return {"label": int(np.asarray(out["label"]).reshape(-1)[0]), "class_name": name,
-                "probabilities": np.asarray(out["probabilities"], np.float32)[0]}
+        from keras_liver.inference import classification_from_outputs, series_inputs
+
+        task = self.task()
+        if task.is_segmentation:
+            raise ServingError(f"{self.model_name!r} at {self.target} is a {task.name} model, not a classifier",
+                               "INVALID_ARGUMENT")
+        return classification_from_outputs(self.predict(series_inputs(series, task)))

@@ -29,8 +29,12 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from keras_liver import losses
+from keras_liver import losses, tasks
 from keras_liver.errors import ConfigError
+from keras_liver.io.atomic import write_text_atomic
+from keras_liver.models import save_model
+from keras_liver.training.datasets import ct_patch_samplers
+from keras_liver.training.model_setup import build_model, output_keys
 from keras_liver.training.train_config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -47,7 +51,7 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
     """Train a CT segmentation model on all workers of ``TF_CONFIG`` (see the module notes).
 
     Args:
-        config: `TrainConfig`, dict or YAML/JSON path (``task`` must be ``ct_segmentation``).
+        config: `TrainConfig`, dict or YAML/JSON path (a task trained on a CT folder: ``ct_segmentation``).
 
     Returns:
         The run directory.
@@ -55,11 +59,10 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
     import keras
 
     from keras_liver import data
-    from keras_liver.training.trainer import _build_model, _output_keys, save_model_atomic, split_cases
 
     config = TrainConfig.coerce(config)
-    if config.task != "ct_segmentation":
-        raise ConfigError("multi-worker training supports task ct_segmentation")
+    if tasks.get(config.task).data != "ct_folder":
+        raise ConfigError(f"task: multi-worker training takes CT patch tasks, not {config.task}")
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     index, n_workers = _task()
     run_dir = pathlib.Path(config.out_dir)
@@ -67,15 +70,8 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
     own_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
-    store = data.build_ct_cache(config.data, own_dir / "cache.h5", target_spacing=config.target_spacing,
-                                crop_margin_mm=config.crop_margin_mm)
-    ids, images, labels = data.load_store(store)
-    train_ids, _ = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
-    patch = tuple(int(p) for p in config.patch_size)
-    sampler = data.PatchSampler([images[ids.index(i)] for i in train_ids], [labels[ids.index(i)] for i in train_ids],
-                                patch, tumour_fraction=config.tumour_fraction,
-                                foreground_fraction=config.foreground_fraction, seed=config.seed)
-    keys = _output_keys(config)
+    sampler = ct_patch_samplers(config, own_dir / "cache.h5")["train"]
+    keys = output_keys(config)
     global_batch = int(config.batch_size)
 
     def dataset_fn(context):
@@ -89,7 +85,7 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
         # per-replica batch statistics would give every worker different moving averages
         config.model_args = {**config.model_args, "norm": "sync_batch"}
     with strategy.scope():
-        model = _build_model(config, (None,) * len(patch) + (1,))
+        model = build_model(config, (None,) * len(config.patch_size) + (1,))
         optimizer = keras.optimizers.Adam(config.learning_rate)
         loss_fn = losses.get(config.loss, reduction=None, **config.loss_args)
     heads = [k for k in keys if k.startswith("head_")] or ["probabilities"]
@@ -122,8 +118,8 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
         logger.info("worker %d epoch %d loss %.4f", index, epoch, total / steps)
     np.savez(own_dir.parent / f"worker_{index}.npz", *[np.asarray(w) for w in model.weights])
     if index == 0:
-        (run_dir / "history.csv").write_text("epoch,loss\n" + "".join(f"{e},{v}\n" for e, v in rows))
-        save_model_atomic(model, run_dir / "model.keras")
+        write_text_atomic(run_dir / "history.csv", "epoch,loss\n" + "".join(f"{e},{v}\n" for e, v in rows))
+        save_model(model, run_dir / "model.keras")
     return run_dir
 
 

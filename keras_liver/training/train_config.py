@@ -4,16 +4,20 @@ import dataclasses
 import json
 import pathlib
 
+from keras_liver import tasks
 from keras_liver.errors import ConfigError, MissingPathError
 
-TASKS = ("ct_segmentation", "dce_classification", "dce_segmentation")
-MODELS = ("FusedUNet", "UNet", "DCEClassifier", "DCESegmenter", "SinglePhaseCNN", "CurveLSTM")
 SCHEDULES = ("cosine", "plateau", "constant")
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """A training run. Unknown keys in a file are an error, so a typo never passes silently.
+
+    Every setting is checked when the config is made, before any data is
+    read: the task (`keras_liver.tasks`), the model and that it belongs to the
+    task, the ``model_args`` keys its constructor takes, the loss (one the task
+    allows) and its ``loss_args``, schedule, deep-supervision scheme and monitor.
 
     Attributes:
         task: ``"ct_segmentation"`` (LiTS folder of CT volumes), ``"dce_classification"``
@@ -41,7 +45,8 @@ class TrainConfig:
         learning_rate: Initial Adam learning rate.
         schedule: ``"cosine"`` decay to 0 over the run, ``"plateau"``
             (halve when the monitored metric stalls for 3 epochs) or ``"constant"``.
-        loss: ``"dice_ce"``, ``"dice"``, ``"focal"``, ``"tversky"`` or ``"cross_entropy"``.
+        loss: ``"dice_ce"``, ``"dice"``, ``"focal"``, ``"tversky"`` or ``"cross_entropy"``
+            (``None``: the task's default, ``dice_ce`` for segmentation, ``cross_entropy`` for classification).
         loss_args: Loss constructor arguments.
         deep_supervision_scheme: ``"equal"`` or ``"deep_first"`` head weights.
         target_spacing: CT: resample to this ``(z, y, x)`` mm in the cache.
@@ -58,8 +63,8 @@ class TrainConfig:
         xla: Compile the training step with XLA.
         early_stopping_patience: Epochs without improvement before stopping (``None``: never).
         monitor: Metric for the best checkpoint and early stopping (default:
-            ``val_dice_2`` for CT, ``val_dice_2`` for DCE segmentation,
-            ``val_macro_f1`` for DCE classification).
+            ``val_dice_2`` for segmentation, ``val_macro_f1`` for DCE
+            classification); a ``...loss`` is minimised, any other maximised.
         verbose: Keras progress output (1 bar, 2 one line per epoch, 0 none).
     """
 
@@ -78,7 +83,7 @@ class TrainConfig:
     validation_steps: int = 10
     learning_rate: float = 1e-3
     schedule: str = "cosine"
-    loss: str = "dice_ce"
+    loss: str | None = None
     loss_args: dict = dataclasses.field(default_factory=dict)
     deep_supervision_scheme: str = "equal"
     target_spacing: list | None = None
@@ -97,10 +102,8 @@ class TrainConfig:
     verbose: int = 2
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ConfigError(f"task: one of {TASKS}, got {self.task!r}")
-        if self.model not in MODELS:
-            raise ConfigError(f"model: one of {MODELS}, got {self.model!r}")
+        task = tasks.get(self.task)
+        self._check_model(task)
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule: one of {SCHEDULES}, got {self.schedule!r}")
         for name in ("batch_size", "epochs"):
@@ -113,8 +116,35 @@ class TrainConfig:
         if self.series_patch is not None and (self.task != "dce_segmentation" or len(self.series_patch) != 3):
             raise ConfigError(f"series_patch: a (z, y, x) size for task dce_segmentation only, got "
                               f"{self.series_patch} for task {self.task!r}")
+        self._check_loss(task)
         if self.monitor is None:
-            self.monitor = "val_macro_f1" if self.task == "dce_classification" else "val_dice_2"
+            self.monitor = task.default_monitor
+        task.check_monitor(self.monitor)
+
+    def _check_model(self, task) -> None:
+        from keras_liver.models import model_class
+
+        if not isinstance(self.model_args, dict):
+            raise ConfigError(f"model_args: a mapping of {self.model} arguments, got {type(self.model_args).__name__}")
+        cls = model_class(self.model)
+        if cls.task != task.name:
+            raise ConfigError(f"model: {self.model} is a {cls.task} model; task {task.name} takes one of "
+                              f"{sorted(_models_of(task.name))}")
+        cls.check_args(self.model_args)
+
+    def _check_loss(self, task) -> None:
+        from keras_liver import losses
+
+        if self.loss is None:
+            self.loss = task.default_loss
+        if self.loss not in task.losses:
+            raise ConfigError(f"loss: for task {task.name} one of {list(task.losses)}, got {self.loss!r}")
+        if not isinstance(self.loss_args, dict):
+            raise ConfigError(f"loss_args: a mapping of loss arguments, got {type(self.loss_args).__name__}")
+        losses.get(self.loss, **self.loss_args)
+        if self.deep_supervision_scheme not in losses.SCHEMES:
+            raise ConfigError(f"deep_supervision_scheme: one of {list(losses.SCHEMES)}, got "
+                              f"{self.deep_supervision_scheme!r}")
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
@@ -157,3 +187,9 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return dataclasses.asdict(self)
+
+
+def _models_of(task_name: str) -> list:
+    from keras_liver import models
+
+    return [n for n in models.__all__ if getattr(getattr(models, n), "task", None) == task_name]

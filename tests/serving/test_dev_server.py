@@ -194,7 +194,7 @@ model_config_list {{
 
 
 def test_eight_concurrent_clients_get_no_errors(served):
-    from keras_liver.serving.load import load_test
+    from keras_liver.serving.load_testing import load_test
 
     payload = {"image": _hu((2, 16, 16, 1), seed=6)}
     result = load_test(f"127.0.0.1:{served['server'].port}", "liver_seg", payload,

@@ -1,4 +1,4 @@
-"""Figures (matplotlib, Agg backend): slice previews with label overlays."""
+"""Volume figures (matplotlib, Agg backend): slice previews with label overlays, DCE frames and curves."""
 
 import os
 import pathlib
@@ -23,8 +23,8 @@ def display_window(volume: Volume) -> tuple[float, float]:
     return float(lo), float(max(hi, lo + 1e-6))
 
 
-def _radiological(slice_2d: np.ndarray, orientation: str) -> np.ndarray:
-    # Display convention: patient's right on the image's left, anterior up.
+def radiological(slice_2d: np.ndarray, orientation: str) -> np.ndarray:
+    """An axial slice flipped to the display convention: patient's right on the image's left, anterior up."""
     out = slice_2d
     if orientation[0] == "R":
         out = out[:, ::-1]
@@ -46,7 +46,7 @@ def overlay_rgb(image: Volume, label: Volume | None, z: int, window=None, alpha:
             colour = np.array(LABEL_COLOURS.get(int(value), (1.0, 0.0, 1.0)))
             sel = lab == value
             rgb[sel] = (1 - alpha) * rgb[sel] + alpha * colour
-    return _radiological(rgb, image.orientation)
+    return radiological(rgb, image.orientation)
 
 
 def pick_slice(label: Volume | None, shape_z: int) -> int:
@@ -148,7 +148,7 @@ def dce_preview_figure(cases, path):
             ax = axes[row, f]
             ax.axis("off")
             if f < series.shape[0]:
-                ax.imshow(_radiological(series[f, z], case.image.orientation), cmap="gray", vmin=lo, vmax=hi)
+                ax.imshow(radiological(series[f, z], case.image.orientation), cmap="gray", vmin=lo, vmax=hi)
                 if row == 0:
                     ax.set_title(f"{case.image.meta['frame_times_s'][f]:.0f} s", fontsize=7)
         axes[row, 0].text(-0.1, 0.5, name, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=8)

@@ -1,0 +1,24 @@
+"""``keras-liver compare``: the paper's Table 1 (SVM, LSTM, CNN and the proposed model) on DCE data."""
+
+import pathlib
+
+
+def add_parser(sub) -> None:
+    """Register ``compare``."""
+    p = sub.add_parser("compare", help="the paper's Table 1: SVM, LSTM, CNN and the proposed model on DCE data")
+    p.add_argument("--data", required=True, help="a `keras-liver phantoms dce` folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from keras_liver.evaluation.compare import compare_classifiers
+
+    data = compare_classifiers(args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                               test_fraction=args.test_fraction, seed=args.seed, verbose=0)
+    print((pathlib.Path(args.out) / "table1.md").read_text())
+    return 0 if data else 1

@@ -1,0 +1,41 @@
+"""``keras-liver predict``: segment a CT volume, or segment / classify a DCE series, with a local model."""
+
+from keras_liver.cli.arguments import add_window_options
+from keras_liver.cli.results import write_result
+
+
+def add_parser(sub) -> None:
+    """Register ``predict``."""
+    p = sub.add_parser("predict", help="segment a CT volume (NIfTI or DICOM) or classify a DCE series")
+    p.add_argument("--model", required=True, help="a .keras model (e.g. RUN/model.keras)")
+    p.add_argument("--input", required=True, help="NIfTI file or DICOM folder")
+    p.add_argument("--output", required=True, help="NIfTI mask (CT, DCE segmenter) or JSON (DCE classifier)")
+    add_window_options(p)
+    p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
+    p.add_argument("--crop-to-liver", action="store_true", help="crop to an automatic liver ROI first")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from keras_liver import tasks
+    from keras_liver.errors import ConfigError
+    from keras_liver.inference import predict_series, predict_volume
+    from keras_liver.io import load_volume
+    from keras_liver.models import load_model
+
+    model = load_model(args.model)
+    task = tasks.task_of(model)
+    image = load_volume(args.input)
+    if task.modality == "DCE":
+        if not image.is_series:
+            raise ConfigError(f"--input {args.input}: this {task.name} model takes a 4D DCE series, got shape "
+                              f"{image.shape}")
+        result = predict_series(model, image)
+    else:
+        if image.is_series:
+            raise ConfigError(f"--input {args.input}: this {task.name} model takes a 3D CT volume, got a 4D series")
+        result = predict_volume(model, image, patch_size=args.patch,
+                                target_spacing=tuple(args.spacing) if args.spacing else None, flip_tta=args.tta,
+                                overlap=args.overlap, crop_to_liver=args.crop_to_liver)
+    return write_result(result, output=args.output, source=args.input, model=args.model,
+                        class_names=getattr(model, "class_names", None))

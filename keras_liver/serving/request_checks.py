@@ -1,0 +1,74 @@
+"""Checks of a Predict request against a signature, with TF Serving-style INVALID_ARGUMENT messages."""
+
+import numpy as np
+
+from keras_liver.errors import ServingError
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+def signature_function(signatures: dict, signature: str, model_name: str):
+    """``(name, function)`` of the requested signature (``""`` means ``serving_default``)."""
+    signature = signature or DEFAULT_SIGNATURE
+    if signature not in signatures:
+        raise ServingError(f'Serving signature name: "{signature}" not found in signature def '
+                           f"(model {model_name} has {sorted(signatures)})", "INVALID_ARGUMENT")
+    return signature, signatures[signature]
+
+
+def input_specs(fn) -> dict:
+    """``{input name: tf.TensorSpec}`` of a signature function."""
+    return fn.structured_input_signature[1]
+
+
+def check_inputs(fn, inputs: dict, signature: str, model_name: str) -> dict:
+    """The request's arrays as tensors, after checking names, dtypes and shapes against the signature."""
+    import tensorflow as tf
+
+    specs = input_specs(fn)
+    unknown = sorted(set(inputs) - set(specs))
+    missing = sorted(set(specs) - set(inputs))
+    if unknown or missing:
+        parts = ([f"unknown input(s) {unknown}"] if unknown else []) + (
+            [f"missing input(s) {missing}"] if missing else [])
+        raise ServingError(f"{'; '.join(parts)}; signature {signature} of {model_name} takes {sorted(specs)}",
+                           "INVALID_ARGUMENT")
+    feed = {}
+    for key, spec in specs.items():
+        value = inputs[key]
+        if value.dtype != spec.dtype.as_numpy_dtype:
+            raise ServingError(f"input {key!r}: expects {spec.dtype.name} ({_dt(spec.dtype)}), got "
+                               f"{value.dtype.name}", "INVALID_ARGUMENT")
+        if not spec.shape.is_compatible_with(value.shape):
+            raise ServingError(f"input {key!r}: shape {list(value.shape)} does not match the signature's "
+                               f"{_shape_text(spec.shape)}", "INVALID_ARGUMENT")
+        feed[key] = tf.constant(value)
+    return feed
+
+
+def check_output_filter(fn, output_filter, signature: str) -> list:
+    """The output names to return: ``output_filter`` (checked) or all of the signature's."""
+    outputs = list(fn.structured_outputs)
+    bad = sorted(set(output_filter) - set(outputs))
+    if bad:
+        raise ServingError(f"output_filter: {bad} not in signature {signature} outputs {sorted(outputs)}",
+                           "INVALID_ARGUMENT")
+    return list(output_filter) or outputs
+
+
+def as_array(proto) -> np.ndarray:
+    """A ``TensorProto`` as a NumPy array (`ServingError` ``INVALID_ARGUMENT`` if it cannot be read)."""
+    import tensorflow as tf
+
+    try:
+        return tf.make_ndarray(proto)
+    except (TypeError, ValueError) as exc:
+        raise ServingError(f"cannot read tensor: {exc}", "INVALID_ARGUMENT") from None
+
+
+def _dt(dtype) -> str:
+    return "DT_" + {"float32": "FLOAT", "float64": "DOUBLE", "float16": "HALF"}.get(dtype.name, dtype.name.upper())
+
+
+def _shape_text(shape) -> str:
+    return "[" + ", ".join("-1" if d is None else str(d) for d in shape.as_list()) + "]"

@@ -1,0 +1,128 @@
+"""`build_data`: the tf.data pipelines, split and input settings of a `TrainConfig`."""
+
+import math
+import pathlib
+
+import numpy as np
+
+from keras_liver import tasks
+from keras_liver.errors import ConfigError
+from keras_liver.models import model_class
+from keras_liver.training.model_setup import output_keys
+from keras_liver.training.splits import split_cases
+from keras_liver.training.train_config import TrainConfig
+
+
+def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
+    """The CT case cache and seeded patch samplers of a ``ct_folder`` task (shared by `train` and multi-worker).
+
+    Args:
+        config: The training config.
+        cache_path: HDF5 case cache to build (or reuse) from ``config.data``.
+
+    Returns:
+        ``{"train": PatchSampler, "val": PatchSampler | None, "split": {"train": ids, "val": ids}}``.
+    """
+    from keras_liver import data
+
+    store = data.build_ct_cache(config.data, pathlib.Path(cache_path), target_spacing=config.target_spacing,
+                                crop_margin_mm=config.crop_margin_mm)
+    ids, images, labels = data.load_store(store)
+    train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
+    patch = tuple(int(p) for p in config.patch_size)
+    options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction)
+
+    def sampler(wanted, seed):
+        return data.PatchSampler([images[ids.index(i)] for i in wanted], [labels[ids.index(i)] for i in wanted],
+                                 patch, seed=seed, **options)
+
+    return {"train": sampler(train_ids, config.seed), "val": sampler(val_ids, config.seed + 1) if val_ids else None,
+            "split": {"train": train_ids, "val": val_ids}}
+
+
+def build_data(config: TrainConfig, run_dir: pathlib.Path) -> dict:
+    """Datasets, steps and the model's input settings for a config.
+
+    Returns:
+        dict with ``train``, ``val``, ``steps``, ``val_steps``, ``input_shape``,
+        ``extra``, ``class_names``, ``split`` (and ``full_shape`` for DCE series patches).
+    """
+    if tasks.get(config.task).data == "ct_folder":
+        return _ct_data(config, run_dir)
+    return _dce_data(config)
+
+
+def _ct_data(config, run_dir):
+    from keras_liver import data
+
+    samplers = ct_patch_samplers(config, pathlib.Path(run_dir) / "cache.h5")
+    common = dict(output_keys=output_keys(config), hog_orientations=config.hog_orientations)
+    train = data.patch_dataset(samplers["train"], config.batch_size, seed=config.seed, augment=config.augment,
+                               augment_options=config.augment_args, **common)
+    val = None
+    if samplers["val"] is not None:
+        val = data.patch_dataset(samplers["val"], config.batch_size, seed=config.seed + 1, augment=False,
+                                 count=config.validation_steps * config.batch_size, **common).cache()
+    extra = {"hog": config.hog_orientations} if config.hog_orientations else None
+    return {"train": train, "val": val, "steps": config.steps_per_epoch or 50,
+            "val_steps": config.validation_steps if val is not None else None,
+            "input_shape": (None,) * len(config.patch_size) + (1,), "extra": extra, "class_names": None,
+            "split": samplers["split"]}
+
+
+def _dce_data(config):
+    from keras_liver import data
+
+    task = tasks.get(config.task)
+    ids, series, seg, classes, names = data.load_dce_folder(config.data)
+    if config.lesion_crop:
+        crops = [data.lesion_crop(s, lab, tuple(int(v) for v in config.lesion_crop)) for s, lab in zip(series, seg)]
+        series, seg = np.stack([c[0] for c in crops]), np.stack([c[1] for c in crops])
+    strata = classes if task.stratified_split else None
+    train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases, strata)
+    tr = np.array([ids.index(i) for i in train_ids])
+    va = np.array([ids.index(i) for i in val_ids], dtype=int)
+    targets = seg if task.is_segmentation else classes
+    keys = output_keys(config)
+    steps = config.steps_per_epoch or math.ceil(len(tr) / config.batch_size)
+    split = {"train": train_ids, "val": val_ids}
+    if config.series_patch is not None:
+        return _series_patch_data(config, series, seg, tr, va, steps, keys, split)
+    curves = None
+    input_shape = (None,) + series.shape[2:] + (1,)
+    if model_class(config.model).input_name() == "curves":
+        from keras_liver.features import time_intensity_curves
+
+        curves = np.stack([time_intensity_curves(s, lab) for s, lab in zip(series, seg)])
+        input_shape = (None, curves.shape[-1])
+    train = data.dce_dataset(series[tr], targets[tr], config.batch_size, seed=config.seed, augment=config.augment,
+                             target_keys=keys,
+                             epochs_hint=config.epochs * max(1, math.ceil(steps * config.batch_size / len(tr))) + 1,
+                             curves=None if curves is None else curves[tr])
+    val = None
+    if len(va):
+        val = data.dce_dataset(series[va], targets[va], config.batch_size, shuffle=False, augment=False,
+                               target_keys=keys, curves=None if curves is None else curves[va]).cache()
+    return {"train": train, "val": val, "steps": steps, "val_steps": None, "input_shape": input_shape,
+            "extra": None, "class_names": None if task.is_segmentation else names, "split": split}
+
+
+def _series_patch_data(config, series, seg, tr, va, steps, keys, split):
+    """DCE segmentation on lesion-oversampled ``(t, *series_patch)`` patches (`PatchSampler` over series)."""
+    from keras_liver import data
+
+    patch = tuple(int(p) for p in config.series_patch)
+    if any(p > n for p, n in zip(patch, series.shape[2:])):
+        raise ConfigError(f"series_patch: {list(patch)} is larger than the series' (z, y, x) {series.shape[2:]}")
+    options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction)
+    sampler = data.PatchSampler(list(series[tr]), list(seg[tr]), patch, seed=config.seed, **options)
+    train = data.patch_dataset(sampler, config.batch_size, seed=config.seed, augment=config.augment,
+                               output_keys=keys)
+    val = None
+    if len(va):
+        val_sampler = data.PatchSampler(list(series[va]), list(seg[va]), patch, seed=config.seed + 1, **options)
+        val = data.patch_dataset(val_sampler, config.batch_size, seed=config.seed + 1, augment=False,
+                                 count=config.validation_steps * config.batch_size, output_keys=keys).cache()
+    return {"train": train, "val": val, "steps": steps, "val_steps": config.validation_steps if val is not None else None,
+            "input_shape": (series.shape[1],) + patch + (1,), "extra": None, "class_names": None, "split": split,
+            "full_shape": series.shape[1:] + (1,)}
