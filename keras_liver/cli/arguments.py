@@ -3,35 +3,37 @@
 import argparse
 
 
+def _numbers(text: str, cast, lengths, minimum, allow_equal: bool = True):
+    try:
+        values = tuple(cast(v) for v in text.split(","))
+    except ValueError:
+        return None
+    low = min(values, default=minimum)
+    if len(values) not in lengths or low < minimum or (low == minimum and not allow_equal):
+        return None
+    return values
+
+
 def shape(text: str) -> tuple:
     """``Z,Y,X`` volume shape, each at least 4."""
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3 or min(values) < 4:
+    values = _numbers(text, int, (3,), 4)
+    if values is None:
         raise argparse.ArgumentTypeError(f"--shape {text!r}: give Z,Y,X, each at least 4, e.g. 48,128,128")
     return values
 
 
 def window(text: str) -> tuple:
     """A sliding-window size ``Z,Y,X`` (2D models ``1,Y,X``), or ``Y,X``."""
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) not in (2, 3) or min(values) < 1:
+    values = _numbers(text, int, (2, 3), 1)
+    if values is None:
         raise argparse.ArgumentTypeError(f"{text!r}: give a window as Z,Y,X (2D models: 1,Y,X) in voxels")
     return values
 
 
 def triple(text: str) -> tuple:
     """Three positive numbers ``Z,Y,X`` (a spacing in mm)."""
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3 or min(values) <= 0:
+    values = _numbers(text, float, (3,), 0.0, allow_equal=False)
+    if values is None:
         raise argparse.ArgumentTypeError(f"{text!r}: give three positive numbers Z,Y,X")
     return values
 

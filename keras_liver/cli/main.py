@@ -12,12 +12,13 @@ import importlib
 import logging
 import sys
 
-from keras_liver.cli.quiet import quiet_tensorflow
+from keras_liver.cli.quiet import import_tensorflow_quietly, quiet_tensorflow
 from keras_liver.errors import KerasLiverError
 from keras_liver.version import __version__
 
 COMMANDS = ("info", "preview", "phantoms", "figures", "train", "predict", "evaluate", "compare", "export", "serve",
             "query")
+NEEDS_TENSORFLOW = ("train", "predict", "compare", "export", "serve", "query")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +43,12 @@ def main(argv=None) -> int:
         The exit code: 0 on success, 2 for bad input or arguments.
     """
     args = build_parser().parse_args(argv)
-    quiet_tensorflow(args.verbose)
+    quiet = quiet_tensorflow(args.verbose)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
+        if args.command in NEEDS_TENSORFLOW:
+            import_tensorflow_quietly(quiet)
         return int(args.run(args) or 0)
     except KerasLiverError as exc:
         print(f"keras-liver {args.command}: error: {exc}", file=sys.stderr)

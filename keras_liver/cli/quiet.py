@@ -7,10 +7,18 @@ package's own INFO lines and progress bars remain. ``--verbose`` or the
 environment variable ``KERAS_LIVER_TF_LOG`` (a ``TF_CPP_MIN_LOG_LEVEL``
 value, ``0`` shows everything) bring them back; a ``TF_CPP_MIN_LOG_LEVEL``
 the user set is respected.
+
+TensorFlow 2.21 writes its import-time lines through absl before it reads
+``TF_CPP_MIN_LOG_LEVEL`` (tensorflow/tensorflow#100442), so the variable
+alone does not silence them: commands that need TensorFlow import it
+through `import_tensorflow_quietly`, which points file descriptor 2 at
+``/dev/null`` for the import only (a failing import still raises, and its
+traceback is printed once stderr is back).
 """
 
 import logging
 import os
+import sys
 
 ENV = "KERAS_LIVER_TF_LOG"
 
@@ -35,3 +43,32 @@ def quiet_tensorflow(verbose: bool = False) -> bool:
     for name in ("tensorflow", "absl", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
     return True
+
+
+def import_tensorflow_quietly(quiet: bool = True):
+    """Import TensorFlow (and probe its devices) with the C++ stderr lines of that step dropped.
+
+    Args:
+        quiet: False imports it normally (``--verbose``, ``KERAS_LIVER_TF_LOG``).
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    if not quiet or "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        return tf
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # CUDA probing logs on first use, not on import
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf

@@ -1,19 +1,25 @@
 """`iter_layers`: every layer of a model, nested models included, through Keras' public API."""
 
+_WRAPPED = ("cell", "layer", "forward_layer", "backward_layer")
+
 
 def iter_layers(model):
     """Yield every layer of ``model`` once, depth first, descending into nested models (``.layers``).
 
     Keras' own recursive walk is private (``_flatten_layers``); this uses only
-    the public ``layers`` attribute, which functional and sequential models
-    and keras-liver's models have.
+    public attributes: ``layers`` (functional and sequential models), ``cell``
+    (recurrent layers such as ConvLSTM3D, whose cell holds the weights and a
+    dtype policy of its own), ``layer`` (wrappers such as ``TimeDistributed``)
+    and ``forward_layer``/``backward_layer`` (``Bidirectional``).
     """
     seen = set()
-    stack = list(reversed(getattr(model, "layers", [])))
+    stack = list(reversed(getattr(model, "layers", None) or []))
     while stack:
         layer = stack.pop()
         if id(layer) in seen:
             continue
         seen.add(id(layer))
         yield layer
-        stack.extend(reversed(getattr(layer, "layers", []) or []))
+        children = list(getattr(layer, "layers", None) or [])
+        children += [getattr(layer, name, None) for name in _WRAPPED]
+        stack.extend(reversed([c for c in children if c is not None and hasattr(c, "dtype_policy")]))

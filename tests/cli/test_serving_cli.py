@@ -56,6 +56,14 @@ def test_export_serve_query_end_to_end(tmp_path, capsys):
         want = dce.predict({"sequence": load_volume(tmp_path / "dce.nii.gz").array[None, ..., None]}, verbose=0)
         assert result["label"] == int(want["label"][0]) and result["class"] == DCE_CLASSES[result["label"]]
         assert np.max(np.abs(np.array(result["probabilities"]) - want["probabilities"][0])) <= 1e-5
+        assert result["model"] == "dce_cls" and result["version"] == 1
+    # the same model run locally writes the same record (one schema for predict and query)
+    assert main(["predict", "--model", str(tmp_path / "dce.keras"), "--input", str(tmp_path / "dce.nii.gz"),
+                 "--output", str(tmp_path / "local.json")]) == 0
+    local = json.loads((tmp_path / "local.json").read_text())
+    assert set(local) == set(result) and local["task"] == result["task"] == "dce_classification"
+    assert (local["label"], local["class"]) == (result["label"], result["class"])
+    assert np.max(np.abs(np.array(local["probabilities"]) - np.array(result["probabilities"]))) <= 1e-5
 
     capsys.readouterr()
     assert main(["query", str(tmp_path / "dce.nii.gz"), "--target", f"127.0.0.1:{port}", "--model", "nope",

@@ -1,5 +1,8 @@
 import json
 
+import numpy as np
+import pytest
+
 from keras_liver.cli.main import main
 from keras_liver.evaluation.compare import METHODS
 from keras_liver.phantoms import write_dce_dataset
@@ -14,8 +17,10 @@ def test_compare_writes_table1_for_the_four_methods(tmp_path, capsys):
     split = table["split"]
     assert len(split["test"]) == 5 and not set(split["train"]) & set(split["test"])
     for result in table["results"].values():
-        assert result["n"] == 5 and 0 <= result["accuracy"] <= 1
-        assert sum(map(sum, result["confusion_matrix"])) == 5
+        matrix = np.asarray(result["confusion_matrix"])  # rows: truth, columns: prediction
+        assert result["n"] == 5 and matrix.sum() == 5
+        assert result["accuracy"] == pytest.approx(np.trace(matrix) / 5)  # the metrics are the matrix's
+        assert (matrix.sum(axis=1) == 1).all()  # stratified: one test case of each class
     out = capsys.readouterr().out
     assert "| SVM (HOG) |" in out and "F-measure" in out
     for name in ("table1.md", "table1.png", "confusion_svm.png", "confusion_proposed.png", "svm.npz"):
