@@ -3,7 +3,9 @@
 Importing the top-level package is cheap: TensorFlow is only imported by the
 sub-packages that need it (``data``, ``layers``, ``models``, ``training``,
 ``export``, ``serving``). ``keras_liver.io``, ``keras_liver.phantoms``,
-``keras_liver.preprocess`` and ``keras_liver.features`` never import it.
+``keras_liver.preprocess``, ``keras_liver.features``, ``keras_liver.plotting``
+and ``keras_liver.tasks`` (the task contract every module dispatches on)
+never import it.
 """
 
 from keras_liver.errors import KerasLiverError

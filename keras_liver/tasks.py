@@ -103,7 +103,8 @@ _SEGMENTATION_METRICS = ("dice_1", "dice_2", "precision_2", "recall_2")
 
 TASKS = {
     "ct_segmentation": Task(
-        name="ct_segmentation", kind="segmentation", modality="CT", inputs=("image",), input_ranks={"image": (3, 4)},
+        name="ct_segmentation", kind="segmentation", modality="CT", inputs=("image",),
+        input_ranks={"image": (3, 4)},
         optional_inputs=("hog",), model_outputs=("probabilities",), serving_outputs=("probabilities", "mask"),
         target_keys=("probabilities",), label_names=("background", "liver", "tumour"), data="ct_folder",
         losses=_SEGMENTATION_LOSSES, metric_names=_SEGMENTATION_METRICS, default_monitor="val_dice_2",
@@ -117,7 +118,8 @@ TASKS = {
         expects={"sequence": "raw DCE-MRI signal, (time, z, y, x, 1), frames in acquisition order",
                  "curves": "keras_liver.features.time_intensity_curves of the series"}),
     "dce_segmentation": Task(
-        name="dce_segmentation", kind="segmentation", modality="DCE", inputs=("sequence",), input_ranks={"sequence": (5,)},
+        name="dce_segmentation", kind="segmentation", modality="DCE", inputs=("sequence",),
+        input_ranks={"sequence": (5,)},
         optional_inputs=(), model_outputs=("probabilities", "mask"), serving_outputs=("probabilities", "mask"),
         target_keys=("probabilities", "mask"), label_names=("background", "liver", "lesion"), data="dce_folder",
         losses=_SEGMENTATION_LOSSES, metric_names=_SEGMENTATION_METRICS, default_monitor="val_dice_2",

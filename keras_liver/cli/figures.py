@@ -22,6 +22,7 @@ def run(args) -> int:
     image = load_volume(args.input)
     label = load_volume(args.label) if args.label else None
     if label is not None and label.spatial_shape != image.spatial_shape:
-        raise ConfigError(f"--label {args.label}: grid {label.spatial_shape} differs from the image {image.spatial_shape}")
+        raise ConfigError(f"--label {args.label}: grid {label.spatial_shape} differs from the image "
+                          f"{image.spatial_shape}")
     preprocess_figures(image, args.out, z=args.slice, label=label, frame=args.frame)
     return 0

@@ -31,7 +31,8 @@ def run(args) -> int:
         if not (args.model_base_path and args.model_name):
             raise ConfigError("give --model-base-path and --model-name, or --model-config-file")
         registry = ModelRegistry([{"name": args.model_name, "base_path": args.model_base_path}])
-    server = DevServer(registry, host=args.host, port=args.port, rest_port=None if args.rest_port < 0 else args.rest_port,
+    rest_port = None if args.rest_port < 0 else args.rest_port
+    server = DevServer(registry, host=args.host, port=args.port, rest_port=rest_port,
                        max_message_mb=args.max_message_mb, poll_seconds=args.poll_seconds)
     server.start()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -74,7 +74,8 @@ class RestPredictClient(BaseClient):
         payload = self._request(f"{self._model_url}/metadata", "GetModelMetadata")
         defs = payload["metadata"]["signature_def"]["signature_def"]
         if self.signature not in defs:
-            raise self.error("GetModelMetadata", "NOT_FOUND", f"no signature {self.signature!r} (it has {sorted(defs)})")
+            raise self.error("GetModelMetadata", "NOT_FOUND",
+                             f"no signature {self.signature!r} (it has {sorted(defs)})")
         sig = defs[self.signature]
         return {"name": payload["model_spec"]["name"], "version": int(payload["model_spec"]["version"]),
                 "signature": self.signature, "inputs": _infos(sig.get("inputs", {})),

@@ -123,6 +123,7 @@ def _series_patch_data(config, series, seg, tr, va, steps, keys, split):
         val_sampler = data.PatchSampler(list(series[va]), list(seg[va]), patch, seed=config.seed + 1, **options)
         val = data.patch_dataset(val_sampler, config.batch_size, seed=config.seed + 1, augment=False,
                                  count=config.validation_steps * config.batch_size, output_keys=keys).cache()
-    return {"train": train, "val": val, "steps": steps, "val_steps": config.validation_steps if val is not None else None,
+    return {"train": train, "val": val, "steps": steps,
+            "val_steps": config.validation_steps if val is not None else None,
             "input_shape": (series.shape[1],) + patch + (1,), "extra": None, "class_names": None, "split": split,
             "full_shape": series.shape[1:] + (1,)}

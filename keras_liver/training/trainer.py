@@ -38,7 +38,8 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int, num_classes:
         else config.learning_rate
     optimizer = keras.optimizers.Adam(lr)
     if tasks.get(config.task).is_segmentation:
-        found = [metrics.SegmentationScore(1, "dice", name="dice_1"), metrics.SegmentationScore(2, "dice", name="dice_2"),
+        found = [metrics.SegmentationScore(1, "dice", name="dice_1"),
+                 metrics.SegmentationScore(2, "dice", name="dice_2"),
                  metrics.SegmentationScore(2, "precision", name="precision_2"),
                  metrics.SegmentationScore(2, "recall", name="recall_2")]
     else:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from helpers import tiny_ct_config
 
 from keras_liver.errors import ConfigError
-from keras_liver.training import train
+from keras_liver.training import TrainConfig, train
 
 
 def _history(run):
@@ -22,8 +23,12 @@ def _history(run):
 
 
 def test_ct_run_writes_its_directory(ct_folder, tmp_path):
-    run = train(tiny_ct_config(ct_folder, tmp_path / "run", model_args={
-        "depth": 1, "filters": 2, "deep_supervision": True, "intensity": "abdomen"}))
+    config = tiny_ct_config(ct_folder, tmp_path / "run", model_args={
+        "depth": 1, "filters": 2, "deep_supervision": True, "intensity": "abdomen"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train(config)
+    assert not [w for w in caught if "shuffle" in str(w.message)]  # fit is told the pipeline shuffles itself
     names = {p.name for p in run.iterdir()}
     assert {"config.json", "split.json", "history.csv", "logs", "best.keras", "model.keras", "summary.json",
             "curves.png"} <= names
@@ -33,6 +38,13 @@ def test_ct_run_writes_its_directory(ct_folder, tmp_path):
     assert json.loads((run / "config.json").read_text())["model"] == "FusedUNet"
     model = keras.saving.load_model(run / "model.keras")
     assert sorted(model.output) == ["head_1", "probabilities"]
+    # the summary is the history's: last row, best validation Dice, the model's size; the config is resolved
+    history, summary = _history(run), json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 2 and summary["params"] == model.count_params()
+    assert summary["last"]["loss"] == pytest.approx(float(history[-1]["loss"]))
+    assert summary["best"]["val_dice_2"] == pytest.approx(max(float(r["val_dice_2"]) for r in history))
+    resolved = json.loads((run / "config.json").read_text())
+    assert resolved == TrainConfig.from_dict(config).to_dict() and resolved["loss"] == "dice_ce"
 
 
 def test_xla_compiled_training_step_runs_on_cpu(ct_folder, tmp_path):
