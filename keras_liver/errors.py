@@ -53,3 +53,7 @@ class ServingError(KerasLiverError, RuntimeError):
     def __init__(self, message: str, code: str = "UNKNOWN"):
         super().__init__(message)
         self.code = code
+
+
+class TrainingDivergedError(KerasLiverError, RuntimeError):
+    """Training produced a non-finite loss or weights; the run folder keeps its last good state."""

@@ -12,6 +12,12 @@ Conventions shared by every segmentation loss here:
   prediction against empty truth**: ``I = P = T = 0``, so the Dice is
   ``smooth_nr / smooth_dr``: 1 (loss 0) with the defaults (equal smoothing),
   0 (loss 1) with ``smooth_nr=0``. Tests pin both.
+* **Finite gradients everywhere**: at probabilities of exactly 0 and 1 (a
+  saturated softmax, which float32 reaches within a few hundred steps) and
+  for classes absent from a batch, every loss here has a finite gradient.
+  The cross-entropy term never goes through ``power(1 - p, 0)``, whose
+  gradient at ``p = 1`` is ``0 * inf = NaN``; denominators are kept above
+  zero even without smoothing.
 """
 
 import keras
@@ -20,6 +26,7 @@ from keras import ops
 from keras_liver.errors import ConfigError
 
 REDUCTIONS = ("sample", "batch")
+_TINY = 1e-12  # floor of every denominator and of the focal base, so no gradient divides by zero
 NAMES = ("cross_entropy", "dice", "dice_ce", "focal", "tversky")
 SCHEMES = ("equal", "deep_first")
 
@@ -76,7 +83,7 @@ class SoftDiceLoss(_OverlapLoss):
 
     def call(self, y_true, y_pred):
         inter, pred, true, _, _ = _overlaps(y_true, y_pred, self.reduction_mode)
-        dice = (2.0 * inter + self.smooth_nr) / (pred + true + self.smooth_dr)
+        dice = (2.0 * inter + self.smooth_nr) / ops.maximum(pred + true + self.smooth_dr, _TINY)
         return self._per_sample(dice, ops.shape(y_pred)[0])
 
 
@@ -95,7 +102,8 @@ class TverskyLoss(_OverlapLoss):
     def call(self, y_true, y_pred):
         inter, pred, true, _, _ = _overlaps(y_true, y_pred, self.reduction_mode)
         fp, fn = pred - inter, true - inter
-        index = (inter + self.smooth_nr) / (inter + self.alpha * fp + self.beta * fn + self.smooth_dr)
+        index = (inter + self.smooth_nr) / ops.maximum(inter + self.alpha * fp + self.beta * fn + self.smooth_dr,
+                                                       _TINY)
         return self._per_sample(index, ops.shape(y_pred)[0])
 
     def get_config(self):
@@ -122,7 +130,9 @@ class FocalLoss(keras.losses.Loss):
         truth = ops.cast(_one_hot(y_true, y_pred), "float32")
         p_t = ops.sum(truth * y_pred, axis=-1)
         weight = 1.0 if self.alpha is None else ops.sum(truth * ops.convert_to_tensor(self.alpha), axis=-1)
-        loss = -weight * ops.power(1.0 - p_t, self.gamma) * ops.log(p_t)
+        loss = -weight * ops.log(p_t)
+        if self.gamma:  # (1 - p_t)^gamma with a floored base: d/dp of power(0, gamma) is 0 * inf for gamma < 1
+            loss = loss * ops.power(ops.maximum(1.0 - p_t, _TINY), self.gamma)
         return ops.mean(ops.reshape(loss, (ops.shape(loss)[0], -1)), axis=-1)
 
     def get_config(self):

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import pathlib
+import types
 
 from keras_liver import tasks
 from keras_liver.errors import ConfigError, MissingPathError
@@ -102,6 +103,7 @@ class TrainConfig:
     verbose: int = 2
 
     def __post_init__(self):
+        self._check_types()
         task = tasks.get(self.task)
         self._check_model(task)
         if self.schedule not in SCHEDULES:
@@ -120,6 +122,36 @@ class TrainConfig:
         if self.monitor is None:
             self.monitor = task.default_monitor
         task.check_monitor(self.monitor)
+
+    def _check_types(self) -> None:
+        """`ConfigError` naming the first setting whose value has the wrong type (checked before anything else)."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            allowed = field.type.__args__ if isinstance(field.type, types.UnionType) else (field.type,)
+            if isinstance(value, tuple) and list in allowed:
+                value = list(value)
+            elif isinstance(value, pathlib.PurePath) and str in allowed:
+                value = str(value)  # Python callers may pass paths
+            setattr(self, field.name, value)
+            if value is None and type(None) in allowed:
+                continue
+            if isinstance(value, bool) and bool not in allowed:  # YAML's yes/true is not a number
+                ok = False
+            else:
+                ok = any(isinstance(value, t) or (t is float and isinstance(value, int)) for t in allowed
+                         if t is not type(None))
+            if not ok:
+                names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+                raise ConfigError(f"{field.name}: expected {names}, got {type(value).__name__} {value!r}")
+        for name in ("patch_size", "series_patch", "lesion_crop"):
+            value = getattr(self, name)
+            if value is not None and not (value and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                        for v in value)):
+                raise ConfigError(f"{name}: a list of positive whole numbers, got {value!r}")
+        if self.target_spacing is not None and not (
+                len(self.target_spacing) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                      and v > 0 for v in self.target_spacing)):
+            raise ConfigError(f"target_spacing: three positive numbers (z, y, x) in mm, got {self.target_spacing!r}")
 
     def _check_model(self, task) -> None:
         from keras_liver.models import model_class
@@ -173,7 +205,9 @@ class TrainConfig:
                 data = json.loads(text)
         except Exception as exc:  # yaml and json raise different types
             raise ConfigError(f"{path}: cannot parse ({exc})") from None
-        return cls.from_dict(data or {}, source=str(path))
+        if data is None:
+            raise ConfigError(f"{path}: the config is empty; give at least task, data and model")
+        return cls.from_dict(data, source=str(path))
 
     @classmethod
     def coerce(cls, config) -> "TrainConfig":

@@ -6,12 +6,14 @@ import pathlib
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_liver import losses, metrics, tasks
 from keras_liver.io.atomic import write_text_atomic
 from keras_liver.models import save_model
-from keras_liver.training.callbacks import MetricAliases
+from keras_liver.errors import TrainingDivergedError
+from keras_liver.training.callbacks import Diverged, MetricAliases, StopOnNonFinite
 from keras_liver.training.datasets import build_data
 from keras_liver.training.model_setup import build_model, output_keys
 from keras_liver.training.train_config import TrainConfig
@@ -64,6 +66,14 @@ def _rebuild_for_series(model, run_dir, full_shape):
     return with_input_shape(model, full_shape)
 
 
+def _diverged(run_dir: pathlib.Path, where: str) -> TrainingDivergedError:
+    kept = [name for name in ("best.keras", "backup") if (run_dir / name).exists()]
+    return TrainingDivergedError(
+        f"{run_dir}: training diverged ({where}); model.keras not written"
+        + (f"; kept {' and '.join(kept)} (the last good state): rerun the same config to resume" if kept else "")
+        + ", or lower learning_rate")
+
+
 def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
     """Train one model; a rerun with the same ``out_dir`` resumes from the last finished epoch.
 
@@ -78,6 +88,11 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
 
     Returns:
         The run directory.
+
+    Raises:
+        TrainingDivergedError: A training loss or the final weights were not
+            finite. ``model.keras`` is then not written; ``best.keras`` and
+            ``backup/`` (the last finished epoch) are kept, so a rerun resumes.
     """
     config = TrainConfig.coerce(config)
     run_dir = pathlib.Path(config.out_dir)
@@ -104,7 +119,7 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
                                                save_best_only=True),
                keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
                keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0),
-               keras.callbacks.TerminateOnNaN()]
+               StopOnNonFinite()]
         if config.schedule == "plateau":
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=3))
         if config.early_stopping_patience is not None:
@@ -113,9 +128,15 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
                                                      restore_best_weights=False))
         cbs += list(callbacks or [])
         logger.info("training %s (%s) in %s, policy %s", config.model, config.task, run_dir, policy)
-        history = model.fit(found["train"], steps_per_epoch=found["steps"], epochs=config.epochs,
-                            validation_data=found["val"], validation_steps=found["val_steps"], callbacks=cbs,
-                            verbose=config.verbose, shuffle=False)  # the pipeline shuffles itself
+        try:
+            history = model.fit(found["train"], steps_per_epoch=found["steps"], epochs=config.epochs,
+                                validation_data=found["val"], validation_steps=found["val_steps"], callbacks=cbs,
+                                verbose=config.verbose, shuffle=False)  # the pipeline shuffles itself
+        except Diverged as exc:
+            raise _diverged(run_dir, str(exc)) from None
+        bad = [w.path for w in model.weights if not np.isfinite(np.asarray(w)).all()]
+        if bad:
+            raise _diverged(run_dir, f"{len(bad)} weight arrays non-finite after the last epoch (first {bad[0]})")
         if found.get("full_shape") is not None:
             model = _rebuild_for_series(model, run_dir, found["full_shape"])
         save_model(model, run_dir / "model.keras")

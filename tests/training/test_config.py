@@ -48,3 +48,28 @@ def test_split_is_seeded_by_case_and_stratified():
     assert split_cases(ids, 0.2, 0, val_cases=[3, "4"])[1] == ["3", "4"]
     with pytest.raises(ConfigError, match="99"):
         split_cases(ids, 0.2, 0, val_cases=[99])
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"batch_size": "eight"}, ["batch_size", "int", "eight"]),
+    ({"epochs": [1]}, ["epochs", "int"]),
+    ({"learning_rate": "fast"}, ["learning_rate", "float", "fast"]),
+    ({"patch_size": "abc"}, ["patch_size", "list"]),
+    ({"patch_size": [16, 0]}, ["patch_size", "positive"]),
+    ({"model_args": [1, 2]}, ["model_args", "dict"]),
+    ({"augment": "sometimes"}, ["augment", "bool"]),
+    ({"batch_size": True}, ["batch_size", "bool"]),
+    ({"target_spacing": [1, 1]}, ["target_spacing", "three"]),
+])
+def test_wrong_types_are_refused_by_name(change, words):
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_dict({"task": "ct_segmentation", **change})
+    assert all(w in str(caught.value) for w in words), str(caught.value)
+
+
+def test_empty_config_file_is_an_error_and_paths_and_tuples_are_taken(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    with pytest.raises(ConfigError, match="empty"):
+        TrainConfig.from_file(tmp_path / "empty.yaml")
+    config = TrainConfig(data=tmp_path, patch_size=(16, 16), learning_rate=1)
+    assert config.data == str(tmp_path) and config.patch_size == [16, 16] and config.learning_rate == 1

@@ -152,3 +152,44 @@ def test_two_workers_end_with_identical_weights(ct_folder, tmp_path):
         np.testing.assert_array_equal(a[key], b[key])
     initial = keras.saving.load_model(tmp_path / "run" / "model.keras")
     assert not np.allclose(np.asarray(initial.weights[0]), 0)
+
+
+class _Poison(keras.callbacks.Callback):
+    """Turn one weight non-finite at the start of an epoch, as a saturated softmax's NaN gradient did."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.at = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            weight = self.model.trainable_weights[0]
+            weight.assign(np.full(weight.shape, np.nan, np.float32))
+
+
+def test_diverging_run_fails_keeps_its_last_good_state_and_resumes(ct_folder, tmp_path, monkeypatch, capsys):
+    import functools
+
+    import yaml
+
+    import keras_liver.training
+    from keras_liver.cli.main import main
+    from keras_liver.errors import TrainingDivergedError
+
+    config = tiny_ct_config(ct_folder, tmp_path / "run", epochs=3)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setattr(keras_liver.training, "train", functools.partial(train, callbacks=[_Poison(1)]))
+    assert main(["train", "--config", str(tmp_path / "c.yaml")]) == 2  # the CLI: exit 2 and one line
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "diverged" in err and "epoch 2" in err and "resume" in err, err
+    run = tmp_path / "run"
+    assert not (run / "model.keras").exists()  # never a non-finite model.keras
+    assert (run / "backup").is_dir() and [r["epoch"] for r in _history(run)] == ["0"]
+    monkeypatch.undo()
+
+    with pytest.raises(TrainingDivergedError, match="diverged"):  # the library raises the same
+        train(config, callbacks=[_Poison(1)])
+    resumed = train(config)  # no poison: continues from the last finished epoch
+    assert [r["epoch"] for r in _history(resumed)] == ["0", "1", "2"]
+    model = keras.saving.load_model(resumed / "model.keras")
+    assert all(np.isfinite(np.asarray(w)).all() for w in model.weights)
