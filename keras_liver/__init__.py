@@ -9,6 +9,9 @@ never import it.
 """
 
 from keras_liver.errors import KerasLiverError
+from keras_liver.registration import register_when_keras_loads
 from keras_liver.version import __version__
+
+register_when_keras_loads()  # plain keras.saving.load_model then opens the package's models
 
 __all__ = ["KerasLiverError", "__version__"]
