@@ -53,6 +53,7 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         true lesions (any size) by diameter band.
     """
     from keras_liver.io import load_volume
+    from keras_liver.io.lits_case import as_label_array
 
     pred_dir, truth_dir = pathlib.Path(pred_dir), pathlib.Path(truth_dir)
     for folder in (pred_dir, truth_dir):
@@ -69,6 +70,8 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         pred = load_volume(preds[case])
         if pred.shape != truth.shape or not np.allclose(pred.affine, truth.affine, atol=1e-3):
             raise ConfigError(f"{preds[case]}: grid differs from {truths[case]}")
+        truth = truth.replace(as_label_array(truth.array, truths[case]))  # LiTS labels 0, 1, 2 only
+        pred = pred.replace(as_label_array(pred.array, preds[case]))
         metrics = segmentation_metrics(pred.array, truth.array, truth.spacing)
         detection = lesion_detection(pred.array, truth.array, truth.spacing, min_diameter_mm=min_lesion_diameter_mm)
         metrics["detection"] = detection

@@ -111,3 +111,21 @@ def test_evaluate_folder_counts_found_lesions_by_diameter(tmp_path):
     assert (result["detection"]["true_lesions"], result["detection"]["detected"]) == (1, 0)  # >= 10 mm only
     assert [les["detected"] for les in result["cases"]["0"]["detection"]["lesions"]] == [True, False]
     assert "10-20 mm 0/1" in (tmp_path / "report" / "evaluation.md").read_text()
+
+
+@pytest.mark.parametrize("bad_side", ["pred", "truth"])
+def test_evaluate_folder_refuses_a_label_outside_lits(tmp_path, bad_side):
+    from keras_liver.errors import LabelError
+    from keras_liver.evaluation import evaluate_folder
+    from keras_liver.io import Volume, save_volume
+
+    good = np.zeros((6, 8, 8), np.uint8)
+    good[1:5, 2:6, 2:6] = 1
+    bad = good.copy()
+    bad[2, 3, 3] = 7
+    for folder in ("truth", "pred"):
+        (tmp_path / folder).mkdir()
+        save_volume(Volume(bad if folder == bad_side else good, np.eye(4)), tmp_path / folder / "segmentation-0.nii.gz")
+    with pytest.raises(LabelError, match=rf"{bad_side}.*segmentation-0.*\[7\]"):
+        evaluate_folder(tmp_path / "pred", tmp_path / "truth", tmp_path / "report")
+    assert not (tmp_path / "report").exists()  # nothing written for a refused folder
