@@ -1,8 +1,10 @@
 """``keras-liver export``: a versioned SavedModel for TF Serving (warm-up requests, metadata.json)."""
 
 import json
+import pathlib
 
 from keras_liver.cli.arguments import window
+from keras_liver.errors import ConfigError
 
 
 def add_parser(sub) -> None:
@@ -26,6 +28,8 @@ def run(args) -> int:
     from keras_liver.export import check_signature_listing, export_saved_model, run_summary
     from keras_liver.models import load_model
 
+    if pathlib.Path(args.base).exists() and not pathlib.Path(args.base).is_dir():
+        raise ConfigError(f"--base {args.base}: is a file; give the folder that holds the model folders")
     model = load_model(args.model)
     training = run_summary(args.model)
     patch = args.patch

@@ -1,6 +1,7 @@
 """``keras-liver phantoms``: synthetic CT (LiTS layout) or 4D DCE-MRI cases with ground truth."""
 
 import logging
+import pathlib
 
 from keras_liver.cli.arguments import shape
 from keras_liver.errors import ConfigError
@@ -27,6 +28,8 @@ def run(args) -> int:
 
     if args.cases < 1:
         raise ConfigError(f"--cases {args.cases}: need at least one case")
+    if pathlib.Path(args.out).exists() and not pathlib.Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out}: is a file; give a folder for the cases")
     if args.modality == "ct":
         size = args.shape or (48, 128, 128)
         write_ct_dataset(args.out, args.cases, seed=args.seed, shape=size, progress=True)

@@ -1,5 +1,6 @@
 """``keras-liver serve``: the dev server with TF Serving's gRPC/REST API (a stand-in for testing clients)."""
 
+import pathlib
 import signal
 
 from keras_liver.errors import ConfigError
@@ -20,8 +21,19 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _check(args) -> None:
+    for flag, port in (("--port", args.port), ("--rest-port", args.rest_port)):
+        if not (0 <= port <= 65535 or (flag == "--rest-port" and port == -1)):
+            raise ConfigError(f"{flag} {port}: a TCP port is 0..65535 (0: any free port)")
+    if args.model_base_path and not pathlib.Path(args.model_base_path).is_dir():
+        raise ConfigError(f"--model-base-path {args.model_base_path}: no such folder (it holds the numeric version "
+                          "folders that `keras-liver export --base` writes)")
+
+
 def run(args) -> int:
     from keras_liver.serving import DevServer, ModelRegistry
+
+    _check(args)
 
     if args.model_config_file:
         if args.model_base_path or args.model_name:

@@ -119,3 +119,15 @@ def test_window_arguments_are_checked(capsys):
             main(["query", "scan.nii.gz", "--model", "m", "--output", "o.nii.gz", "--patch", bad])
         assert caught.value.code == 2
         assert "window" in capsys.readouterr().err
+
+
+def test_ordinary_argument_mistakes_are_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    cases = [(["serve", "--model-name", "m", "--model-base-path", str(tmp_path), "--port", "70000"], "70000"),
+             (["serve", "--model-name", "m", "--model-base-path", str(tmp_path / "missing")], "no such folder"),
+             (["export", "--model", "m.keras", "--base", str(tmp_path / "file"), "--name", "m"], "is a file"),
+             (["phantoms", "ct", "--cases", "1", "--out", str(tmp_path / "file")], "is a file")]
+    for argv, words in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and words in err, (argv, err)
