@@ -42,6 +42,8 @@ def check_inputs(fn, inputs: dict, signature: str, model_name: str) -> dict:
         if not spec.shape.is_compatible_with(value.shape):
             raise ServingError(f"input {key!r}: shape {list(value.shape)} does not match the signature's "
                                f"{_shape_text(spec.shape)}", "INVALID_ARGUMENT")
+        if spec.dtype.is_floating and not np.isfinite(value).all():
+            raise ServingError(f"input {key!r}: holds NaN or Inf values", "INVALID_ARGUMENT")
         feed[key] = tf.constant(value)
     return feed
 
@@ -56,10 +58,48 @@ def check_output_filter(fn, output_filter, signature: str) -> list:
     return list(output_filter) or outputs
 
 
-def as_array(proto) -> np.ndarray:
-    """A ``TensorProto`` as a NumPy array (`ServingError` ``INVALID_ARGUMENT`` if it cannot be read)."""
+MAX_TENSOR_BYTES = 1 << 30  # the dev server's own limit per input tensor (gRPC messages are limited separately)
+
+_VALUE_FIELDS = ("half_val", "float_val", "double_val", "int_val", "int64_val", "bool_val", "string_val",
+                 "scomplex_val", "dcomplex_val", "uint32_val", "uint64_val")
+
+
+def as_array(proto, max_bytes: int = MAX_TENSOR_BYTES) -> np.ndarray:
+    """A ``TensorProto`` as a NumPy array, checked before anything is allocated.
+
+    The declared shape must have no negative or unknown dimension, its size in
+    bytes must stay under ``max_bytes``, and the values must be all there:
+    ``tensor_content`` of exactly that many bytes, or a value list of exactly
+    that many entries (a short list is never expanded to a large shape, as
+    ``tf.make_ndarray`` would).
+
+    Raises:
+        ServingError: ``INVALID_ARGUMENT`` (``RESOURCE_EXHAUSTED`` over the size limit).
+    """
     import tensorflow as tf
 
+    dims = [d.size for d in proto.tensor_shape.dim]
+    if proto.tensor_shape.unknown_rank or any(d < 0 for d in dims):
+        raise ServingError(f"tensor shape {dims}: dimensions must be known and not negative", "INVALID_ARGUMENT")
+    try:
+        dtype = tf.as_dtype(proto.dtype)
+    except TypeError:
+        raise ServingError(f"tensor dtype {proto.dtype}: not a TensorFlow dtype", "INVALID_ARGUMENT") from None
+    count = int(np.prod(dims, dtype=np.float64)) if dims else 1
+    if dtype != tf.string and count * dtype.size > max_bytes:
+        raise ServingError(f"tensor shape {dims} ({dtype.name}) is {count * dtype.size:,} bytes, over the limit of "
+                           f"{max_bytes:,}", "RESOURCE_EXHAUSTED")
+    if proto.tensor_content:
+        if dtype == tf.string or len(proto.tensor_content) != count * dtype.size:
+            raise ServingError(f"tensor shape {dims} ({dtype.name}) needs {count * dtype.size} bytes of content, got "
+                               f"{len(proto.tensor_content)}", "INVALID_ARGUMENT")
+    else:
+        given = max(len(getattr(proto, f)) for f in _VALUE_FIELDS)
+        if dtype in (tf.complex64, tf.complex128):
+            given //= 2
+        if given != count:
+            raise ServingError(f"tensor shape {dims} holds {count} values, the request gives {given}",
+                               "INVALID_ARGUMENT")
     try:
         return tf.make_ndarray(proto)
     except (TypeError, ValueError) as exc:

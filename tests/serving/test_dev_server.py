@@ -223,3 +223,44 @@ def test_broken_new_version_does_not_take_the_model_down(tmp_path):
     export_saved_model(tiny_segmenter(15, deep_supervision=False), tmp_path, "m", 3, warmup=False)
     registry.poll()
     assert [s["version"] for s in registry.status("m")] == [3]  # version 1 goes once 3 serves
+
+
+def _raw_predict(served, tensor):
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "liver_seg"
+    request.inputs["image"].CopyFrom(tensor)
+    with grpc.insecure_channel(f"127.0.0.1:{served['server'].port}") as channel:
+        try:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+        except grpc.RpcError as exc:
+            return exc.code().name, exc.details()
+    return "OK", ""
+
+
+def _proto(dims, floats=(), content=b""):
+    from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+
+    shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in dims])
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape, float_val=list(floats),
+                                  tensor_content=content)
+
+
+@pytest.mark.parametrize("tensor, code, words", [
+    (_proto([400000, 32, 32, 2], [1.0]), "RESOURCE_EXHAUSTED", ["400000", "over the limit"]),  # 63 bytes -> 3 GB
+    (_proto([1, 16, 16, 1], [1.0]), "INVALID_ARGUMENT", ["256 values", "gives 1"]),
+    (_proto([1, -16, 16, 1]), "INVALID_ARGUMENT", ["not negative"]),
+    (_proto([1, 16, 16, 1], content=b"\0" * 100), "INVALID_ARGUMENT", ["1024 bytes", "got 100"]),
+    (_proto([1, 4, 4, 1], [float("nan")] * 16), "INVALID_ARGUMENT", ["'image'", "NaN"]),
+])
+def test_hostile_tensor_protos_are_refused_before_allocation(served, tensor, code, words):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    got, details = _raw_predict(served, tensor)
+    assert got == code and all(w in details for w in words), (got, details)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing was expanded
+    with _client(served) as client:  # and the server still answers a valid request
+        assert client.predict({"image": _hu((1, 16, 16, 1))})["mask"].shape == (1, 16, 16)
