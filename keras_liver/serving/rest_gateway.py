@@ -4,6 +4,7 @@ import http.server
 import json
 import logging
 import re
+import threading
 
 import numpy as np
 
@@ -13,7 +14,34 @@ logger = logging.getLogger(__name__)
 
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
                     r"(?P<verb>/metadata|:predict)?$")
-_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "FAILED_PRECONDITION": 400, "INTERNAL": 500}
+_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "FAILED_PRECONDITION": 400, "RESOURCE_EXHAUSTED": 413,
+         "DEADLINE_EXCEEDED": 408, "INTERNAL": 500}
+READ_TIMEOUT_S = 10.0  # a client that stalls mid-request is dropped after this long
+MAX_THREADS = 32  # requests handled at once; further connections wait to be accepted
+
+
+class _BoundedServer(http.server.ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` with at most ``MAX_THREADS`` handler threads (stalled clients cannot pile up)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_THREADS)
+
+    def process_request(self, request, client_address):
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def _jsonable(value):
@@ -52,8 +80,11 @@ def _rows(body: dict, names: list) -> dict:
 def make_rest_server(registry, host: str, port: int, max_bytes: int) -> http.server.ThreadingHTTPServer:
     """An HTTP server answering model status, metadata and predict as TF Serving's REST API does."""
 
+    read_timeout = READ_TIMEOUT_S
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = read_timeout  # applied to the socket by StreamRequestHandler.setup
 
         def log_message(self, fmt, *args):  # route access logs to logging, not stderr
             logger.debug("rest %s " + fmt, self.client_address[0], *args)
@@ -90,6 +121,9 @@ def make_rest_server(registry, host: str, port: int, max_bytes: int) -> http.ser
                     raise ServingError(f"use POST for {verb}", "INVALID_ARGUMENT")
             except ServingError as exc:
                 self._send(_HTTP.get(exc.code, 500), {"error": str(exc)})
+            except Exception as exc:  # a bug must still answer
+                logger.exception("REST GET failed")
+                self._send(500, {"error": f"internal error: {type(exc).__name__}"})
 
         def _metadata(self, name, version, label):
             from google.protobuf import json_format
@@ -102,20 +136,46 @@ def make_rest_server(registry, host: str, port: int, max_bytes: int) -> http.ser
             return {"model_spec": {"name": name, "signature_name": "", "version": str(found)},
                     "metadata": {"signature_def": json_format.MessageToDict(signature_map, preserving_proto_field_name=True)}}
 
+        def _body(self):
+            text = self.headers.get("Content-Length")
+            if text is None or not text.strip().isdigit():
+                self.close_connection = True  # the body's end is unknown: do not read on
+                raise ServingError(f"Content-Length: {text!r} is not a byte count", "INVALID_ARGUMENT")
+            length = int(text)
+            if length > max_bytes:
+                self.close_connection = True
+                raise ServingError(f"request of {length} bytes is over the {max_bytes}-byte limit",
+                                   "RESOURCE_EXHAUSTED")
+            try:
+                data = self.rfile.read(length)
+            except OSError:  # includes the read timeout
+                self.close_connection = True
+                raise ServingError(f"request body not received within {read_timeout:g} s", "DEADLINE_EXCEEDED") \
+                    from None
+            if len(data) != length:
+                self.close_connection = True
+                raise ServingError(f"request body is {len(data)} bytes, Content-Length said {length}",
+                                   "INVALID_ARGUMENT")
+            try:
+                body = json.loads(data or b"{}")
+            except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, nesting too deep
+                raise ServingError(f"JSON Parse error: {type(exc).__name__}: {str(exc)[:200]}",
+                                   "INVALID_ARGUMENT") from None
+            if not isinstance(body, dict):
+                raise ServingError(f"request body must be a JSON object, got {type(body).__name__}",
+                                   "INVALID_ARGUMENT")
+            return body
+
         def do_POST(self):  # noqa: N802
             try:
                 name, version, label, verb = self._route()
                 if verb != ":predict":
+                    self.close_connection = True
                     raise ServingError(f"POST is only for :predict, got {self.path}", "INVALID_ARGUMENT")
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > max_bytes:
-                    self._send(413, {"error": f"request of {length} bytes is over the {max_bytes}-byte limit"})
-                    return
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except json.JSONDecodeError as exc:
-                    raise ServingError(f"JSON Parse error: {exc}", "INVALID_ARGUMENT") from None
+                body = self._body()
                 signature = body.get("signature_name", "")
+                if not isinstance(signature, str):
+                    raise ServingError("signature_name must be a string", "INVALID_ARGUMENT")
                 dtypes = registry.input_dtypes(name, signature, version, label)
                 if "inputs" in body:
                     raw, rows = _columnar(body, list(dtypes)), False
@@ -128,8 +188,8 @@ def make_rest_server(registry, host: str, port: int, max_bytes: int) -> http.ser
                 for key, value in raw.items():
                     try:
                         inputs[key] = np.asarray(value, dtype=dtypes.get(key, np.float32))
-                    except (TypeError, ValueError) as exc:
-                        raise ServingError(f"input {key!r}: {exc}", "INVALID_ARGUMENT") from None
+                    except (TypeError, ValueError, RecursionError) as exc:
+                        raise ServingError(f"input {key!r}: {str(exc)[:200]}", "INVALID_ARGUMENT") from None
                 _, _, outputs = registry.predict(name, inputs, signature=signature, version=version, label=label)
                 if rows:
                     count = len(next(iter(outputs.values())))
@@ -142,5 +202,8 @@ def make_rest_server(registry, host: str, port: int, max_bytes: int) -> http.ser
                     self._send(200, {"outputs": next(iter(cols.values())) if len(cols) == 1 else cols})
             except ServingError as exc:
                 self._send(_HTTP.get(exc.code, 500), {"error": str(exc)})
+            except Exception as exc:  # a bug must still answer, and never take the handler thread down silently
+                logger.exception("REST predict failed")
+                self._send(500, {"error": f"internal error: {type(exc).__name__}"})
 
-    return http.server.ThreadingHTTPServer((host, int(port)), Handler)
+    return _BoundedServer((host, int(port)), Handler)
