@@ -11,6 +11,7 @@ from keras_liver.inference.sliding_window import model_predictor, sliding_window
 from keras_liver.io.volume import Volume
 
 logger = logging.getLogger(__name__)
+MAX_WINDOW_BYTES = 4 << 30  # one batch of float32 windows; far above any real window, far below an absurd one
 
 
 def default_patch_size(image_shape, spatial_dims: int) -> tuple:
@@ -48,6 +49,11 @@ def predict_volume(model, image: Volume, *, patch_size=None, **options):
     if patch_size is None:
         shape = tuple(model.input[task.main_input(model.input)].shape[1:])
         patch_size = default_patch_size(shape, predictor[1])
+    multiple = int(getattr(model, "size_multiple", 1))
+    spatial = tuple(int(p) for p in patch_size)[-predictor[1]:]
+    if any(p % multiple for p in spatial):
+        raise ConfigError(f"patch_size {tuple(patch_size)}: {model.name} needs window sizes divisible by {multiple} "
+                          f"(2**depth), e.g. {tuple(max(multiple, p // multiple * multiple) for p in spatial)}")
     return segment_with_predictor(predictor, image, patch_size=patch_size, **options)
 
 
@@ -84,6 +90,10 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
         raise ConfigError("image: CT segmentation takes a 3D volume, got a 4D series")
     predict, spatial_dims, channels = predictor
     patch_size = tuple(int(p) for p in patch_size)
+    window_bytes = 4 * int(batch_size) * channels * int(np.prod(patch_size, dtype=np.float64)) * (2 if flip_tta else 1)
+    if min(patch_size) < 1 or window_bytes > MAX_WINDOW_BYTES:
+        raise ConfigError(f"patch_size {patch_size}: a batch of {batch_size} such windows needs {window_bytes:,} bytes "
+                          f"(limit {MAX_WINDOW_BYTES:,}); give a window of at most a few hundred voxels per axis")
     mask = liver_roi(image) if crop_to_liver else None
     prep = SpatialPreprocessor(target_spacing, crop_margin_mm=15.0)
     work, _, record = prep(image, crop_mask=mask)

@@ -181,3 +181,8 @@ class FusedUNet(LiverModel):
             heads = [self.get_layer(f"head_{j}").output for j in range(1, level + 1)]
             out = heads[0] if level == 1 else keras.layers.Average(dtype="float32", name="mean_of_heads")(heads)
         return keras.Model(inputs=inputs, outputs={"probabilities": out}, name=f"{self.name}_{mode}_{level}")
+
+    @property
+    def size_multiple(self) -> int:
+        """Spatial sizes must be divisible by this (``2**depth``): the windows `predict_volume` may use."""
+        return 2 ** self.depth

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import zipfile
 
 from keras_liver.errors import FileFormatError, MissingPathError
 
@@ -32,7 +33,7 @@ def load_model(path, compile: bool = True):
         raise MissingPathError(f"{path}: no such model file")
     try:
         return keras.saving.load_model(path, compile=compile)
-    except (ValueError, OSError, TypeError) as exc:
+    except (ValueError, OSError, TypeError, KeyError, zipfile.BadZipFile) as exc:
         raise FileFormatError(f"{path}: cannot load as a Keras model ({exc})") from None
 
 

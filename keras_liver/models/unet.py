@@ -63,3 +63,8 @@ class UNet(LiverModel):
         self._remember(input_shape=input_shape, num_classes=int(num_classes), depth=int(depth), filters=int(filters),
                        extra_inputs=extra_inputs, norm=norm, activation=activation, dropout=float(dropout),
                        intensity=spec)
+
+    @property
+    def size_multiple(self) -> int:
+        """Spatial sizes must be divisible by this (``2**depth``): the windows `predict_volume` may use."""
+        return 2 ** self.depth

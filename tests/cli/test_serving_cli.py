@@ -123,7 +123,16 @@ def test_window_arguments_are_checked(capsys):
 
 def test_ordinary_argument_mistakes_are_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    cases = [(["serve", "--model-name", "m", "--model-base-path", str(tmp_path), "--port", "70000"], "70000"),
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "empty.keras", "w") as z:
+        z.writestr("metadata.json", "{}")  # a zip named .keras without config.json
+    tiny_segmenter(5).save(tmp_path / "seg.keras")  # depth 2: windows divisible by 4
+    save_volume(Volume(np.zeros((3, 16, 16), np.float32), spacing=(3.0, 1.0, 1.0)), tmp_path / "ct.nii.gz")
+    predict = ["predict", "--model", str(tmp_path / "seg.keras"), "--input", str(tmp_path / "ct.nii.gz"),
+               "--output", str(tmp_path / "m.nii.gz"), "--patch"]
+    cases = [(predict + ["1,15,15"], "divisible by 4"), (predict + ["1,100000,100000"], "limit"),
+             (["predict", "--model", str(tmp_path / "empty.keras"), "--input", "x", "--output", "y"], "config.json"),(["serve", "--model-name", "m", "--model-base-path", str(tmp_path), "--port", "70000"], "70000"),
              (["serve", "--model-name", "m", "--model-base-path", str(tmp_path / "missing")], "no such folder"),
              (["export", "--model", "m.keras", "--base", str(tmp_path / "file"), "--name", "m"], "is a file"),
              (["phantoms", "ct", "--cases", "1", "--out", str(tmp_path / "file")], "is a file")]
