@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE = "serving_default"
 TOLERANCE = 1e-5
+STALE_AFTER_S = 3600.0  # a hidden export folder untouched this long belongs to a killed export
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -98,6 +99,10 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
     serving = ServingModel.from_keras(model, mode=mode, level=level)
     shapes = example_shapes or _shapes_from_patch(serving, patch_size)
     model_dir.mkdir(parents=True, exist_ok=True)
+    from keras_liver.io.atomic import remove_stale_temporaries
+
+    for stale in remove_stale_temporaries(model_dir, ("tmp-", "old-"), older_than_s=STALE_AFTER_S):
+        logger.info("removed %s, left by an export that was killed", stale)
     tmp = model_dir / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
     try:
         archive = keras.export.ExportArchive()

@@ -52,3 +52,34 @@ def write_bytes_atomic(path, data: bytes) -> pathlib.Path:
 def write_text_atomic(path, text: str) -> pathlib.Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; see `write_bytes_atomic`."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def remove_stale_temporaries(folder, prefixes, older_than_s: float = 0.0) -> list:
+    """Delete the hidden temporaries a killed writer left in ``folder``; return their paths.
+
+    A temporary of `temp_beside` is named ``.<final name>.<random>``; one of an
+    export is a folder ``.tmp-<version>-<random>``. Only hidden entries whose
+    name (after the dot) starts with one of ``prefixes`` are touched, and only
+    those last changed more than ``older_than_s`` seconds ago (a writer that
+    may still be running elsewhere keeps its files).
+    """
+    import shutil
+    import time
+
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    now = time.time()
+    for entry in folder.iterdir():
+        name = entry.name
+        if not name.startswith(".") or not any(name[1:].startswith(p) for p in prefixes):
+            continue
+        try:
+            if now - entry.lstat().st_mtime < older_than_s:
+                continue
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            removed.append(entry)
+        except FileNotFoundError:
+            continue
+    return removed

@@ -173,7 +173,8 @@ def write_nifti(volume: Volume, path, orientation: str | None = "source") -> pat
 
     Returns:
         The path written. For a 4D series with ``meta["frame_times_s"]`` a
-        side-car JSON holding them is written beside it.
+        side-car JSON holding them is written beside it (its ``frame_times_s``;
+        other keys an existing side-car holds, such as a phantom's class, are kept).
     """
     path = pathlib.Path(path)
     if not is_nifti_path(path):
@@ -205,10 +206,22 @@ def write_nifti(volume: Volume, path, orientation: str | None = "source") -> pat
     try:
         nib.save(img, tmp)
         if array.ndim == 4 and frame_times is not None:
-            write_text_atomic(sidecar_path(path), json.dumps({"frame_times_s": [float(t) for t in frame_times]}, indent=2))
+            _update_sidecar(sidecar_path(path), {"frame_times_s": [float(t) for t in frame_times]})
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
     logger.debug("wrote %s %s %s", path, array.shape, orientation_code(affine))
     return path
+
+
+def _update_sidecar(path: pathlib.Path, values: dict) -> None:
+    """Write ``values`` into the JSON side-car, keeping any other keys already there (e.g. a phantom's class)."""
+    info = {}
+    if path.is_file():
+        try:
+            found = json.loads(path.read_text())
+            info = found if isinstance(found, dict) else {}
+        except (ValueError, OSError):
+            info = {}
+    write_text_atomic(path, json.dumps({**info, **values}, indent=2))

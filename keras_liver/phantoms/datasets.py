@@ -9,7 +9,7 @@ import pathlib
 from tqdm import tqdm
 
 from keras_liver.errors import ConfigError
-from keras_liver.io.atomic import write_text_atomic
+from keras_liver.io.atomic import remove_stale_temporaries, write_text_atomic
 from keras_liver.io.nifti import write_nifti
 from keras_liver.phantoms.ct import ct_case
 from keras_liver.phantoms.dce import LESION_CLASSES, dce_case
@@ -22,6 +22,9 @@ def _prepare(out_dir, n_cases):
         raise ConfigError(f"n_cases={n_cases}: need at least one case")
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    stale = remove_stale_temporaries(out, ("volume-", "segmentation-", "dce-", "cases.", "dce_cases."))
+    if stale:
+        logger.info("removed %d temporary files a killed run left in %s", len(stale), out)
     return out
 
 
@@ -48,8 +51,8 @@ def write_ct_dataset(out_dir, n_cases: int, seed: int = 0, shape=(48, 128, 128),
     paths, infos = [], {}
     for n in tqdm(range(n_cases), desc="CT phantoms", disable=not progress):
         case = ct_case(seed + n, shape=shape, **options)
+        write_nifti(case.label, out / f"segmentation-{n}.nii.gz")  # the label first: a volume is never alone
         paths.append(write_nifti(case.image, out / f"volume-{n}.nii.gz"))
-        write_nifti(case.label, out / f"segmentation-{n}.nii.gz")
         infos[f"volume-{n}"] = case.info
     write_text_atomic(out / "cases.json", json.dumps(infos, indent=1))
     logger.info("wrote %d CT phantom cases to %s", n_cases, out)
@@ -77,11 +80,11 @@ def write_dce_dataset(out_dir, n_cases: int, seed: int = 0, balanced: bool = Fal
     for n in tqdm(range(n_cases), desc="DCE phantoms", disable=not progress):
         lesion_class = LESION_CLASSES[n % len(LESION_CLASSES)] if balanced else None
         case = dce_case(seed + n, lesion_class=lesion_class, shape=shape, **options)
-        path = write_nifti(case.image, out / f"dce-{n}.nii.gz")
         sidecar = {"frame_times_s": case.image.meta["frame_times_s"], "lesion_class": case.lesion_class,
                    "classes": list(LESION_CLASSES), "parameters": case.info}
         write_text_atomic(out / f"dce-{n}.json", json.dumps(sidecar, indent=1))
         write_nifti(case.label, out / f"dce-seg-{n}.nii.gz")
+        path = write_nifti(case.image, out / f"dce-{n}.nii.gz")  # the series last: it appears complete
         paths.append(path)
         lesion = case.info["lesion"]
         rows.append({"case": n, "lesion_class": case.lesion_class, "seed": seed + n,

@@ -163,3 +163,21 @@ def test_dce_segmenter_exports_sequence_in_mask_out(tmp_path):
     meta = json.loads((path / "metadata.json").read_text())
     assert meta["task"] == "segmentation" and meta["labels"] == ["background", "liver", "lesion"]
     assert "pre-contrast" in meta["inputs"]["sequence"]["intensity_in_graph"]
+
+
+def test_export_removes_stale_temporaries_of_killed_exports_only(tmp_path):
+    import os
+    import time
+
+    from serving_models import tiny_classifier
+
+    model_dir = tmp_path / "models" / "dce"
+    old, fresh = model_dir / ".tmp-1-deadbeef", model_dir / ".tmp-2-cafe0000"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"half")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    export_saved_model(tiny_classifier(4), tmp_path / "models", "dce", 3, warmup=False)
+    assert not old.exists() and fresh.exists()  # a fresh one may belong to an export still running
+    assert (model_dir / "3" / "saved_model.pb").is_file()

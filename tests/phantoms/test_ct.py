@@ -80,3 +80,29 @@ def test_written_dataset_reads_back_identically(tmp_path):
         np.testing.assert_allclose(image.affine, case.image.affine, atol=1e-5)
         assert image.meta["source_orientation"] == case.info["file_orientation"]
     assert (tmp_path / "cases.json").is_file()
+
+
+def test_dataset_writing_cleans_stale_temporaries_and_never_leaves_a_volume_alone(tmp_path, monkeypatch):
+    import pytest
+
+    from keras_liver.phantoms import datasets
+
+    out = tmp_path / "ct"
+    out.mkdir()
+    for name in (".volume-0.nii.gz.k3j2x9", ".cases.json.a1b2c3", ".keep"):  # two left by a kill, one not ours
+        (out / name).write_text("x")
+    real = datasets.write_nifti
+
+    def killed_at_the_second_volume(volume, path):
+        if path.name == "volume-1.nii.gz":
+            raise KeyboardInterrupt  # as if killed between the label and the image of case 1
+        return real(volume, path)
+
+    monkeypatch.setattr(datasets, "write_nifti", killed_at_the_second_volume)
+    with pytest.raises(KeyboardInterrupt):
+        datasets.write_ct_dataset(out, 3, shape=(6, 24, 24))
+    volumes = sorted(p.name for p in out.glob("volume-*"))
+    assert volumes == ["volume-0.nii.gz"]  # case 1 is not visible: its volume was never renamed into place
+    assert all((out / v.replace("volume", "segmentation")).exists() for v in volumes)
+    assert not (out / ".volume-0.nii.gz.k3j2x9").exists() and not (out / ".cases.json.a1b2c3").exists()
+    assert (out / ".keep").exists()
