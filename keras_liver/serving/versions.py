@@ -2,7 +2,8 @@
 
 States follow TF Serving's ``ModelVersionStatus``: a version is LOADING
 while its SavedModel is read and its warm-up requests run, then AVAILABLE,
-or END with the error when it could not be loaded.
+or END with the error when it could not be loaded. A version that ended so
+is loaded again once its files change (a copy that was still running).
 
 Locking rule: one lock per model guards its ``versions`` map. Only `poll`
 (one thread: the server's poll loop, or the caller of ``start``) adds and
@@ -36,6 +37,16 @@ class Version:
     signatures: dict = dataclasses.field(default_factory=dict)
     signature_defs: object = None
     loaded: object = None
+    files: tuple = ()  # (name, size, mtime) of the folder's files when it was loaded
+
+
+def folder_state(path: pathlib.Path) -> tuple:
+    """``(relative name, size, mtime_ns)`` of every file under ``path``: changes when a copy completes."""
+    try:
+        return tuple(sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+                            for p in path.rglob("*") if p.is_file()))
+    except OSError:  # a file vanished while listing: the folder is changing
+        return ("changing",)
 
 
 def read_signature_defs(path: pathlib.Path):
@@ -73,7 +84,10 @@ class ServedModel:
         wanted = self.entry.wanted(model_versions(self.entry.base_path))
         changed = False
         for version in wanted:
-            if version not in self.versions:
+            entry = self.versions.get(version)
+            if entry is None or (entry.state == "END" and folder_state(entry.path) != entry.files):
+                if entry is not None:
+                    logger.info("%s version %d changed since it failed to load: loading it again", self.name, version)
                 self._load(version)
                 changed = True
         serving = any(self.versions[v].state == "AVAILABLE" for v in wanted if v in self.versions)
@@ -90,7 +104,7 @@ class ServedModel:
         import tensorflow as tf
 
         path = self.entry.base_path / str(version)
-        entry = Version(version, path)
+        entry = Version(version, path, files=folder_state(path))
         with self._lock:
             self.versions[version] = entry  # reported as LOADING until the warm-up is done
         try:

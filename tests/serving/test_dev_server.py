@@ -326,3 +326,20 @@ def test_a_short_body_times_out_and_stalled_clients_do_not_take_the_server(serve
         finally:
             for conn in stalled:
                 conn.close()
+
+
+def test_a_version_caught_mid_copy_is_loaded_once_the_copy_completes(served, tmp_path):
+    import shutil
+
+    base = tmp_path / "liver_seg"
+    (base / "1").mkdir(parents=True)
+    complete = served["base"] / "liver_seg" / "1"
+    (base / "1" / "saved_model.pb").write_bytes((complete / "saved_model.pb").read_bytes()[:100])  # half copied
+    registry = ModelRegistry([{"name": "liver_seg", "base_path": base}])
+    registry.poll()
+    assert registry.status("liver_seg")[0]["state"] == "END"
+    assert not registry.poll()  # unchanged files: no reload on every poll
+    shutil.rmtree(base / "1")
+    shutil.copytree(complete, base / "1")  # the copy finishes
+    assert registry.poll()
+    assert registry.status("liver_seg") == [{"version": 1, "state": "AVAILABLE", "error": ""}]
