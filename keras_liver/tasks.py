@@ -108,7 +108,8 @@ TASKS = {
         optional_inputs=("hog",), model_outputs=("probabilities",), serving_outputs=("probabilities", "mask"),
         target_keys=("probabilities",), label_names=("background", "liver", "tumour"), data="ct_folder",
         losses=_SEGMENTATION_LOSSES, metric_names=_SEGMENTATION_METRICS, default_monitor="val_dice_2",
-        stratified_split=False, expects={"image": "raw CT intensities in HU", "hog": "keras_liver.features.hog_map of the image"}),
+        stratified_split=False,
+        expects={"image": "raw CT intensities in HU", "hog": "keras_liver.features.hog_map of the image"}),
     "dce_classification": Task(
         name="dce_classification", kind="classification", modality="DCE", inputs=("sequence", "curves"),
         input_ranks={"sequence": (5,), "curves": (2,)}, optional_inputs=(),
@@ -126,9 +127,6 @@ TASKS = {
         stratified_split=False,
         expects={"sequence": "raw DCE-MRI signal, (time, z, y, x, 1), frames in acquisition order"}),
 }
-
-KINDS = ("segmentation", "classification")
-
 
 def names() -> tuple:
     """The task names, in definition order."""
@@ -149,7 +147,7 @@ def get(name) -> Task:
 
 
 def _names_of(obj) -> tuple:
-    """``(input names, output names, input ranks)`` of a Keras model, a signature/metadata dict or a `Task` holder."""
+    """``(input names, output names, input ranks)`` of a Keras model or a signature/metadata dict."""
     if isinstance(obj, dict):
         inputs, outputs = obj.get("inputs") or {}, obj.get("outputs") or {}
         ranks = {}

@@ -50,7 +50,7 @@ def test_signature_dicts_and_metadata_json():
 
 @pytest.mark.parametrize("signature, words", [
     ({"inputs": {"volume": {}}, "outputs": {"probabilities": {}}}, ["volume", "no task"]),
-    ({"inputs": {"image": {"shape": [None, 4, 4, 4, 4, 1]}}, "outputs": {"probabilities": {}}}, ["image"]),
+    ({"inputs": {"image": {"shape": [None, 4, 4, 4, 4, 1]}}, "outputs": {"probabilities": {}}}, ["no task"]),
     ({"inputs": {"sequence": {}}, "outputs": {"probabilities": {}}}, ["sequence", "no task"]),
     ({"inputs": {"image": {}, "extra": {}}, "outputs": {"probabilities": {}}}, ["extra"]),
 ])

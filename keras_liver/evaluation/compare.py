@@ -62,11 +62,6 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
         cropped = np.stack([crop(s, lab, tuple(lesion_crop))[0] for s, lab in zip(series, seg)])
     else:
         cropped = series
-    def held_out_curves():
-        from keras_liver.features import time_intensity_curves
-
-        return np.stack([time_intensity_curves(series[i], seg[i]) for i in te])
-
     runs = {METHODS[1]: ("CurveLSTM", {"units": [32]}),
             METHODS[2]: ("SinglePhaseCNN", {"encoder_filters": list(encoder_filters), "phase": 2}),
             METHODS[3]: ("DCEClassifier", {"encoder_filters": list(encoder_filters),
@@ -75,8 +70,13 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
         start = time.time()
         run = train({**common, "model": model_name, "model_args": args, "out_dir": str(out_dir / model_name)})
         model = load_model(run / "model.keras")
-        name = type(model).input_name()  # what the task contract feeds this model
-        inputs = {name: held_out_curves() if name == "curves" else cropped[te][..., None]}
+        name = type(model).input_name()  # the input the model declares: curves for the LSTM, else the series
+        if name == "curves":
+            from keras_liver.features import time_intensity_curves
+
+            inputs = {name: np.stack([time_intensity_curves(series[i], seg[i]) for i in te])}
+        else:
+            inputs = {name: cropped[te][..., None]}
         probs = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)["probabilities"])
         results[method] = classification_metrics(classes[te], probs.argmax(1), probs, names)
         seconds[method] = time.time() - start

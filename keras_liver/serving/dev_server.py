@@ -11,7 +11,8 @@ import threading
 from concurrent import futures
 
 from keras_liver.errors import ServingError
-from keras_liver.serving.model_registry import ModelRegistry, as_array
+from keras_liver.serving.model_registry import ModelRegistry
+from keras_liver.serving.request_checks import as_array
 
 logger = logging.getLogger(__name__)
 

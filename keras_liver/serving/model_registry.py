@@ -12,8 +12,6 @@ import logging
 from keras_liver.errors import ConfigError, ServingError
 from keras_liver.serving.model_config import ModelEntry, read_model_config_file
 from keras_liver.serving.request_checks import (
-    DEFAULT_SIGNATURE,
-    as_array,
     check_inputs,
     check_output_filter,
     input_specs,
@@ -23,7 +21,6 @@ from keras_liver.serving.versions import ServedModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_SIGNATURE", "ModelRegistry", "as_array"]
 
 
 class ModelRegistry:
