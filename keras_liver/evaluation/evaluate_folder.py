@@ -1,8 +1,11 @@
 """`evaluate_folder`: LiTS metrics for a folder of predictions against a folder of truths."""
 
 import logging
+import os
 import pathlib
 import re
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -45,6 +48,8 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
     Files are paired by the case number before the extension
     (``segmentation-3.nii.gz`` with ``prediction-3.nii.gz``), or by name.
     Both are read in LPS order, so they need not share the stored orientation.
+    Nothing appears in the report folder unless every case was read and
+    scored: overlays are drawn in a hidden staging folder and moved in at the end.
 
     Returns:
         ``{"cases": {id: metrics}, "tumour_dice": {...}, "liver_dice": {...}, "detection": {...}}``;
@@ -52,9 +57,6 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         the overall ``detection["by_diameter_mm"]`` counts found / total of all
         true lesions (any size) by diameter band.
     """
-    from keras_liver.io import load_volume
-    from keras_liver.io.lits_case import as_label_array
-
     pred_dir, truth_dir = pathlib.Path(pred_dir), pathlib.Path(truth_dir)
     for folder in (pred_dir, truth_dir):
         if not folder.is_dir():
@@ -64,6 +66,29 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
     common = sorted(set(preds) & set(truths), key=lambda k: (len(k), k))
     if not common:
         raise ConfigError(f"no prediction in {pred_dir} matches a truth in {truth_dir} (pair by case number)")
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=".evaluation-", dir=_existing_ancestor(report_dir)))
+    try:
+        result, md = _score(common, preds, truths, staging, min_lesion_diameter_mm)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        for figure in sorted(staging.iterdir()):  # every case scored: only now does anything appear
+            os.replace(figure, report_dir / figure.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_report(report_dir, "evaluation", result, md)
+    return result
+
+
+def _existing_ancestor(path: pathlib.Path) -> pathlib.Path:
+    path = path.absolute()
+    while not path.is_dir():
+        path = path.parent
+    return path
+
+
+def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
+    from keras_liver.io import load_volume
+    from keras_liver.io.lits_case import as_label_array
+
     cases, pairs, detections = {}, [], []
     for case in common:
         truth = load_volume(truths[case])
@@ -81,8 +106,7 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         if volume.is_file():  # a LiTS truth folder: picture the case too
             from keras_liver.plotting import overlay_figure
 
-            report_dir.mkdir(parents=True, exist_ok=True)
-            overlay_figure(load_volume(volume), pred, truth, report_dir / f"overlay-{case}.png",
+            overlay_figure(load_volume(volume), pred, truth, figures_dir / f"overlay-{case}.png",
                            title=f"case {case}: truth and prediction")
         detections.append(detection)
     found = sum(d["detected"] for d in detections)
@@ -102,5 +126,4 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         f"{result['tumour_dice']['mean_per_case']:.3f}, global {result['tumour_dice']['global']:.3f}. Lesions of "
         f"{min_lesion_diameter_mm:g} mm or more detected: {found}/{total}.\n\nAll true lesions by diameter: "
         + ", ".join(f"{band} mm {f}/{n}" for band, (f, n) in result["detection"]["by_diameter_mm"].items()) + ".\n")
-    write_report(report_dir, "evaluation", result, md)
-    return result
+    return result, md

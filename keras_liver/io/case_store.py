@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 
 from keras_liver.errors import FileFormatError, MissingPathError
+from keras_liver.io.limits import check_voxel_count
 from keras_liver.io.volume import Volume
 
 STORE_FORMAT = "keras-liver-case-store"
@@ -89,8 +90,12 @@ class CaseStore:
         """The case's free-form attributes (JSON), for example phantom parameters."""
         return json.loads(self._group(case_id).attrs.get("attrs", "{}"))
 
-    def read(self, case_id: str, key: str = "image") -> Volume:
-        """Read one whole array of a case as a `Volume`."""
+    def read(self, case_id: str, key: str = "image", max_voxels: int | None = None) -> Volume:
+        """Read one whole array of a case as a `Volume`.
+
+        Its stored shape is checked against the voxel limit first (see `keras_liver.io.limits`).
+        """
+        check_voxel_count(f"{self.path}:{case_id}/{key}", self.shape(case_id, key), max_voxels)
         return self.read_region(case_id, key, None)
 
     def read_region(self, case_id: str, key: str, region) -> Volume:
@@ -107,8 +112,13 @@ class CaseStore:
             the world.
         """
         ds = self._dataset(case_id, key)
+        if "affine" not in ds.attrs or "spacing" not in ds.attrs:
+            raise FileFormatError(f"{self.path}: case {case_id!r}/{key} has no affine/spacing attributes")
         affine = np.asarray(ds.attrs["affine"], dtype=np.float64)
-        meta = json.loads(ds.attrs.get("meta", "{}"))
+        try:
+            meta = json.loads(ds.attrs.get("meta", "{}"))
+        except ValueError as exc:
+            raise FileFormatError(f"{self.path}: case {case_id!r}/{key} has unreadable meta JSON ({exc})") from exc
         meta.update({"source": str(self.path), "format": "hdf5", "case_id": str(case_id), "key": key})
         if region is None:
             return Volume(ds[()], affine, tuple(ds.attrs["spacing"]), meta)

@@ -17,6 +17,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from keras_liver.errors import DicomSeriesError, FileFormatError, MissingPathError
+from keras_liver.io.limits import check_voxel_count
 from keras_liver.io.orientation import DEFAULT_ORIENTATION, orientation_code, reorient
 from keras_liver.io.volume import Volume
 
@@ -79,10 +80,20 @@ def _group(datasets: list) -> dict:
     return groups
 
 
-def _same(items, getter, what, atol=1e-4):
-    ref_file, ref = items[0][0], np.asarray(getter(items[0][1]), dtype=np.float64)
-    for f, ds in items[1:]:
+def _numbers(f, ds, getter, what) -> np.ndarray:
+    try:
         value = np.asarray(getter(ds), dtype=np.float64)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise DicomSeriesError(f"{f}: {what} is not a list of numbers ({exc})") from None
+    if not np.all(np.isfinite(value)):
+        raise DicomSeriesError(f"{f}: {what} {value.tolist()} holds non-finite values")
+    return value
+
+
+def _same(items, getter, what, atol=1e-4):
+    ref_file, ref = items[0][0], _numbers(*items[0], getter, what)
+    for f, ds in items[1:]:
+        value = _numbers(f, ds, getter, what)
         if value.shape != ref.shape or not np.allclose(value, ref, atol=atol):
             raise DicomSeriesError(
                 f"{f}: {what} {value.tolist()} differs from {ref.tolist()} in {ref_file}; "
@@ -97,6 +108,7 @@ def read_dicom_series(
     orientation: str | None = DEFAULT_ORIENTATION,
     dtype=None,
     spacing_tolerance: float = 0.01,
+    max_voxels: int | None = None,
 ) -> Volume:
     """Read one DICOM series as a volume in HU (CT) or stored units (MR).
 
@@ -112,6 +124,8 @@ def read_dicom_series(
             ``float32`` otherwise (non-integer rescale or values beyond int16).
         spacing_tolerance: Relative tolerance on slice gaps (default 1 %) for
             calling them equal.
+        max_voxels: Largest voxel count read, checked from the headers before
+            any pixel is decoded (see `keras_liver.io.limits`).
 
     Returns:
         A `Volume` ``(z, y, x)`` whose affine maps voxels to RAS world.
@@ -119,7 +133,9 @@ def read_dicom_series(
     Raises:
         MissingPathError: the folder does not exist or holds no files.
         DicomSeriesError: no DICOM image, several series and none chosen, a
-            duplicate or missing slice, uneven spacing, or mixed geometry.
+            duplicate or missing slice, uneven spacing, mixed geometry, or a
+            non-finite, zero or collinear geometry.
+        FileFormatError: more voxels than the limit, or undecodable pixels.
     """
     if isinstance(source, (list, tuple)):
         files = [pathlib.Path(f) for f in source]
@@ -160,21 +176,47 @@ def read_dicom_series(
     iop = _same(items, lambda ds: ds.ImageOrientationPatient, "ImageOrientationPatient")
     pixel_spacing = _same(items, lambda ds: ds.PixelSpacing, "PixelSpacing")
     _same(items, lambda ds: (ds.Rows, ds.Columns), "Rows/Columns", atol=0)
+    first_file = items[0][0]
+    if iop.shape != (6,) or pixel_spacing.shape != (2,):
+        raise DicomSeriesError(
+            f"{first_file}: ImageOrientationPatient needs 6 values and PixelSpacing 2; got {iop.tolist()} "
+            f"and {pixel_spacing.tolist()}"
+        )
+    if np.any(pixel_spacing <= 0):
+        raise DicomSeriesError(f"{first_file}: PixelSpacing {pixel_spacing.tolist()} must be positive")
     row_cos, col_cos = iop[:3], iop[3:]
     normal = np.cross(row_cos, col_cos)
-    positions = np.array([np.asarray(ds.ImagePositionPatient, dtype=np.float64) for _, ds in items])
+    if min(np.linalg.norm(row_cos), np.linalg.norm(col_cos)) < 1e-3 or np.linalg.norm(normal) < 1e-3:
+        raise DicomSeriesError(
+            f"{first_file}: ImageOrientationPatient {iop.tolist()} does not hold two independent direction cosines"
+        )
+    normal = normal / np.linalg.norm(normal)
+    positions = np.array([_numbers(f, ds, lambda d: d.ImagePositionPatient, "ImagePositionPatient") for f, ds in items])
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise DicomSeriesError(f"{folder}: ImagePositionPatient must hold 3 values per slice")
     along = positions @ normal
     order = np.argsort(along, kind="stable")
     items = [items[i] for i in order]
     positions, along = positions[order], along[order]
     step = _check_gaps(items, along, spacing_tolerance, folder)
 
+    rows, columns = int(items[0][1].Rows), int(items[0][1].Columns)
+    check_voxel_count(folder, (len(items), rows, columns), max_voxels)
+    if rows == 0 or columns == 0:
+        raise DicomSeriesError(f"{first_file}: declares an empty image ({rows} rows x {columns} columns)")
     array = _stack_pixels(items, dtype)
     dr, dc = float(pixel_spacing[0]), float(pixel_spacing[1])
     if len(items) > 1:
         slice_vec = (positions[-1] - positions[0]) / (len(items) - 1)
     else:
-        thickness = float(items[0][1].get("SpacingBetweenSlices", 0) or items[0][1].get("SliceThickness", 0) or 1.0)
+        try:
+            thickness = float(
+                items[0][1].get("SpacingBetweenSlices", 0) or items[0][1].get("SliceThickness", 0) or 1.0
+            )
+        except (TypeError, ValueError):
+            thickness = float("nan")
+        if not np.isfinite(thickness) or thickness <= 0:
+            raise DicomSeriesError(f"{first_file}: one slice and no usable SliceThickness, so its spacing is unknown")
         slice_vec = normal * thickness
     lps = np.eye(4)
     lps[:3, 0] = row_cos * dc  # i: along a row, i.e. increasing column index
@@ -230,8 +272,10 @@ def _check_gaps(items, along, tolerance, folder) -> float | None:
 
 
 def _stack_pixels(items, dtype) -> np.ndarray:
-    slopes = np.array([float(ds.get("RescaleSlope", 1) or 1) for _, ds in items])
-    inters = np.array([float(ds.get("RescaleIntercept", 0) or 0) for _, ds in items])
+    slopes = np.array([_numbers(f, ds, lambda d: d.get("RescaleSlope", 1) or 1, "RescaleSlope") for f, ds in items])
+    inters = np.array(
+        [_numbers(f, ds, lambda d: d.get("RescaleIntercept", 0) or 0, "RescaleIntercept") for f, ds in items]
+    )
     first = items[0][1]
     integral = bool(np.all(slopes == 1) and np.all(inters == np.round(inters)))
     # int16 HU when the rescale is an integer shift and every value fits;
@@ -246,6 +290,8 @@ def _stack_pixels(items, dtype) -> np.ndarray:
                 f"{f}: cannot decode pixel data (transfer syntax "
                 f"{ds.file_meta.get('TransferSyntaxUID', '?')}): {exc}"
             ) from exc
+        if pixels.shape != out.shape[1:]:
+            raise FileFormatError(f"{f}: pixel data has shape {pixels.shape}, not the declared {out.shape[1:]}")
         if np.issubdtype(out.dtype, np.integer) and integral:
             hu = pixels.astype(np.int32) + int(inters[n]) if inters[n] else pixels
             info = np.iinfo(out.dtype)

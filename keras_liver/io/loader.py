@@ -20,6 +20,7 @@ def load_volume(
     series_uid: str | None = None,
     case: str | None = None,
     key: str = "image",
+    max_voxels: int | None = None,
 ) -> Volume:
     """Read a volume or a DCE series from NIfTI, a DICOM folder or a case store.
 
@@ -34,6 +35,9 @@ def load_volume(
         case: Case store: the case to read (may be omitted when the store
             holds exactly one).
         key: Case store: ``"image"`` or ``"label"``.
+        max_voxels: Largest voxel count read, checked from the header before
+            any voxel is (see `keras_liver.io.limits`: default 2**29, or
+            ``$KERAS_LIVER_MAX_VOXELS``).
 
     Returns:
         A `Volume`: ``(z, y, x)``, or ``(t, z, y, x)`` for a 4D NIfTI series.
@@ -52,9 +56,11 @@ def load_volume(
     if not path.exists():
         raise MissingPathError(f"{path}: no such file or folder")
     if path.is_dir():
-        return read_dicom_series(path, series_uid=series_uid, orientation=orientation, dtype=dtype)
+        return read_dicom_series(
+            path, series_uid=series_uid, orientation=orientation, dtype=dtype, max_voxels=max_voxels
+        )
     if is_nifti_path(path):
-        return read_nifti(path, orientation=orientation, dtype=dtype)
+        return read_nifti(path, orientation=orientation, dtype=dtype, max_voxels=max_voxels)
     if path.suffix.lower() in HDF5_SUFFIXES:
         with CaseStore(path) as store:
             ids = store.case_ids()
@@ -62,7 +68,7 @@ def load_volume(
                 if len(ids) != 1:
                     raise ConfigError(f"{path}: store holds {len(ids)} cases; choose one with case=")
                 case = ids[0]
-            volume = store.read(case, key)
+            volume = store.read(case, key, max_voxels=max_voxels)
         if orientation is not None:
             array, affine = reorient(volume.array, volume.affine, orientation)
             volume = Volume(array, affine, meta=volume.meta)
@@ -70,7 +76,7 @@ def load_volume(
             volume = volume.replace(volume.array.astype(dtype, copy=False))
         return volume
     if path.suffix.lower() == ".dcm":
-        return read_dicom_series([path], orientation=orientation, dtype=dtype)
+        return read_dicom_series([path], orientation=orientation, dtype=dtype, max_voxels=max_voxels)
     raise FileFormatError(
         f"{path}: unknown file type; keras-liver reads .nii, .nii.gz, DICOM folders and .h5 case stores"
     )

@@ -24,7 +24,19 @@ def orientation_code(affine: np.ndarray) -> str:
     return "".join(nio.aff2axcodes(affine))
 
 
-def reorient(array: np.ndarray, affine: np.ndarray, codes: str) -> tuple[np.ndarray, np.ndarray]:
+def _flip_in_place(array: np.ndarray, axis: int) -> None:
+    """Reverse ``array`` along ``axis`` by swapping slices, with one slice of scratch memory."""
+    view = np.moveaxis(array, axis, 0)
+    n = view.shape[0]
+    for i in range(n // 2):
+        scratch = view[i].copy()
+        view[i] = view[n - 1 - i]
+        view[n - 1 - i] = scratch
+
+
+def reorient(
+    array: np.ndarray, affine: np.ndarray, codes: str, in_place: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Flip and permute axes so the array has the given orientation.
 
     Only whole-axis flips and permutations happen, so no value is interpolated;
@@ -35,6 +47,9 @@ def reorient(array: np.ndarray, affine: np.ndarray, codes: str) -> tuple[np.ndar
         array: ``(z, y, x)`` or ``(t, z, y, x)`` array.
         affine: 4 x 4 voxel ``(x, y, z)`` to RAS matrix.
         codes: Target axis codes for increasing x, y, z, e.g. ``"LPS"``.
+        in_place: Allowed to overwrite a C-contiguous ``array``: when only
+            flips are needed (RAS to LPS, the common case) no second copy of
+            the volume is made. Readers pass True for arrays they own.
 
     Returns:
         ``(array, affine)`` in the new orientation; the array is C-contiguous
@@ -45,6 +60,12 @@ def reorient(array: np.ndarray, affine: np.ndarray, codes: str) -> tuple[np.ndar
     transform = nio.ornt_transform(current, target)
     if np.array_equal(transform, [[0, 1], [1, 1], [2, 1]]):
         return np.ascontiguousarray(array), np.asarray(affine, dtype=np.float64)
+    if in_place and array.flags.c_contiguous and array.flags.writeable and np.array_equal(transform[:, 0], [0, 1, 2]):
+        for ijk_axis, sign in enumerate(transform[:, 1]):
+            if sign < 0:
+                _flip_in_place(array, array.ndim - 1 - ijk_axis)  # axis i is the last array axis
+        spatial_shape = array.shape[::-1][:3]
+        return array, np.asarray(affine, dtype=np.float64) @ nio.inv_ornt_aff(transform, spatial_shape)
     # nibabel works on (i, j, k[, t]) arrays; ours are ([t,] k, j, i).
     ijk = array.T
     spatial_shape = ijk.shape[:3]

@@ -3,6 +3,7 @@
 import json
 import logging
 import pathlib
+import shutil
 import time
 
 import keras
@@ -93,10 +94,26 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
         TrainingDivergedError: A training loss or the final weights were not
             finite. ``model.keras`` is then not written; ``best.keras`` and
             ``backup/`` (the last finished epoch) are kept, so a rerun resumes.
+        KerasLiverError: bad data or settings; a run folder this call created
+            is removed again when nothing in it could be resumed.
     """
     config = TrainConfig.coerce(config)
     run_dir = pathlib.Path(config.out_dir)
+    fresh = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_in(config, run_dir, callbacks)
+    except TrainingDivergedError:
+        raise  # its run folder is kept on purpose: a rerun resumes from backup/
+    except BaseException:
+        if fresh and not any((run_dir / name).exists() for name in ("backup", "best.keras", "model.keras")):
+            # Nothing worth resuming (the data could not be read, the model not built, or the
+            # first epoch never ended): leave no half-made run folder behind.
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _train_in(config: TrainConfig, run_dir: pathlib.Path, callbacks) -> pathlib.Path:
     write_text_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     keras.utils.set_random_seed(config.seed)
     policy = _precision_policy(config.mixed_precision)
