@@ -21,9 +21,16 @@ COMMANDS = ("info", "preview", "phantoms", "figures", "train", "predict", "evalu
 NEEDS_TENSORFLOW = ("train", "predict", "compare", "export", "serve", "query")
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one ``keras-liver CMD: error: ...`` line (exit 2), like every other user error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="keras-liver", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="keras-liver", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"keras-liver {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, TensorFlow's own log lines included")
@@ -51,7 +58,8 @@ def main(argv=None) -> int:
             import_tensorflow_quietly(quiet)
         return int(args.run(args) or 0)
     except KerasLiverError as exc:
-        print(f"keras-liver {args.command}: error: {exc}", file=sys.stderr)
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # always one line
+        print(f"keras-liver {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `keras-liver info ... | head`
         sys.stderr.close()

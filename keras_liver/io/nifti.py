@@ -70,7 +70,8 @@ def _read_header(fh, path: pathlib.Path):
     if size == 540:
         head += fh.read(540 - 348)
     try:
-        header = _HEADER_CLASSES[size].from_fileobj(io.BytesIO(head), check=False)  # its checks "fix" zero pixdim to 1
+        header = _HEADER_CLASSES[size].from_fileobj(io.BytesIO(head), endianness="<" if order == "little" else ">",
+                                                    check=False)  # its checks "fix" zero pixdim to 1
     except Exception as exc:  # nibabel raises HeaderDataError, ValueError ... for broken fields
         raise FileFormatError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from exc
     magic = bytes(header["magic"])[:3]

@@ -204,7 +204,12 @@ class TrainConfig:
             else:
                 data = json.loads(text)
         except Exception as exc:  # yaml and json raise different types
-            raise ConfigError(f"{path}: cannot parse ({exc})") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            reason = " ".join(str(getattr(exc, "problem", None) or exc).split())
+            if "python/" in reason:
+                reason += " (Python tags are refused: configs are loaded with yaml.safe_load)"
+            raise ConfigError(f"{path}: cannot parse ({where}{reason})") from None
         if data is None:
             raise ConfigError(f"{path}: the config is empty; give at least task, data and model")
         return cls.from_dict(data, source=str(path))

@@ -99,3 +99,18 @@ def test_five_dimensional_file_is_refused(tmp_path):
     _write(tmp_path / "5d.nii", np.zeros((2, 2, 2, 2, 2), np.float32), np.eye(4))
     with pytest.raises(FileFormatError, match="5D"):
         read_nifti(tmp_path / "5d.nii")
+
+
+def test_big_endian_file_reads_the_same_values(tmp_path):
+    """A header (and voxels) stored big-endian: dim[0] is not taken for a byte-swapped 768."""
+    array = np.arange(-60, 60, dtype=np.int16).reshape(4, 5, 6)
+    header = nib.Nifti1Header(endianness=">")
+    img = nib.Nifti1Image(array.astype(">i2"), np.diag([2.0, 3.0, 4.0, 1.0]), header=header)
+    path = tmp_path / "big_endian.nii.gz"
+    nib.save(img, str(path))
+    import gzip
+
+    assert gzip.decompress(path.read_bytes())[:4] == (348).to_bytes(4, "big")  # really stored big-endian
+    vol = read_nifti(path, orientation=None)
+    np.testing.assert_array_equal(vol.array, array.T)
+    assert vol.spacing == (4.0, 3.0, 2.0)

@@ -236,7 +236,7 @@ NIFTI = {
                                           ["over the limit"]),
     "nifti: negative dimension": (_dims("negative.nii.gz", [3, -4, 5, 6]), ["negative dimension"]),
     "nifti: zero dimension": (_dims("zero.nii.gz", [3, 4, 0, 6]), ["empty image"]),
-    "nifti: dim[0] = 9": (_dims("dim0.nii.gz", [9, 4, 5, 6]), ["dim[0] must be 1 to 7"]),
+    "nifti: dim[0] = 9": (_dims("dim0.nii.gz", [9, 4, 5, 6]), ["declares 9 dimensions", "dim[0] must be 1 to 7"]),
     "nifti: 5D data": (_dims("five_d.nii.gz", [5, 2, 3, 2, 5, 2]), ["5D NIfTI"]),
     "nifti: decompresses far beyond its header": (_trailing_bomb, ["more data than its header declares"]),
     "nifti: NaN in sform": (_edited("nan_sform.nii.gz", srow_x=[np.nan, 0, 0, 0]), ["sform", "non-finite"]),
