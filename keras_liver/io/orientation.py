@@ -24,14 +24,18 @@ def orientation_code(affine: np.ndarray) -> str:
     return "".join(nio.aff2axcodes(affine))
 
 
-def _flip_in_place(array: np.ndarray, axis: int) -> None:
-    """Reverse ``array`` along ``axis`` by swapping slices, with one slice of scratch memory."""
-    view = np.moveaxis(array, axis, 0)
-    n = view.shape[0]
-    for i in range(n // 2):
-        scratch = view[i].copy()
-        view[i] = view[n - 1 - i]
-        view[n - 1 - i] = scratch
+def _flip_in_place(array: np.ndarray, axes: list) -> None:
+    """Reverse a C-contiguous ``array`` along ``axes`` using one plane of scratch memory at a time."""
+    inner = [a - 1 for a in axes if a > 0]
+    if inner:  # flips within each leading plane: contiguous blocks, one vectorised copy each
+        for plane in array:
+            plane[...] = np.flip(plane, inner)
+    if 0 in axes:  # the leading axis: swap whole planes
+        n = array.shape[0]
+        for i in range(n // 2):
+            scratch = array[i].copy()
+            array[i] = array[n - 1 - i]
+            array[n - 1 - i] = scratch
 
 
 def reorient(
@@ -61,9 +65,8 @@ def reorient(
     if np.array_equal(transform, [[0, 1], [1, 1], [2, 1]]):
         return np.ascontiguousarray(array), np.asarray(affine, dtype=np.float64)
     if in_place and array.flags.c_contiguous and array.flags.writeable and np.array_equal(transform[:, 0], [0, 1, 2]):
-        for ijk_axis, sign in enumerate(transform[:, 1]):
-            if sign < 0:
-                _flip_in_place(array, array.ndim - 1 - ijk_axis)  # axis i is the last array axis
+        flips = [array.ndim - 1 - ijk for ijk, sign in enumerate(transform[:, 1]) if sign < 0]  # i is the last axis
+        _flip_in_place(array, flips)
         spatial_shape = array.shape[::-1][:3]
         return array, np.asarray(affine, dtype=np.float64) @ nio.inv_ornt_aff(transform, spatial_shape)
     # nibabel works on (i, j, k[, t]) arrays; ours are ([t,] k, j, i).

@@ -63,3 +63,17 @@ def test_oblique_affine_keeps_exact_world_positions(rng):
 def test_bad_codes_are_refused(bad):
     with pytest.raises(ConfigError, match="axis code"):
         reorient(np.zeros((2, 2, 2)), np.eye(4), bad)
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (2, 3, 4, 5), (1, 1, 1), (5, 1, 6)])
+def test_in_place_reorient_equals_the_copying_one(shape):
+    rng = np.random.default_rng(7)
+    array = rng.integers(-99, 99, shape).astype(np.int16)
+    for affine in (np.diag([2, 3, 4, 1.0]), np.diag([-2, 3, -4, 1.0]), np.diag([-2, -3, -4, 1.0])):
+        for codes in ("LPS", "RAS", "LAI", "RPI"):
+            expected, expected_affine = reorient(array.copy(), affine, codes)
+            own = array.copy()
+            got, got_affine = reorient(own, affine, codes, in_place=True)
+            np.testing.assert_array_equal(got, expected)
+            np.testing.assert_allclose(got_affine, expected_affine)
+            assert got is own  # diagonal affines need flips only: no second copy of the volume

@@ -107,15 +107,19 @@ def _serve(*extra, base=None):
 
 
 def _evaluate(edit):
+    """Two cases with their CT volumes (so case 0 gets an overlay figure); case 1's prediction is bad."""
     def build(folder, ctx):
         truth, pred = folder / "truth", folder / "pred"
         truth.mkdir()
         pred.mkdir()
         label = nib.load(str(ctx["label"]))
-        nib.save(label, str(truth / "segmentation-0.nii.gz"))
-        array = np.asarray(label.dataobj).astype(np.uint8)
-        array, affine = edit(array, label.affine)
-        nib.save(nib.Nifti1Image(array, affine), str(pred / "prediction-0.nii.gz"))
+        for case in (0, 1):
+            nib.save(label, str(truth / f"segmentation-{case}.nii.gz"))
+            nib.save(nib.load(str(ctx["volume"])), str(truth / f"volume-{case}.nii.gz"))
+            array, affine = np.asarray(label.dataobj).astype(np.uint8), label.affine
+            if case == 1:
+                array, affine = edit(array, affine)
+            nib.save(nib.Nifti1Image(array, affine), str(pred / f"prediction-{case}.nii.gz"))
         return ["evaluate", "--pred", str(pred), "--truth", str(truth)], [pred / "evaluation"]
     return build
 
@@ -165,6 +169,6 @@ ARGUMENTS = {
     "serve: --port 70000": (_serve("--port", "70000", base="models"), ["--port", "70000"]),
     "serve: --model-base-path missing": (_serve(base="absent"), ["absent"]),
     "serve: no model named": (_serve(), ["--model-base-path"]),
-    "evaluate: label 7 in a prediction": (_evaluate(_label_seven), ["prediction-0.nii.gz", "7"]),
-    "evaluate: prediction on another grid": (_evaluate(lambda a, f: (a[:-1], f)), ["prediction-0.nii.gz", "grid"]),
+    "evaluate: label 7 in a prediction": (_evaluate(_label_seven), ["prediction-1.nii.gz", "7"]),
+    "evaluate: prediction on another grid": (_evaluate(lambda a, f: (a[:-1], f)), ["prediction-1.nii.gz", "grid"]),
 }
