@@ -85,7 +85,9 @@ def build_metadata(serving, name: str, version: int, *, signature: str, training
         "outputs": outputs,
         "labels": list(serving.labels),
         "patch_size": None if patch_size is None else [int(p) for p in patch_size],
-        "spacing_mm": config.get("target_spacing"),
+        "spacing_mm": (list(serving.plan.stage.target_spacing) if serving.plan is not None and
+                       serving.plan.stage.target_spacing else config.get("target_spacing")),
+        "plan": json.loads(serving.plan_json(patch_size)),
         "precision": {"trained": sorted(set(trained_policies)) or ["float32"], "exported": "float32"},
         "training": training,
         "verification": verification or {},

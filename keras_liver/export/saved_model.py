@@ -17,6 +17,7 @@ from keras_liver.errors import ConfigError, ExportError
 logger = logging.getLogger(__name__)
 
 SIGNATURE = "serving_default"
+PLAN_SIGNATURE = "plan"  # input plan_format (int32 scalar, ignored), output plan (string: the plan's JSON)
 TOLERANCE = 1e-5
 STALE_AFTER_S = 3600.0  # a hidden export folder untouched this long belongs to a killed export
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -37,7 +38,9 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
                        verify: bool = True) -> pathlib.Path:
     """Export a trained model to ``<base_dir>/<name>/<version>/`` for TF Serving.
 
-    The export holds one signature, ``serving_default``, with the model's
+    The export's ``plan`` signature returns the model's plan (spacing,
+    window, labels; `keras_liver.plans`) as JSON for clients that know only
+    the server; ``metadata.json`` holds it too. Its ``serving_default`` signature has the model's
     named float32 inputs (``image`` [+ ``hog``], or ``sequence``) and a
     dynamic batch axis, and dict outputs ``probabilities`` plus ``mask``
     (uint8, segmenters) or ``label`` (int32) and ``class_name`` (string,
@@ -97,6 +100,8 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
 
     trained_policies = dtype_policies(model)
     serving = ServingModel.from_keras(model, mode=mode, level=level)
+    if patch_size is None and serving.plan is not None:
+        patch_size = serving.plan.stage.patch_size
     shapes = example_shapes or _shapes_from_patch(serving, patch_size)
     model_dir.mkdir(parents=True, exist_ok=True)
     from keras_liver.io.atomic import remove_stale_temporaries
@@ -108,6 +113,10 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
         archive = keras.export.ExportArchive()
         archive.track(serving.model)
         archive.add_endpoint(name=SIGNATURE, fn=serving.serving_fn(), input_signature=serving.tensor_specs())
+        import tensorflow as tf
+
+        archive.add_endpoint(name=PLAN_SIGNATURE, fn=serving.plan_fn(patch_size),
+                             input_signature=[tf.TensorSpec([], tf.int32, name="plan_format")])
         archive.write_out(str(tmp), verbose=False)
         if warmup:
             examples = [serving.example_inputs(b, shapes, seed=b) for b in warmup_batch_sizes]
@@ -196,6 +205,11 @@ def verify_saved_model(path, serving, inputs: dict) -> dict:
     for key in set(want) - {"probabilities"}:
         if got[key].dtype != want[key].dtype or not np.array_equal(got[key], want[key]):
             raise ExportError(f"{path}: SavedModel output {key!r} differs from the Keras model")
+    if PLAN_SIGNATURE not in loaded.signatures:
+        raise ExportError(f"{path}: no {PLAN_SIGNATURE!r} signature after reload")
+    plan = loaded.signatures[PLAN_SIGNATURE](plan_format=tf.constant(1))["plan"].numpy().decode()
+    if json.loads(plan) != json.loads(serving.plan_json(None)) and serving.plan is not None:
+        raise ExportError(f"{path}: the {PLAN_SIGNATURE!r} signature returns another plan than the model's")
     return {"max_abs_diff": diff, "examples": int(next(iter(inputs.values())).shape[0]), "tolerance": TOLERANCE,
             "input_shapes": {k: list(v.shape) for k, v in inputs.items()}}
 

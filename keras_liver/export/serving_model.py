@@ -18,6 +18,7 @@ class ServingModel:
             ``mask`` (segmentation) or ``label`` and ``class_name`` (classification).
         input_shapes: ``{name: shape}`` without the batch axis (``None`` = any size).
         labels: Class names in index order.
+        plan: The model's `keras_liver.plans.Plan` (``None`` for a model saved without one).
     """
 
     model: object
@@ -25,6 +26,7 @@ class ServingModel:
     input_shapes: dict
     labels: tuple
     source_class: str = ""
+    plan: object = None
 
     @classmethod
     def from_keras(cls, model, mode: str = "accurate", level=None) -> "ServingModel":
@@ -43,6 +45,7 @@ class ServingModel:
         except ConfigError as exc:
             raise ExportError(f"model {model.name}: not a keras-liver task model ({exc})") from None
         source_class = type(model).__name__
+        plan = getattr(model, "plan", None)  # read before the copies below, which are plain Keras models
         if level is not None and not hasattr(model, "inference_model"):
             raise ExportError(f"level: only models with deep-supervision heads (FusedUNet) can be pruned; "
                               f"{model.name} is a {source_class}")
@@ -56,7 +59,7 @@ class ServingModel:
             default = task.label_names or ()
             names = default if len(default) == classes else [f"class_{k}" for k in range(classes)]
         return cls(model=model, task=task, input_shapes=shapes, labels=tuple(names),
-                   source_class=source_class)
+                   source_class=source_class, plan=plan)
 
     def tensor_specs(self) -> list:
         """``tf.TensorSpec``s, named, float32, with a dynamic batch axis: the signature's inputs."""
@@ -83,6 +86,38 @@ class ServingModel:
             return result
 
         return serve
+
+    def plan_json(self, patch_size=None) -> str:
+        """The plan the ``plan`` signature returns: the model's, or a legacy one (the scan's own spacing)."""
+        from keras_liver.plans import Plan, StagePlan
+
+        if self.plan is not None:
+            return self.plan.to_json()
+        window = tuple(int(p) for p in (patch_size or ()))
+        spatial = [s for s in next(iter(self.input_shapes.values()))[:-1]]
+        if len(window) == 2:
+            window = (1,) + window
+        if len(window) != 3:
+            window = ((1,) if len(spatial) == 2 else ()) + tuple(s or 64 for s in spatial)[-3:]
+            window = window if len(window) == 3 else (1, 64, 64)
+        return Plan(task=self.task.name, stages=(StagePlan("liver_tumour", None, window,
+                                                           labels=tuple(self.labels)),), source="legacy").to_json()
+
+    def plan_fn(self, patch_size=None):
+        """The function behind the ``plan`` signature: ``plan_format`` (int32 scalar, any value) -> the plan JSON.
+
+        TF Serving refuses a signature without inputs over REST
+        (tensorflow/serving#1676), hence the one scalar input.
+        """
+        import tensorflow as tf
+
+        text = self.plan_json(patch_size)
+
+        def plan(plan_format):
+            del plan_format
+            return {"plan": tf.constant(text)}
+
+        return plan
 
     def keras_outputs(self, inputs: dict) -> dict:
         """The same outputs computed by the Keras model (the verification reference)."""

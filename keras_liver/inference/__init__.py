@@ -1,7 +1,12 @@
 """Whole-volume inference: sliding windows, post-processing, back to the source grid."""
 
 from keras_liver.inference.postprocess import postprocess_liver_tumour
-from keras_liver.inference.predict_volume import default_patch_size, predict_volume, segment_with_predictor
+from keras_liver.inference.predict_volume import (
+    default_patch_size,
+    predict_volume,
+    resolve_plan,
+    segment_with_predictor,
+)
 from keras_liver.inference.series import (
     classification_from_outputs,
     classification_record,
@@ -31,6 +36,7 @@ __all__ = [
     "postprocess_liver_tumour",
     "predict_series",
     "predict_volume",
+    "resolve_plan",
     "segment_series",
     "segment_with_predictor",
     "series_inputs",

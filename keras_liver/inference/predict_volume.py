@@ -26,18 +26,26 @@ def default_patch_size(image_shape, spatial_dims: int) -> tuple:
     return (1, 128, 128) if spatial_dims == 2 else (32, 96, 96)
 
 
-def predict_volume(model, image: Volume, *, patch_size=None, **options):
+def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None, plan=None, **options):
     """Segment a CT volume with a `FusedUNet` (or any model with an ``image`` input).
+
+    The model's plan (`keras_liver.plans`, saved with it by training) says
+    the spacing to resample to and the window; ``patch_size`` and
+    ``target_spacing`` override it. A model without a plan predicts at the
+    scan's own spacing, as before plans, and a warning says so.
 
     Args:
         model: Keras model with inputs ``image`` (raw HU; intensity handling
             is inside the graph) and optionally ``hog``; output ``probabilities``.
         image: 3D CT `Volume` (HU), any orientation.
         patch_size: Window ``(z, y, x)``; 2D models use ``(1, y, x)``.
-            Default: the model's fixed input size, else 1 x 128 x 128 (2D) or 32 x 96 x 96 (3D).
-        **options: `segment_with_predictor` settings (``target_spacing``,
-            ``crop_to_liver``, ``overlap``, ``batch_size``, ``flip_tta``,
-            ``postprocess``, ``min_lesion_mm3``, ``hog_window``, ``return_probabilities``).
+            Default: the plan's, else the model's fixed input size, else
+            1 x 128 x 128 (2D) or 32 x 96 x 96 (3D).
+        target_spacing: ``(z, y, x)`` mm to resample to; default: the plan's.
+        plan: A `Plan` to use instead of the model's.
+        **options: `segment_with_predictor` settings (``crop_to_liver``,
+            ``overlap``, ``batch_size``, ``flip_tta``, ``postprocess``,
+            ``min_lesion_mm3``, ``hog_window``, ``return_probabilities``).
 
     Returns:
         uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
@@ -46,15 +54,45 @@ def predict_volume(model, image: Volume, *, patch_size=None, **options):
     if task.modality != "CT":
         raise ConfigError(f"model: {model.name} is a {task.name} model; predict_volume segments CT volumes")
     predictor = model_predictor(model)
-    if patch_size is None:
-        shape = tuple(model.input[task.main_input(model.input)].shape[1:])
-        patch_size = default_patch_size(shape, predictor[1])
+    plan = resolve_plan(plan if plan is not None else getattr(model, "plan", None), task.name,
+                        lambda: default_patch_size(tuple(model.input[task.main_input(model.input)].shape[1:]),
+                                                   predictor[1]),
+                        model.name, spacing=target_spacing, patch_size=patch_size)
+    stage = plan.stage
     multiple = int(getattr(model, "size_multiple", 1))
-    spatial = tuple(int(p) for p in patch_size)[-predictor[1]:]
+    spatial = stage.patch_size[-predictor[1]:]
     if any(p % multiple for p in spatial):
-        raise ConfigError(f"patch_size {tuple(patch_size)}: {model.name} needs window sizes divisible by {multiple} "
+        raise ConfigError(f"patch_size {stage.patch_size}: {model.name} needs window sizes divisible by {multiple} "
                           f"(2**depth), e.g. {tuple(max(multiple, p // multiple * multiple) for p in spatial)}")
-    return segment_with_predictor(predictor, image, patch_size=patch_size, **options)
+    options.setdefault("overlap", stage.overlap)
+    return segment_with_predictor(predictor, image, patch_size=stage.patch_size,
+                                  target_spacing=stage.target_spacing, **options)
+
+
+def resolve_plan(plan, task_name: str, default_window, source_name: str, *, spacing=None, patch_size=None):
+    """The plan inference runs: the model's (or server's) with the user's overrides, or a legacy one.
+
+    Args:
+        plan: A `Plan` or ``None`` (a model saved before plans).
+        task_name: The model's task.
+        default_window: Callable giving the window for a model without a plan.
+        source_name: The model, for the legacy warning.
+        spacing, patch_size: The user's overrides (``--spacing``, ``--patch``).
+    """
+    from keras_liver.plans import legacy_plan
+
+    spacing = None if spacing is None else tuple(float(v) for v in spacing)
+    patch_size = None if patch_size is None else tuple(int(v) for v in patch_size)
+    if plan is None:
+        if spacing is None:
+            plan = legacy_plan(task_name, patch_size or default_window(), source_name)
+        else:
+            from keras_liver.plans import Plan, StagePlan
+
+            plan = Plan(task=task_name, stages=(StagePlan("liver_tumour", spacing, patch_size or default_window()),),
+                        source="override")
+        return plan.with_overrides(patch_size=patch_size)
+    return plan.with_overrides(spacing=spacing, patch_size=patch_size)
 
 
 def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spacing=None, crop_to_liver: bool = False,

@@ -205,6 +205,26 @@ def _load(path: pathlib.Path, max_voxels):
     return header, affine, _scaled(data, header)
 
 
+def read_nifti_geometry(path, max_voxels: int | None = None) -> tuple[tuple, tuple]:
+    """``(shape, spacing)`` of a NIfTI file in ``(z, y, x)`` order, from its header alone (no voxel is read).
+
+    The header gets the same checks as `read_nifti` (size limit, dimensions, affine).
+    """
+    from keras_liver.io.volume import spacing_from_affine
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise MissingPathError(f"{path}: no such file")
+    with _open_stream(path) as fh:
+        try:
+            header, _ = _read_header(fh, path)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise FileFormatError(f"{path}: gzip stream is truncated or corrupt ({exc})") from exc
+    shape = _declared_shape(header, path, max_voxels)
+    affine = _check_geometry(header, path)
+    return tuple(shape[:3][::-1]), spacing_from_affine(affine)
+
+
 def read_nifti(
     path, orientation: str | None = DEFAULT_ORIENTATION, dtype=None, max_voxels: int | None = None
 ) -> Volume:

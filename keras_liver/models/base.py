@@ -1,6 +1,7 @@
 """`LiverModel`: the base of keras-liver's Keras models (task, input-shape checks, config round trip)."""
 
 import inspect
+import json
 
 import keras
 
@@ -16,7 +17,8 @@ class LiverModel(keras.Model):
     argument (normalised). `get_config` returns exactly those arguments plus
     ``name`` and ``trainable``, and `from_config` calls the constructor with
     them, so a ``.keras`` file rebuilds the same graph and an attribute changed
-    after construction (``model.class_names = [...]``) is saved too.
+    after construction (``model.class_names = [...]``) is saved too. The
+    model's `plan` (spacing, window, labels) is saved in the config beside them.
 
     Class attributes:
         task: Name of the model's task in `keras_liver.tasks` (what it takes and returns).
@@ -65,14 +67,39 @@ class LiverModel(keras.Model):
         for key, value in values.items():
             setattr(self, "input_shape_" if key == "input_shape" else key, value)
 
+    @property
+    def plan(self):
+        """The model's `keras_liver.plans.Plan` (saved inside the ``.keras`` file), or ``None``."""
+        from keras_liver.plans import Plan
+
+        text = getattr(self, "_plan_json", None)
+        return None if not text else Plan.from_json(text, f"model {self.name}")
+
+    @plan.setter
+    def plan(self, value) -> None:
+        from keras_liver.plans import Plan
+
+        if value is not None and not isinstance(value, Plan):
+            value = Plan.from_dict(value, f"model {self.name}")
+        if value is not None and value.task != self.task:
+            raise ConfigError(f"plan: is for task {value.task}, but {self.name} is a {self.task} model")
+        self._plan_json = None if value is None else value.to_json()  # a str: Keras does not track it
+
     def get_config(self):
         config = {}
         for key in self.config_keys:
             value = getattr(self, "input_shape_" if key == "input_shape" else key)
             config[key] = list(value) if isinstance(value, tuple) else value
         config.update(name=self.name, trainable=self.trainable)
+        if getattr(self, "_plan_json", None):
+            config["plan"] = json.loads(self._plan_json)
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        config = dict(config)
+        plan = config.pop("plan", None)
+        model = cls(**config)
+        if plan is not None:
+            model.plan = plan
+        return model

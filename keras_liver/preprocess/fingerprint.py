@@ -13,7 +13,6 @@ from keras_liver.preprocess.checks import as_finite_array, check_spacing
 
 logger = logging.getLogger(__name__)
 
-ANISOTROPY_RATIO = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,13 +120,9 @@ class Fingerprint:
         percentile of its spacings instead, so thin-slice cases are not
         thrown away, but never finer than the other axes.
         """
-        spacings = np.asarray(self.spacings, dtype=np.float64)
-        target = np.median(spacings, axis=0)
-        worst = int(np.argmax(target))
-        if target[worst] > ANISOTROPY_RATIO * target.min():
-            others = np.delete(target, worst)
-            target[worst] = max(np.percentile(spacings[:, worst], 10), others.max())
-        return tuple(float(v) for v in target)
+        from keras_liver.plans import target_spacing_of
+
+        return target_spacing_of(self.spacings)
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""

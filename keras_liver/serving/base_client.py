@@ -61,7 +61,7 @@ class BaseClient:
 
     # transport: implemented by subclasses -------------------------------------------------------------------------
 
-    def _predict(self, inputs: dict, output_filter: list) -> dict:  # pragma: no cover - abstract
+    def _predict(self, inputs: dict, output_filter: list, signature: str | None = None) -> dict:  # pragma: no cover
         raise NotImplementedError
 
     def _metadata(self) -> dict:  # pragma: no cover - abstract
@@ -103,6 +103,27 @@ class BaseClient:
         """
         inputs = {k: np.asarray(v) for k, v in inputs.items()}
         return self._retrying(lambda: self._predict(inputs, list(output_filter or [])), "Predict")
+
+    def plan(self):
+        """The served model's `keras_liver.plans.Plan`, from the export's ``plan`` signature.
+
+        Returns:
+            The plan, or ``None`` for an export without one (made before plans
+            existed, or of a model saved without a plan).
+        """
+        from keras_liver.plans import Plan
+
+        request = {"plan_format": np.asarray(1, dtype=np.int32)}
+        try:
+            out = self._retrying(lambda: self._predict(request, ["plan"], signature="plan"), "Predict(plan)")
+        except ServingError as exc:
+            if exc.code == "INVALID_ARGUMENT" and "plan" in str(exc) and "not found" in str(exc):
+                return None
+            raise
+        value = np.asarray(out["plan"]).reshape(-1)[0]
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        plan = Plan.from_json(text, f"model {self.model_name!r} at {self.target}")
+        return None if plan.source == "legacy" else plan
 
     def metadata(self) -> dict:
         """The signature's inputs and outputs: ``{"name", "version", "signature", "inputs", "outputs"}``."""
@@ -150,9 +171,11 @@ class BaseClient:
         Args:
             volume: 3D CT `Volume` in HU (or a 4D DCE series for a DCE segmenter).
             patch_size: Window ``(z, y, x)`` (2D models ``(1, y, x)``); default
-                the signature's fixed size, else 1 x 128 x 128 or 32 x 96 x 96.
+                the served plan's (`plan`), else the signature's fixed size,
+                else 1 x 128 x 128 or 32 x 96 x 96.
             **options: `segment_with_predictor` options (``overlap``,
-                ``batch_size`` = windows per request, ``target_spacing``, ``flip_tta`` ...).
+                ``batch_size`` = windows per request, ``flip_tta`` ...) and
+                ``target_spacing``, which overrides the served plan's.
 
         Returns:
             uint8 label `Volume` on the input grid.
@@ -161,6 +184,7 @@ class BaseClient:
             default_patch_size,
             dict_predictor,
             mask_from_outputs,
+            resolve_plan,
             segment_with_predictor,
             series_inputs,
         )
@@ -178,9 +202,13 @@ class BaseClient:
             raise ConfigError(f"volume: the served model ({task.name}) takes a 3D volume, got a 4D series")
         shapes = ordered_shapes(task, {name: info["shape"][1:] for name, info in meta["inputs"].items()})
         predictor = dict_predictor(lambda feed: self.predict(feed, output_filter=["probabilities"]), shapes)
-        if patch_size is None:
-            patch_size = default_patch_size(next(iter(shapes.values())), predictor[1])
-        return segment_with_predictor(predictor, volume, patch_size=patch_size, **options)
+        plan = resolve_plan(self.plan(), task.name, lambda: default_patch_size(next(iter(shapes.values())),
+                                                                               predictor[1]),
+                            f"served model {self.model_name!r}", spacing=options.pop("target_spacing", None),
+                            patch_size=patch_size)
+        options.setdefault("overlap", plan.stage.overlap)
+        return segment_with_predictor(predictor, volume, patch_size=plan.stage.patch_size,
+                                      target_spacing=plan.stage.target_spacing, **options)
 
     def classify_series(self, series) -> dict:
         """Classify one DCE series (`Volume` or ``(t, z, y, x)`` array) through the server.

@@ -63,12 +63,14 @@ class PredictClient(BaseClient):
         except grpc.RpcError as exc:
             raise self.error(what, exc.code().name, exc.details()) from None
 
-    def _predict(self, inputs: dict, output_filter: list) -> dict:
+    def _predict(self, inputs: dict, output_filter: list, signature: str | None = None) -> dict:
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 
         request = predict_pb2.PredictRequest()
         self._fill_spec(request.model_spec)
+        if signature is not None:
+            request.model_spec.signature_name = signature
         for key, value in inputs.items():
             request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
         request.output_filter.extend(output_filter)

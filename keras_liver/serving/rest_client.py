@@ -62,11 +62,12 @@ class RestPredictClient(BaseClient):
         except (ConnectionError, TimeoutError) as exc:
             raise self.error(what, "UNAVAILABLE", str(exc)) from None
 
-    def _predict(self, inputs: dict, output_filter: list) -> dict:
-        body = {"signature_name": self.signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
+    def _predict(self, inputs: dict, output_filter: list, signature: str | None = None) -> dict:
+        body = {"signature_name": signature or self.signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
         outputs = self._request(f"{self._model_url}:predict", "Predict", body)["outputs"]
-        if not isinstance(outputs, dict):
-            outputs = {next(iter(self._metadata()["outputs"])): outputs}
+        if not isinstance(outputs, dict):  # TF Serving answers a single output without its name
+            key = output_filter[0] if len(output_filter) == 1 else next(iter(self._metadata()["outputs"]))
+            outputs = {key: outputs}
         wanted = output_filter or list(outputs)
         return {k: np.asarray(outputs[k], dtype=object if k == "class_name" else None) for k in wanted}
 

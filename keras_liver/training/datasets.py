@@ -21,11 +21,14 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
         cache_path: HDF5 case cache to build (or reuse) from ``config.data``.
 
     Returns:
-        ``{"train": PatchSampler, "val": PatchSampler | None, "split": {"train": ids, "val": ids}}``.
+        ``{"train": PatchSampler, "val": PatchSampler | None, "split": {"train": ids, "val": ids}, "plan": Plan}``.
     """
     from keras_liver import data
+    from keras_liver.training.planning import data_spacings, make_plan, resolve_target_spacing
 
-    store = data.build_ct_cache(config.data, pathlib.Path(cache_path), target_spacing=config.target_spacing,
+    spacings = data_spacings(config.data)
+    target = resolve_target_spacing(config, spacings)
+    store = data.build_ct_cache(config.data, pathlib.Path(cache_path), target_spacing=target,
                                 crop_margin_mm=config.crop_margin_mm)
     ids, images, labels = data.load_store(store)
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
@@ -37,7 +40,7 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
                                  patch, seed=seed, **options)
 
     return {"train": sampler(train_ids, config.seed), "val": sampler(val_ids, config.seed + 1) if val_ids else None,
-            "split": {"train": train_ids, "val": val_ids}}
+            "split": {"train": train_ids, "val": val_ids}, "plan": make_plan(config, spacings, target)}
 
 
 def build_data(config: TrainConfig, run_dir: pathlib.Path) -> dict:
@@ -67,7 +70,7 @@ def _ct_data(config, run_dir):
     return {"train": train, "val": val, "steps": config.steps_per_epoch or 50,
             "val_steps": config.validation_steps if val is not None else None,
             "input_shape": (None,) * len(config.patch_size) + (1,), "extra": extra, "class_names": None,
-            "split": samplers["split"]}
+            "split": samplers["split"], "plan": samplers["plan"]}
 
 
 def _dce_data(config):

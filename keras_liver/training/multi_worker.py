@@ -70,7 +70,8 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
     own_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
-    sampler = ct_patch_samplers(config, own_dir / "cache.h5")["train"]
+    samplers = ct_patch_samplers(config, own_dir / "cache.h5")
+    sampler = samplers["train"]
     keys = output_keys(config)
     global_batch = int(config.batch_size)
 
@@ -119,6 +120,7 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
     np.savez(own_dir.parent / f"worker_{index}.npz", *[np.asarray(w) for w in model.weights])
     if index == 0:
         write_text_atomic(run_dir / "history.csv", "epoch,loss\n" + "".join(f"{e},{v}\n" for e, v in rows))
+        model.plan = samplers["plan"]
         save_model(model, run_dir / "model.keras")
     return run_dir
 

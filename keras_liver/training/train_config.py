@@ -50,7 +50,10 @@ class TrainConfig:
             (``None``: the task's default, ``dice_ce`` for segmentation, ``cross_entropy`` for classification).
         loss_args: Loss constructor arguments.
         deep_supervision_scheme: ``"equal"`` or ``"deep_first"`` head weights.
-        target_spacing: CT: resample to this ``(z, y, x)`` mm in the cache.
+        target_spacing: CT: the ``(z, y, x)`` mm the cache resamples to: ``"auto"``
+            (default) plans it from the data's spacings (nnU-Net's median rule),
+            ``"native"`` (or ``null``) keeps each case's own, three numbers fix it.
+            It goes into the model's plan, which inference applies.
         crop_margin_mm: CT: crop cached cases to the liver plus this margin (``None``: whole volume).
         tumour_fraction: CT and ``series_patch``: share of tumour-centred patches.
         foreground_fraction: CT and ``series_patch``: share of liver-centred patches among the rest.
@@ -87,7 +90,7 @@ class TrainConfig:
     loss: str | None = None
     loss_args: dict = dataclasses.field(default_factory=dict)
     deep_supervision_scheme: str = "equal"
-    target_spacing: list | None = None
+    target_spacing: list | str | None = "auto"
     crop_margin_mm: float | None = None
     tumour_fraction: float = 0.34
     foreground_fraction: float = 0.5
@@ -148,7 +151,11 @@ class TrainConfig:
             if value is not None and not (value and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                                                         for v in value)):
                 raise ConfigError(f"{name}: a list of positive whole numbers, got {value!r}")
-        if self.target_spacing is not None and not (
+        if isinstance(self.target_spacing, str):
+            if self.target_spacing not in ("auto", "native"):
+                raise ConfigError(f"target_spacing: 'auto', 'native' or three positive numbers (z, y, x) in mm, got "
+                                  f"{self.target_spacing!r}")
+        elif self.target_spacing is not None and not (
                 len(self.target_spacing) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                       and v > 0 for v in self.target_spacing)):
             raise ConfigError(f"target_spacing: three positive numbers (z, y, x) in mm, got {self.target_spacing!r}")

@@ -79,6 +79,7 @@ def train(config: TrainConfig | dict | str, callbacks=None) -> pathlib.Path:
     """Train one model; a rerun with the same ``out_dir`` resumes from the last finished epoch.
 
     The run directory holds ``config.json`` (resolved), ``split.json``,
+    ``plan.json`` (CT: the spacing and window inference uses; also inside the models),
     ``history.csv``, ``curves.png`` (loss and accuracy/Dice per epoch),
     ``logs/`` (TensorBoard), ``backup/`` (while running), ``best.keras``
     (best ``monitor`` so far), ``model.keras`` (final) and ``summary.json``.
@@ -128,6 +129,9 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, callbacks) -> pathlib.
             if found["class_names"] is not None and hasattr(model, "class_names") and model.class_names is None:
                 model.class_names = list(found["class_names"])
             compile_model(model, config, found["steps"], getattr(model, "num_classes", 3))
+        if found.get("plan") is not None:
+            model.plan = found["plan"]  # saved inside best.keras and model.keras
+            write_text_atomic(run_dir / "plan.json", json.dumps(found["plan"].to_dict(), indent=2) + "\n")
         monitor = config.monitor if found["val"] is not None else config.monitor.replace("val_", "", 1)
         mode = "min" if monitor.endswith("loss") else "max"
         cbs = [MetricAliases(),

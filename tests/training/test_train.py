@@ -2,6 +2,7 @@ import csv
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,6 +46,23 @@ def test_ct_run_writes_its_directory(ct_folder, tmp_path):
     assert summary["best"]["val_dice_2"] == pytest.approx(max(float(r["val_dice_2"]) for r in history))
     resolved = json.loads((run / "config.json").read_text())
     assert resolved == TrainConfig.from_dict(config).to_dict() and resolved["loss"] == "dice_ce"
+    # the plan: planned from the data's spacings, in plan.json and inside the model file (a copy keeps it)
+    from keras_liver.io import load_volume
+    from keras_liver.plans import Plan, target_spacing_of
+
+    spacings = [load_volume(p).spacing for p in sorted(ct_folder.glob("volume-*.nii*"))]
+    plan = Plan.from_dict(json.loads((run / "plan.json").read_text()))
+    assert plan.stage.target_spacing == pytest.approx(target_spacing_of(spacings), abs=1e-4)
+    assert plan.stage.patch_size == (4, 16, 16) and plan.stage.labels == ("background", "liver", "tumour")
+    assert plan.fingerprint["n_cases"] == 3 and plan.stage.intensity == "window:abdomen"
+    shutil.copy(run / "model.keras", tmp_path / "copied.keras")
+    assert keras.saving.load_model(tmp_path / "copied.keras", compile=False).plan == plan
+    assert keras.saving.load_model(run / "best.keras", compile=False).plan == plan
+
+
+def test_native_spacing_plans_no_resampling(ct_folder, tmp_path):
+    run = train(tiny_ct_config(ct_folder, tmp_path / "run", target_spacing="native", epochs=1))
+    assert keras.saving.load_model(run / "model.keras", compile=False).plan.stage.target_spacing is None
 
 
 def test_xla_compiled_training_step_runs_on_cpu(ct_folder, tmp_path):
