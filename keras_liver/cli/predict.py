@@ -19,14 +19,20 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from keras_liver import tasks
     from keras_liver.errors import ConfigError
-    from keras_liver.inference import predict_series, predict_volume
+    from keras_liver.inference import cascade_predict, predict_series, predict_volume
     from keras_liver.io import load_volume
-    from keras_liver.models import load_model
+    from keras_liver.models import CTCascade, load_model
 
     model = load_model(args.model)
     task = tasks.task_of(model)
     image = load_volume(args.input)
-    if task.modality == "DCE":
+    if isinstance(model, CTCascade):
+        if image.is_series:
+            raise ConfigError(f"--input {args.input}: the CT cascade takes a 3D CT volume, got a 4D series")
+        if args.spacing or args.patch:
+            raise ConfigError("--spacing/--patch: a cascade runs each stage by its own plan; they are not overridden")
+        result = cascade_predict(model, image, flip_tta=args.tta)
+    elif task.modality == "DCE":
         if not image.is_series:
             raise ConfigError(f"--input {args.input}: this {task.name} model takes a 4D DCE series, got shape "
                               f"{image.shape}")

@@ -42,6 +42,54 @@ def _by_diameter(lesions) -> dict:
     return out
 
 
+KINDS = ("hypodense", "hyperdense", "cystic", "rim-enhancing")
+
+
+def _phantom_lesions(truth_dir: pathlib.Path) -> dict:
+    """``{case number: [lesion info]}`` from a phantom data set's ``cases.json`` (empty for other folders)."""
+    import json
+
+    path = truth_dir / "cases.json"
+    if not path.is_file():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    out = {}
+    for name, case in (info.items() if isinstance(info, dict) else ()):
+        match = re.search(r"(\d+)$", str(name))  # "volume-3"
+        if match and isinstance(case, dict):
+            out[match.group(1)] = list(case.get("lesions") or [])
+    return out
+
+
+def _kind_of(lesion: dict) -> str:
+    """The evaluation kind of a phantom lesion: a rim makes it rim-enhancing, a cyst is cystic."""
+    if "enhancing_rim_hu" in lesion:
+        return "rim-enhancing"
+    return "cystic" if lesion.get("kind") == "cyst" else str(lesion.get("kind", "unknown"))
+
+
+def _assign_kinds(detection: dict, phantom: list, affine) -> None:
+    """Give each true lesion the kind of the phantom lesion whose centre is nearest its centroid."""
+    if not phantom:
+        return
+    centres = np.array([les["centre_mm"] for les in phantom], np.float64)  # (x, y, z) LPS mm
+    for lesion in detection["lesions"]:
+        z, y, x = lesion["centroid_zyx"]
+        ras = np.asarray(affine, np.float64) @ np.array([x, y, z, 1.0])
+        lps = np.array([-ras[0], -ras[1], ras[2]])
+        lesion["kind"] = _kind_of(phantom[int(np.argmin(np.linalg.norm(centres - lps, axis=1)))])
+
+
+def _by_kind(lesions) -> dict:
+    """Found / total of the true lesions of each kind (those a phantom's ``cases.json`` names)."""
+    return {kind: [sum(bool(les["detected"]) for les in lesions if les.get("kind") == kind),
+                   sum(les.get("kind") == kind for les in lesions)] for kind in KINDS
+            if any(les.get("kind") == kind for les in lesions)}
+
+
 def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm: float = 10.0) -> dict:
     """Compare every prediction with its truth; write ``evaluation.json``, ``evaluation.md`` and overlays.
 
@@ -90,6 +138,7 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
     from keras_liver.io.lits_case import as_label_array
 
     cases, pairs, detections = {}, [], []
+    phantom = _phantom_lesions(truths[common[0]].parent) if common else {}
     for case in common:
         truth = load_volume(truths[case])
         pred = load_volume(preds[case])
@@ -99,6 +148,7 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
         pred = pred.replace(as_label_array(pred.array, preds[case]))
         metrics = segmentation_metrics(pred.array, truth.array, truth.spacing)
         detection = lesion_detection(pred.array, truth.array, truth.spacing, min_diameter_mm=min_lesion_diameter_mm)
+        _assign_kinds(detection, phantom.get(case, []), truth.affine)
         metrics["detection"] = detection
         cases[case] = metrics
         pairs.append((pred.array, truth.array))
@@ -114,16 +164,22 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
     result = {"cases": cases, "tumour_dice": dataset_dice(pairs, (2,)), "liver_dice": dataset_dice(pairs, (1, 2)),
               "detection": {"min_diameter_mm": min_lesion_diameter_mm, "true_lesions": total, "detected": found,
                             "recall": found / total if total else 1.0,
-                            "by_diameter_mm": _by_diameter([les for d in detections for les in d["lesions"]])}}
+                            "by_diameter_mm": _by_diameter([les for d in detections for les in d["lesions"]]),
+                            "by_kind": _by_kind([les for d in detections for les in d["lesions"]]),
+                            "false_positive_lesions_per_case": float(np.mean([d["false_positive_pred"]
+                                                                              for d in detections]))}}
     rows = [{"case": c, "liver dice": m["liver"]["dice"], "tumour dice": m["tumour"]["dice"],
              "liver assd mm": m["liver"]["assd"], "liver hd95 mm": m["liver"]["hd95"],
              "tumour burden error mL": m["tumour_burden_ml"]["error"],
-             "lesions found": f"{m['detection']['detected']}/{m['detection']['true_lesions']}"} for c, m in
-            cases.items()]
+             "lesions found": f"{m['detection']['detected']}/{m['detection']['true_lesions']}",
+             "false-positive lesions": m["detection"]["false_positive_pred"]} for c, m in cases.items()]
     md = "# Segmentation evaluation\n\n" + markdown_table(rows, list(rows[0])) + (
         f"\nLiver Dice: mean per case {result['liver_dice']['mean_per_case']:.3f}, global "
         f"{result['liver_dice']['global']:.3f}. Tumour Dice: mean per case "
         f"{result['tumour_dice']['mean_per_case']:.3f}, global {result['tumour_dice']['global']:.3f}. Lesions of "
         f"{min_lesion_diameter_mm:g} mm or more detected: {found}/{total}.\n\nAll true lesions by diameter: "
-        + ", ".join(f"{band} mm {f}/{n}" for band, (f, n) in result["detection"]["by_diameter_mm"].items()) + ".\n")
+        + ", ".join(f"{band} mm {f}/{n}" for band, (f, n) in result["detection"]["by_diameter_mm"].items())
+        + (". By kind: " + ", ".join(f"{k} {f}/{n}" for k, (f, n) in result["detection"]["by_kind"].items())
+           if result["detection"]["by_kind"] else "")
+        + f". False-positive lesions per case: {result['detection']['false_positive_lesions_per_case']:.2f}.\n")
     return result, md

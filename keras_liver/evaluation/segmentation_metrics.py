@@ -108,9 +108,10 @@ def lesion_detection(pred, truth, spacing, *, lesion_label: int = 2, min_overlap
             sphere diameter) count for recall.
 
     Returns:
-        ``{"true_lesions", "detected", "recall", "pred_lesions", "true_positive_pred", "precision",
-        "lesions": [{"diameter_mm", "detected"}, ...]}``; recall and precision are 1.0 when there is
-        nothing to find or nothing predicted, respectively.
+        ``{"true_lesions", "detected", "recall", "pred_lesions", "true_positive_pred",
+        "false_positive_pred", "precision", "lesions": [{"diameter_mm", "detected", "centroid_zyx"}, ...]}``
+        (a false-positive predicted lesion is one less than ``min_overlap`` inside true lesions); recall and
+        precision are 1.0 when there is nothing to find or nothing predicted, respectively.
     """
     pred, truth, spacing = _check(pred, truth, spacing)
     structure = ndimage.generate_binary_structure(pred.ndim, pred.ndim)
@@ -122,9 +123,11 @@ def lesion_detection(pred, truth, spacing, *, lesion_label: int = 2, min_overlap
     if n_t:
         sizes = np.bincount(t_comp.ravel(), minlength=n_t + 1)
         covered = np.bincount(t_comp.ravel(), weights=p_mask.ravel(), minlength=n_t + 1)
+        centres = ndimage.center_of_mass(t_mask, t_comp, range(1, n_t + 1))
         for k in range(1, n_t + 1):
             diameter = (6.0 * sizes[k] * voxel / np.pi) ** (1.0 / 3.0)
-            lesions.append({"diameter_mm": float(diameter), "detected": bool(covered[k] >= min_overlap * sizes[k])})
+            lesions.append({"diameter_mm": float(diameter), "detected": bool(covered[k] >= min_overlap * sizes[k]),
+                            "centroid_zyx": [round(float(c), 2) for c in centres[k - 1]]})
     counted = [d for d in lesions if d["diameter_mm"] >= min_diameter_mm]
     detected = sum(d["detected"] for d in counted)
     tp_pred = 0
@@ -134,7 +137,8 @@ def lesion_detection(pred, truth, spacing, *, lesion_label: int = 2, min_overlap
         tp_pred = int(sum(true_in[k] >= min_overlap * sizes[k] for k in range(1, n_p + 1)))
     return {"true_lesions": len(counted), "detected": int(detected),
             "recall": detected / len(counted) if counted else 1.0, "pred_lesions": int(n_p),
-            "true_positive_pred": tp_pred, "precision": tp_pred / n_p if n_p else 1.0, "lesions": lesions}
+            "true_positive_pred": tp_pred, "false_positive_pred": int(n_p) - tp_pred,
+            "precision": tp_pred / n_p if n_p else 1.0, "lesions": lesions}
 
 
 def dataset_dice(pairs, label_values=(2,)) -> dict:

@@ -17,6 +17,7 @@ from keras_liver.errors import ConfigError, ExportError
 logger = logging.getLogger(__name__)
 
 SIGNATURE = "serving_default"
+LIVER_SIGNATURE = "liver"  # a cascade's stage 1
 PLAN_SIGNATURE = "plan"  # input plan_format (int32 scalar, ignored), output plan (string: the plan's JSON)
 TOLERANCE = 1e-5
 STALE_AFTER_S = 3600.0  # a hidden export folder untouched this long belongs to a killed export
@@ -99,7 +100,15 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
         raise ExportError(f"{target}: version {version} of {name!r} already exists (pass overwrite=True to replace it)")
 
     trained_policies = dtype_policies(model)
-    serving = ServingModel.from_keras(model, mode=mode, level=level)
+    from keras_liver.models.ct_cascade import CTCascade
+
+    stages = {}
+    if isinstance(model, CTCascade):  # one SavedModel: serving_default = stage 2, "liver" = stage 1, "plan" chains them
+        stages[LIVER_SIGNATURE] = ServingModel.from_keras(model.liver_stage, mode=mode, level=level)
+        serving = ServingModel.from_keras(model.tumour_stage, mode=mode, level=level)
+        serving.plan = model.plan
+    else:
+        serving = ServingModel.from_keras(model, mode=mode, level=level)
     if patch_size is None and serving.plan is not None:
         patch_size = serving.plan.stage.patch_size
     shapes = example_shapes or _shapes_from_patch(serving, patch_size)
@@ -113,6 +122,9 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
         archive = keras.export.ExportArchive()
         archive.track(serving.model)
         archive.add_endpoint(name=SIGNATURE, fn=serving.serving_fn(), input_signature=serving.tensor_specs())
+        for signature, stage in stages.items():
+            archive.track(stage.model)
+            archive.add_endpoint(name=signature, fn=stage.serving_fn(), input_signature=stage.tensor_specs())
         import tensorflow as tf
 
         archive.add_endpoint(name=PLAN_SIGNATURE, fn=serving.plan_fn(patch_size),
@@ -124,10 +136,18 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
         check = {}
         if verify:
             check = verify_saved_model(tmp, serving, serving.example_inputs(2, shapes, seed=123))
+            for signature, stage in stages.items():
+                stage_shapes = _shapes_from_patch(stage, model.plan.stages[0].patch_size)
+                check[signature] = verify_saved_model(tmp, stage, stage.example_inputs(2, stage_shapes, seed=7),
+                                                      signature=signature)
             if trained_policies != {"float32"}:
                 check["note"] = "compared with the float32 copy of a mixed-precision model"
         meta = build_metadata(serving, str(name), version, signature=SIGNATURE, training=training,
                               patch_size=patch_size, trained_policies=trained_policies, verification=check)
+        if stages:
+            meta["cascade"] = {"liver": LIVER_SIGNATURE, "tumour": SIGNATURE,
+                               "liver_inputs": {k: [None, *[None if d is None else int(d) for d in v]]
+                                                for k, v in stages[LIVER_SIGNATURE].input_shapes.items()}}
         write_text_atomic(tmp / "metadata.json", json.dumps(meta, indent=2, default=_jsonable) + "\n")
         _move_into_place(tmp, target, overwrite)
     except BaseException:
@@ -174,7 +194,7 @@ def _move_into_place(tmp: pathlib.Path, target: pathlib.Path, overwrite: bool) -
         os.rename(tmp, target)
 
 
-def verify_saved_model(path, serving, inputs: dict) -> dict:
+def verify_saved_model(path, serving, inputs: dict, signature: str = SIGNATURE) -> dict:
     """Reload a SavedModel and compare its ``serving_default`` with the Keras model.
 
     Args:
@@ -191,9 +211,9 @@ def verify_saved_model(path, serving, inputs: dict) -> dict:
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))
-    if SIGNATURE not in loaded.signatures:
-        raise ExportError(f"{path}: no {SIGNATURE!r} signature after reload")
-    fn = loaded.signatures[SIGNATURE]
+    if signature not in loaded.signatures:
+        raise ExportError(f"{path}: no {signature!r} signature after reload")
+    fn = loaded.signatures[signature]
     got = {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
     want = serving.keras_outputs(inputs)
     if set(got) != set(want):
@@ -205,6 +225,8 @@ def verify_saved_model(path, serving, inputs: dict) -> dict:
     for key in set(want) - {"probabilities"}:
         if got[key].dtype != want[key].dtype or not np.array_equal(got[key], want[key]):
             raise ExportError(f"{path}: SavedModel output {key!r} differs from the Keras model")
+    if signature != SIGNATURE:  # a cascade's stage-1 signature: the plan is checked with serving_default
+        return {"max_abs_diff": diff, "examples": int(next(iter(inputs.values())).shape[0]), "tolerance": TOLERANCE}
     if PLAN_SIGNATURE not in loaded.signatures:
         raise ExportError(f"{path}: no {PLAN_SIGNATURE!r} signature after reload")
     plan = loaded.signatures[PLAN_SIGNATURE](plan_format=tf.constant(1))["plan"].numpy().decode()

@@ -1,5 +1,6 @@
 """Whole-volume inference: sliding windows, post-processing, back to the source grid."""
 
+from keras_liver.inference.cascade import cascade_predict, run_cascade
 from keras_liver.inference.postprocess import postprocess_liver_tumour
 from keras_liver.inference.predict_volume import (
     default_patch_size,
@@ -25,6 +26,7 @@ from keras_liver.inference.sliding_window import (
 )
 
 __all__ = [
+    "cascade_predict",
     "classification_from_outputs",
     "classification_record",
     "classify_series",
@@ -37,6 +39,7 @@ __all__ = [
     "predict_series",
     "predict_volume",
     "resolve_plan",
+    "run_cascade",
     "segment_series",
     "segment_with_predictor",
     "series_inputs",

@@ -6,9 +6,11 @@
 * Baselines: `UNet` (plain), `CurveLSTM`, `SinglePhaseCNN`, `HOGSVM`.
 * `summary(model)`: parameters and FLOPs per sample; `load_model(path)` opens a saved model,
   `save_model` writes one atomically, `model_class(name)` finds a class by its config name.
+* `CTCascade`: two CT models as one (liver at coarse spacing, tumours in its box at fine spacing).
 * `LiverModel`: their base (task, config round trip).
 """
 
+from keras_liver.models.ct_cascade import CTCascade
 from keras_liver.models.curve_lstm import CurveLSTM
 from keras_liver.models.dce_classifier import DCEClassifier
 from keras_liver.models.dce_segmenter import DCESegmenter
@@ -23,6 +25,7 @@ from keras_liver.models.single_phase_cnn import SinglePhaseCNN
 from keras_liver.models.unet import UNet
 
 __all__ = [
+    "CTCascade",
     "CurveLSTM",
     "DCEClassifier",
     "DCESegmenter",

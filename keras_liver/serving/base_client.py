@@ -64,7 +64,7 @@ class BaseClient:
     def _predict(self, inputs: dict, output_filter: list, signature: str | None = None) -> dict:  # pragma: no cover
         raise NotImplementedError
 
-    def _metadata(self) -> dict:  # pragma: no cover - abstract
+    def _metadata(self, signature: str | None = None) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _status(self) -> list:  # pragma: no cover - abstract
@@ -202,7 +202,20 @@ class BaseClient:
             raise ConfigError(f"volume: the served model ({task.name}) takes a 3D volume, got a 4D series")
         shapes = ordered_shapes(task, {name: info["shape"][1:] for name, info in meta["inputs"].items()})
         predictor = dict_predictor(lambda feed: self.predict(feed, output_filter=["probabilities"]), shapes)
-        plan = resolve_plan(self.plan(), task.name, lambda: default_patch_size(next(iter(shapes.values())),
+        served_plan = self.plan()
+        if served_plan is not None and len(served_plan.stages) == 2:  # a cascade: stage 1 is the "liver" signature
+            from keras_liver.inference import run_cascade
+
+            if options.get("target_spacing") is not None or patch_size is not None:
+                raise ConfigError("target_spacing/patch_size: a cascade runs each stage by its own plan")
+            liver_meta = self._retrying(lambda: self._metadata("liver"), "GetModelMetadata")
+            liver_shapes = ordered_shapes(task, {n: i["shape"][1:] for n, i in liver_meta["inputs"].items()})
+            liver = dict_predictor(lambda feed: self._retrying(
+                lambda: self._predict({k: np.asarray(v) for k, v in feed.items()}, ["probabilities"],
+                                      signature="liver"), "Predict(liver)"), liver_shapes)
+            options.pop("overlap", None)
+            return run_cascade(liver, predictor, served_plan, volume, **options)
+        plan = resolve_plan(served_plan, task.name, lambda: default_patch_size(next(iter(shapes.values())),
                                                                                predictor[1]),
                             f"served model {self.model_name!r}", spacing=options.pop("target_spacing", None),
                             patch_size=patch_size)

@@ -77,20 +77,21 @@ class PredictClient(BaseClient):
         response = self._call(self._predictions.Predict, request, "Predict")
         return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
 
-    def _metadata(self) -> dict:
+    def _metadata(self, signature: str | None = None) -> dict:
         from tensorflow_serving.apis import get_model_metadata_pb2
 
+        signature = signature or self.signature
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
         self._fill_spec(request.model_spec, signature=False)
         response = self._call(self._predictions.GetModelMetadata, request, "GetModelMetadata")
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_map)
-        if self.signature not in signature_map.signature_def:
-            raise self.error("GetModelMetadata", "NOT_FOUND", f"no signature {self.signature!r} "
+        if signature not in signature_map.signature_def:
+            raise self.error("GetModelMetadata", "NOT_FOUND", f"no signature {signature!r} "
                              f"(it has {sorted(signature_map.signature_def)})")
-        sig = signature_map.signature_def[self.signature]
+        sig = signature_map.signature_def[signature]
         return {"name": response.model_spec.name, "version": int(response.model_spec.version.value),
-                "signature": self.signature, "inputs": tensor_infos(sig.inputs), "outputs": tensor_infos(sig.outputs)}
+                "signature": signature, "inputs": tensor_infos(sig.inputs), "outputs": tensor_infos(sig.outputs)}
 
     def _status(self) -> list:
         from tensorflow_serving.apis import get_model_status_pb2

@@ -71,15 +71,16 @@ class RestPredictClient(BaseClient):
         wanted = output_filter or list(outputs)
         return {k: np.asarray(outputs[k], dtype=object if k == "class_name" else None) for k in wanted}
 
-    def _metadata(self) -> dict:
+    def _metadata(self, signature: str | None = None) -> dict:
+        signature = signature or self.signature
         payload = self._request(f"{self._model_url}/metadata", "GetModelMetadata")
         defs = payload["metadata"]["signature_def"]["signature_def"]
-        if self.signature not in defs:
+        if signature not in defs:
             raise self.error("GetModelMetadata", "NOT_FOUND",
-                             f"no signature {self.signature!r} (it has {sorted(defs)})")
-        sig = defs[self.signature]
+                             f"no signature {signature!r} (it has {sorted(defs)})")
+        sig = defs[signature]
         return {"name": payload["model_spec"]["name"], "version": int(payload["model_spec"]["version"]),
-                "signature": self.signature, "inputs": _infos(sig.get("inputs", {})),
+                "signature": signature, "inputs": _infos(sig.get("inputs", {})),
                 "outputs": _infos(sig.get("outputs", {}))}
 
     def _status(self) -> list:

@@ -62,6 +62,9 @@ def make_plan(config: TrainConfig, spacings, target) -> Plan:
                            min_spacing=[round(float(v), 4) for v in arr.min(axis=0)],
                            max_spacing=[round(float(v), 4) for v in arr.max(axis=0)])
     intensity = config.model_args.get("intensity", "") if isinstance(config.model_args, dict) else ""
+    roi = None
+    if config.crop_margin_mm is not None:  # trained on liver boxes: it must be given one at inference too
+        roi = {"rule": "liver_box", "margin_mm": float(config.crop_margin_mm)}
     stage = StagePlan("liver_tumour", target, window_of(config), labels=task.label_names or (),
-                      intensity=f"window:{intensity}" if intensity else "")
+                      intensity=f"window:{intensity}" if intensity else "", roi=roi)
     return Plan(task=task.name, stages=(stage,), fingerprint=fingerprint)

@@ -1,0 +1,40 @@
+"""``keras-liver cascade``: tie a liver model and a liver-box tumour model into one saved `CTCascade`."""
+
+import pathlib
+
+from keras_liver.errors import ConfigError
+
+
+def add_parser(sub) -> None:
+    """Register ``cascade``."""
+    p = sub.add_parser("cascade", help="tie stage 1 (liver, coarse) and stage 2 (tumour in the liver box, fine) "
+                                       "into one .keras model")
+    p.add_argument("--liver", required=True, help="stage 1: a CT segmentation model (RUN/model.keras)")
+    p.add_argument("--tumour", required=True, help="stage 2: a model trained on liver boxes (crop_margin_mm)")
+    p.add_argument("--out", required=True, help="the cascade, a .keras file")
+    p.add_argument("--margin-mm", type=float, default=None,
+                   help="margin around the stage-1 liver box (default: stage 2's training margin, else 15)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from keras_liver.models import CTCascade, load_model, save_model
+
+    out = pathlib.Path(args.out)
+    if out.suffix != ".keras":
+        raise ConfigError(f"--out {out}: a cascade is saved as a .keras file")
+    if args.margin_mm is not None and args.margin_mm < 0:
+        raise ConfigError(f"--margin-mm {args.margin_mm}: must be >= 0")
+    liver, tumour = load_model(args.liver, compile=False), load_model(args.tumour, compile=False)
+    for flag, model in (("--liver", liver), ("--tumour", tumour)):
+        if isinstance(model, CTCascade):
+            raise ConfigError(f"{flag} {getattr(args, flag[2:])}: is already a cascade")
+    if getattr(tumour, "plan", None) is None or tumour.plan.stage.roi is None:
+        import logging
+
+        logging.getLogger(__name__).warning("--tumour %s: its plan records no liver-box training (crop_margin_mm); "
+                                            "the cascade crops to the stage-1 liver anyway", args.tumour)
+    cascade = CTCascade(liver, tumour, margin_mm=args.margin_mm)
+    save_model(cascade, out)
+    print(out)
+    return 0

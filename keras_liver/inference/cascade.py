@@ -1,0 +1,78 @@
+"""`cascade_predict`: the two-stage CT cascade on a volume, for a local `CTCascade` or a served one."""
+
+import logging
+
+import numpy as np
+
+from keras_liver.errors import ConfigError
+from keras_liver.inference.postprocess import postprocess_liver_tumour
+from keras_liver.inference.predict_volume import segment_with_predictor
+from keras_liver.io.volume import Volume
+from keras_liver.preprocess.spatial import bounding_box, shift_affine
+
+logger = logging.getLogger(__name__)
+
+
+def liver_box(liver: np.ndarray, spacing, margin_mm) -> tuple[tuple, tuple]:
+    """``(start, stop)`` voxel box of a liver mask widened by ``margin_mm`` (z, y, x) on each side."""
+    margin = [int(np.ceil(float(m) / float(s))) for m, s in zip(margin_mm, spacing)]
+    return bounding_box(liver, margin)
+
+
+def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch_size: int = 4,
+                flip_tta: bool = False, postprocess: bool = True, min_lesion_mm3: float = 10.0,
+                return_stages: bool = False):
+    """Stage 1 on the whole volume, stage 2 in the stage-1 liver box, pasted back on ``image``'s grid.
+
+    Args:
+        liver_predictor, tumour_predictor: Window predictors of the two stages
+            (`model_predictor` of local models, `dict_predictor` of served signatures).
+        plan: The cascade's two-stage `Plan` (spacings, windows, overlap, margin).
+        image: 3D CT `Volume` in HU.
+        batch_size, flip_tta: Sliding-window settings of both stages.
+        postprocess: One liver, tumours only inside it, no lesion under ``min_lesion_mm3``.
+        return_stages: Also return ``{"liver": stage-1 labels, "box": (start, stop)}``.
+
+    Returns:
+        uint8 label `Volume` (0 background, 1 liver, 2 tumour) on ``image``'s grid.
+    """
+    if len(plan.stages) != 2 or (plan.stages[1].roi or {}).get("rule") != "liver_box":
+        raise ConfigError("plan: a cascade needs two stages, the second with the ROI rule liver_box")
+    first, second = plan.stages
+    common = dict(batch_size=batch_size, flip_tta=flip_tta)
+    coarse = segment_with_predictor(liver_predictor, image, patch_size=first.patch_size,
+                                    target_spacing=first.target_spacing, overlap=first.overlap,
+                                    postprocess=True, min_lesion_mm3=min_lesion_mm3, **common)
+    liver = coarse.array > 0
+    out = np.zeros(image.shape, np.uint8)
+    box = None
+    if not liver.any():
+        logger.warning("%s: stage 1 found no liver; the mask is empty", image.meta.get("source", "volume"))
+    else:
+        margin = second.roi.get("margin_mm", 15.0)
+        margin = [float(margin)] * 3 if isinstance(margin, (int, float)) else list(margin)
+        box = liver_box(liver, image.spacing, margin)
+        region = tuple(slice(a, b) for a, b in zip(*box))
+        crop = Volume(image.array[region], shift_affine(image.affine, box[0]), meta=dict(image.meta))
+        fine = segment_with_predictor(tumour_predictor, crop, patch_size=second.patch_size,
+                                      target_spacing=second.target_spacing, overlap=second.overlap,
+                                      postprocess=False, **common)
+        out[region] = fine.array
+        if postprocess:
+            out = postprocess_liver_tumour(out, image.spacing, min_lesion_mm3=min_lesion_mm3)
+    result = image.replace(out, modality="SEG")
+    logger.info("cascade on %s: liver box %s, liver %d voxels, tumour %d voxels", image.meta.get("source", "volume"),
+                box, int((out > 0).sum()), int((out == 2).sum()))
+    if return_stages:
+        return result, {"liver": coarse.array, "box": box}
+    return result
+
+
+def cascade_predict(cascade, image: Volume, **options):
+    """Segment a CT volume with a local `CTCascade` (see `run_cascade` for ``options``)."""
+    from keras_liver.inference.sliding_window import model_predictor
+
+    if image.is_series:
+        raise ConfigError("image: the CT cascade takes a 3D volume, got a 4D series")
+    return run_cascade(model_predictor(cascade.liver_stage), model_predictor(cascade.tumour_stage), cascade.plan,
+                       image, **options)

@@ -1,0 +1,124 @@
+"""The CT cascade: stage 2 sees only the stage-1 liver box, results land on the source grid, and the
+saved, exported and served cascades give the same mask as the local one."""
+
+import json
+
+import numpy as np
+import pytest
+from serving_models import tiny_segmenter
+
+from keras_liver.cli.main import main
+from keras_liver.errors import ConfigError
+from keras_liver.inference import cascade_predict, run_cascade
+from keras_liver.io import Volume, load_volume, save_volume
+from keras_liver.models import CTCascade, load_model, save_model
+from keras_liver.plans import Plan, StagePlan
+
+
+def _one_hot(labels, classes=3):
+    return np.eye(classes, dtype=np.float32)[labels]
+
+
+def _threshold_predictor(rule, seen=None):
+    """A window predictor (batch ``(n, z, y, x, 1)`` of HU -> probabilities) labelling voxels by HU."""
+    def predict(batch):
+        if seen is not None:
+            seen.append(float(batch.max()))
+        return _one_hot(rule(batch[..., 0]))
+    return predict, 3, 1
+
+
+def _phantom():
+    """A 'liver' block of 100 HU holding a 'tumour' block of 40 HU, in -100 HU background, and a far 300 HU block."""
+    hu = np.full((14, 40, 44), -100, np.float32)
+    hu[3:11, 8:30, 10:34] = 100
+    hu[5:8, 14:20, 16:22] = 40
+    hu[1:4, 35:39, 2:6] = 300  # outside any margin of the liver: stage 2 must never see it
+    return Volume(hu, np.diag([1.5, 1.5, 2.0, 1.0]), meta={"source": "phantom"})
+
+
+PLAN = Plan(task="ct_segmentation", stages=(
+    StagePlan("liver", (4.0, 3.0, 3.0), (4, 8, 8)),
+    StagePlan("tumour", None, (4, 16, 16), roi={"rule": "liver_box", "margin_mm": [2.0, 3.0, 3.0]})))
+
+
+def test_stage_two_runs_inside_the_liver_box_and_is_pasted_back():
+    image, seen = _phantom(), []
+    liver = _threshold_predictor(lambda hu: ((hu > 0) & (hu < 200)).astype(int))
+    tumour = _threshold_predictor(lambda hu: np.where(hu > 70, 1, np.where(hu > 0, 2, 0)), seen)
+    out, stages = run_cascade(liver, tumour, PLAN, image, postprocess=False, return_stages=True)
+    assert out.shape == image.shape and np.allclose(out.affine, image.affine)
+    truth = np.zeros(image.shape, np.uint8)
+    truth[3:11, 8:30, 10:34] = 1
+    truth[5:8, 14:20, 16:22] = 2
+    np.testing.assert_array_equal(out.array, truth)
+    (z0, y0, x0), (z1, y1, x1) = stages["box"]
+    assert z0 <= 3 and y0 <= 8 and x0 <= 10 and z1 >= 11 and y1 >= 30 and x1 >= 34  # the whole liver is in it
+    assert (z1 - z0, y1 - y0, x1 - x0) < (14, 35, 40)  # ... and not much more: a box, not the volume
+    assert max(seen) < 300  # the far block never reached stage 2
+    assert stages["liver"].shape == image.shape
+
+
+def test_no_liver_gives_an_empty_mask_and_a_plan_must_have_a_box_rule():
+    image = _phantom()
+    nothing = _threshold_predictor(lambda hu: np.zeros(hu.shape, int))
+    assert not run_cascade(nothing, nothing, PLAN, image).array.any()
+    flat = Plan(task="ct_segmentation", stages=PLAN.stages[:1] * 2)
+    with pytest.raises(ConfigError, match="liver_box"):
+        run_cascade(nothing, nothing, flat, image)
+
+
+@pytest.fixture(scope="module")
+def cascade(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cascade")
+    liver, tumour = tiny_segmenter(31), tiny_segmenter(32)
+    liver.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", (2.0, 3.0, 3.0), (1, 16, 16)),))
+    tumour.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", (2.0, 1.5, 1.5), (1, 16, 16),
+                                                                 roi={"rule": "liver_box", "margin_mm": 4.0}),))
+    paths = {"liver": save_model(liver, folder / "liver.keras"), "tumour": save_model(tumour, folder / "tumour.keras")}
+    return {"folder": folder, "paths": paths, "model": CTCascade(liver, tumour)}
+
+
+def test_a_saved_cascade_keeps_both_stages_and_its_plan(cascade, tmp_path):
+    model = cascade["model"]
+    assert model.plan.stages[1].roi == {"rule": "liver_box", "from_stage": "liver", "margin_mm": [4.0, 4.0, 4.0]}
+    assert model.plan.stages[0].target_spacing == (2.0, 3.0, 3.0)
+    loaded = load_model(save_model(model, tmp_path / "c.keras"), compile=False)
+    assert isinstance(loaded, CTCascade) and loaded.plan == model.plan
+    image = _phantom()
+    np.testing.assert_array_equal(cascade_predict(loaded, image).array, cascade_predict(model, image).array)
+    with pytest.raises(ConfigError, match="tumour_stage"):
+        CTCascade(tiny_segmenter(1), "not a model")
+
+
+def test_cli_cascade_then_predict_equals_the_library(cascade, tmp_path, capsys):
+    paths = cascade["paths"]
+    out = tmp_path / "cascade.keras"
+    assert main(["cascade", "--liver", str(paths["liver"]), "--tumour", str(paths["tumour"]), "--out", str(out)]) == 0
+    scan = save_volume(_phantom(), tmp_path / "scan.nii.gz")
+    assert main(["predict", "--model", str(out), "--input", str(scan), "--output", str(tmp_path / "m.nii.gz")]) == 0
+    want = cascade_predict(cascade["model"], load_volume(scan))
+    np.testing.assert_array_equal(load_volume(tmp_path / "m.nii.gz").array, want.array)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(out), "--input", str(scan), "--output", str(tmp_path / "n.nii.gz"),
+                 "--spacing", "1,1,1"]) == 2
+    assert "own plan" in capsys.readouterr().err
+
+
+def test_an_exported_cascade_is_one_servable_that_clients_chain(cascade, tmp_path):
+    from keras_liver.export import export_saved_model
+    from keras_liver.serving import DevServer, ModelRegistry, PredictClient, RestPredictClient
+
+    path = export_saved_model(cascade["model"], tmp_path / "models", "liver_cascade", 1)
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["cascade"]["liver"] == "liver" and Plan.from_dict(meta["plan"]) == cascade["model"].plan
+    assert meta["verification"]["liver"]["max_abs_diff"] <= 1e-5
+    image = _phantom()
+    want = cascade_predict(cascade["model"], image).array
+    registry = ModelRegistry([{"name": "liver_cascade", "base_path": tmp_path / "models" / "liver_cascade"}])
+    with DevServer(registry, port=0, rest_port=0) as server:
+        with PredictClient(f"127.0.0.1:{server.port}", "liver_cascade") as client:
+            assert client.plan() == cascade["model"].plan
+            np.testing.assert_array_equal(client.segment_volume(image).array, want)
+        rest = RestPredictClient(f"127.0.0.1:{server.rest_port}", "liver_cascade")
+        np.testing.assert_array_equal(rest.segment_volume(image).array, want)
