@@ -130,6 +130,14 @@ def _label_seven(array, affine):
     return array, affine
 
 
+def _cascade(out="c.keras", liver=None):
+    def build(folder, ctx):
+        path = folder / out
+        first = folder / liver if liver else ctx["model"]
+        return ["cascade", "--liver", str(first), "--tumour", str(ctx["model"]), "--out", str(path)], [path]
+    return build
+
+
 # name -> (builder, command, words the one-line error must hold)
 CONFIGS = {
     "config: empty file": (_config(""), ["empty"]),
@@ -162,6 +170,8 @@ ARGUMENTS = {
     "predict: text file named .keras": (_predict(model=_text_keras), ["notes.keras"]),
     "predict: .keras holding a Lambda (code)": (_predict(model=_lambda_model), ["lambda.keras"]),
     "predict: --output not NIfTI": (_predict(output="mask.png"), ["mask.png"]),
+    "cascade: --out not .keras": (_cascade(out="c.h5"), ["--out", "c.h5", ".keras"]),
+    "cascade: --liver missing": (_cascade(liver="absent.keras"), ["absent.keras"]),
     "export: --base is a file": (_export_to_file, ["--base", "models"]),
     "phantoms: --out is a file": (_phantoms("--cases", "1", out_is_file=True), ["--out"]),
     "phantoms: --cases -3": (_phantoms("--cases", "-3"), ["--cases"]),
