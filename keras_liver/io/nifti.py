@@ -52,9 +52,10 @@ _CHUNK = 1 << 24
 
 
 def _open_stream(path: pathlib.Path):
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+    try:
+        return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot open ({exc})") from exc
 
 
 def _read_header(fh, path: pathlib.Path):
@@ -187,21 +188,20 @@ def _scaled(data: np.ndarray, header) -> np.ndarray:
     return out
 
 
+def _checked_header(fh, path: pathlib.Path, max_voxels):
+    """``(header, offset, shape, affine)`` read from ``fh``, every declared size and the geometry checked."""
+    try:
+        header, offset = _read_header(fh, path)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise FileFormatError(f"{path}: gzip stream is truncated or corrupt ({exc})") from exc
+    return header, offset, _declared_shape(header, path, max_voxels), _check_geometry(header, path)
+
+
 def _load(path: pathlib.Path, max_voxels):
     """Header and voxels (scaled) of a single-file NIfTI, every declared size checked before reading."""
-    try:
-        fh = _open_stream(path)
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot open ({exc})") from exc
-    with fh:
-        try:
-            header, offset = _read_header(fh, path)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise FileFormatError(f"{path}: gzip stream is truncated or corrupt ({exc})") from exc
-        shape = _declared_shape(header, path, max_voxels)
-        dtype = _declared_dtype(header, path)
-        affine = _check_geometry(header, path)
-        data = _read_voxels(fh, path, header, offset, shape, dtype)
+    with _open_stream(path) as fh:
+        header, offset, shape, affine = _checked_header(fh, path, max_voxels)
+        data = _read_voxels(fh, path, header, offset, shape, _declared_dtype(header, path))
     return header, affine, _scaled(data, header)
 
 
@@ -216,12 +216,7 @@ def read_nifti_geometry(path, max_voxels: int | None = None) -> tuple[tuple, tup
     if not path.is_file():
         raise MissingPathError(f"{path}: no such file")
     with _open_stream(path) as fh:
-        try:
-            header, _ = _read_header(fh, path)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise FileFormatError(f"{path}: gzip stream is truncated or corrupt ({exc})") from exc
-    shape = _declared_shape(header, path, max_voxels)
-    affine = _check_geometry(header, path)
+        _, _, shape, affine = _checked_header(fh, path, max_voxels)
     return tuple(shape[:3][::-1]), spacing_from_affine(affine)
 
 
