@@ -97,3 +97,15 @@ def test_predict_volume_applies_the_plan_and_an_old_model_warns(caplog):
 def test_legacy_plan_keeps_the_scans_spacing():
     plan = legacy_plan("ct_segmentation", (1, 32, 32))
     assert plan.stage.target_spacing is None and plan.source == "legacy"
+
+
+def test_a_liver_box_model_on_a_whole_volume_says_so(caplog):
+    from keras_liver.inference import predict_volume
+    from serving_models import tiny_segmenter
+
+    model = tiny_segmenter(4)
+    model.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", None, (1, 16, 16),
+                                                                roi={"rule": "liver_box", "margin_mm": 10}),))
+    with caplog.at_level(logging.WARNING):
+        predict_volume(model, _volume((2.0, 1.0, 1.0)))
+    assert [r for r in caplog.records if "trained inside liver boxes" in r.getMessage()]

@@ -59,6 +59,10 @@ def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None
                                                    predictor[1]),
                         model.name, spacing=target_spacing, patch_size=patch_size)
     stage = plan.stage
+    if stage.roi is not None and not options.get("crop_to_liver"):
+        logger.warning("%s was trained inside liver boxes (plan ROI %s): on a whole volume it may call tumour "
+                       "outside the liver; run it as stage 2 of `keras-liver cascade`, or with --crop-to-liver",
+                       model.name, stage.roi.get("rule"))
     multiple = int(getattr(model, "size_multiple", 1))
     spatial = stage.patch_size[-predictor[1]:]
     if any(p % multiple for p in spatial):
