@@ -45,7 +45,7 @@ class CTCascade(keras.Model):
         if liver_stage is tumour_stage:
             raise ConfigError("tumour_stage: must be another model than liver_stage")
         # Keras needs unique layer names inside one model, and two runs of one recipe share theirs.
-        liver_stage._name, tumour_stage._name = "liver_stage", "tumour_stage"
+        liver_stage.name, tumour_stage.name = "liver_stage", "tumour_stage"
         liver_in = keras.Input(tuple(liver_stage.input["image"].shape[1:]), name="liver_image")
         tumour_in = keras.Input(tuple(tumour_stage.input["image"].shape[1:]), name="tumour_image")
         outputs = {"liver_probabilities": liver_stage({"image": liver_in})["probabilities"],

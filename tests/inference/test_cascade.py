@@ -72,7 +72,7 @@ def test_no_liver_gives_an_empty_mask_and_a_plan_must_have_a_box_rule():
 def cascade(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cascade")
     liver, tumour = tiny_segmenter(31), tiny_segmenter(32)
-    liver._name = tumour._name = "fused_unet"  # two runs of one recipe: the same model name
+    liver.name = tumour.name = "fused_unet"  # two runs of one recipe: the same model name
     liver.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", (2.0, 3.0, 3.0), (1, 16, 16)),))
     tumour.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", (2.0, 1.5, 1.5), (1, 16, 16),
                                                                  roi={"rule": "liver_box", "margin_mm": 4.0}),))
