@@ -123,3 +123,16 @@ def test_an_exported_cascade_is_one_servable_that_clients_chain(cascade, tmp_pat
             np.testing.assert_array_equal(client.segment_volume(image).array, want)
         rest = RestPredictClient(f"127.0.0.1:{server.rest_port}", "liver_cascade")
         np.testing.assert_array_equal(rest.segment_volume(image).array, want)
+
+
+def test_the_cascade_drops_lesions_under_its_minimum_size():
+    from keras_liver.inference.cascade import MIN_LESION_MM3
+
+    image = _phantom()  # voxels of 2.0 x 1.5 x 1.5 mm = 4.5 mm^3
+    image.array[9, 25, 28] = 40  # a one-voxel 'lesion' (4.5 mm^3) inside the liver
+    liver = _threshold_predictor(lambda hu: ((hu > 0) & (hu < 200)).astype(int))
+    tumour = _threshold_predictor(lambda hu: np.where(hu > 70, 1, np.where(hu > 0, 2, 0)))
+    out = run_cascade(liver, tumour, PLAN, image).array
+    assert out[9, 25, 28] == 1 and out[5:8, 14:20, 16:22].min() == 2  # the speck is liver, the 486 mm^3 lesion stays
+    kept = run_cascade(liver, tumour, PLAN, image, min_lesion_mm3=1.0).array
+    assert kept[9, 25, 28] == 2 and MIN_LESION_MM3 == 100.0
