@@ -94,12 +94,9 @@ class ServingModel:
         if self.plan is not None:
             return self.plan.to_json()
         window = tuple(int(p) for p in (patch_size or ()))
-        spatial = [s for s in next(iter(self.input_shapes.values()))[:-1]]
-        if len(window) == 2:
-            window = (1,) + window
-        if len(window) != 3:
-            window = ((1,) if len(spatial) == 2 else ()) + tuple(s or 64 for s in spatial)[-3:]
-            window = window if len(window) == 3 else (1, 64, 64)
+        if not window:  # the main input's own spatial sizes (the last three; 2D models get z = 1)
+            window = tuple(s or 64 for s in next(iter(self.input_shapes.values()))[:-1])[-3:]
+        window = (1,) * (3 - len(window)) + window
         return Plan(task=self.task.name, stages=(StagePlan("liver_tumour", None, window,
                                                            labels=tuple(self.labels)),), source="legacy").to_json()
 

@@ -30,7 +30,7 @@ def tensor_info(dtype: str, dims, unknown_rank: bool = False) -> dict:
 class BaseClient:
     """A TF Serving client for keras-liver models, independent of the transport.
 
-    Subclasses implement ``_predict(inputs, output_filter)``, ``_metadata()``
+    Subclasses implement ``_predict(inputs, output_filter, signature)``, ``_metadata(signature)``
     and ``_status()``, each raising `ServingError` (code ``UNAVAILABLE`` when
     the server cannot be reached, which is retried with backoff).
 
@@ -91,18 +91,20 @@ class BaseClient:
         """A `ServingError` naming the call, the model and the server."""
         return ServingError(f"{what} {self.model_name!r} at {self.target}: {code}: {message}", code)
 
-    def predict(self, inputs: dict, output_filter=None) -> dict:
+    def predict(self, inputs: dict, output_filter=None, signature: str | None = None) -> dict:
         """One Predict call.
 
         Args:
             inputs: ``{input name: array}``; sent with the arrays' own dtypes.
             output_filter: Output names to return (default all).
+            signature: Another signature than the client's (``plan``, a cascade's ``liver``).
 
         Returns:
             ``{output name: ndarray}`` (strings as ``bytes`` objects).
         """
         inputs = {k: np.asarray(v) for k, v in inputs.items()}
-        return self._retrying(lambda: self._predict(inputs, list(output_filter or [])), "Predict")
+        what = "Predict" if signature is None else f"Predict({signature})"
+        return self._retrying(lambda: self._predict(inputs, list(output_filter or []), signature), what)
 
     def plan(self):
         """The served model's `keras_liver.plans.Plan`, from the export's ``plan`` signature.
@@ -113,9 +115,8 @@ class BaseClient:
         """
         from keras_liver.plans import Plan
 
-        request = {"plan_format": np.asarray(1, dtype=np.int32)}
         try:
-            out = self._retrying(lambda: self._predict(request, ["plan"], signature="plan"), "Predict(plan)")
+            out = self.predict({"plan_format": np.asarray(1, dtype=np.int32)}, ["plan"], signature="plan")
         except ServingError as exc:
             if exc.code == "INVALID_ARGUMENT" and "plan" in str(exc) and "not found" in str(exc):
                 return None
@@ -125,9 +126,13 @@ class BaseClient:
         plan = Plan.from_json(text, f"model {self.model_name!r} at {self.target}")
         return None if plan.source == "legacy" else plan
 
-    def metadata(self) -> dict:
-        """The signature's inputs and outputs: ``{"name", "version", "signature", "inputs", "outputs"}``."""
-        return self._retrying(self._metadata, "GetModelMetadata")
+    def metadata(self, signature: str | None = None) -> dict:
+        """A signature's inputs and outputs (default the client's signature).
+
+        Returns:
+            ``{"name", "version", "signature", "inputs", "outputs"}``.
+        """
+        return self._retrying(lambda: self._metadata(signature), "GetModelMetadata")
 
     def status(self) -> list:
         """``[{"version", "state", "error"}]`` of the model's versions (GetModelStatus)."""
@@ -208,11 +213,9 @@ class BaseClient:
 
             if options.get("target_spacing") is not None or patch_size is not None:
                 raise ConfigError("target_spacing/patch_size: a cascade runs each stage by its own plan")
-            liver_meta = self._retrying(lambda: self._metadata("liver"), "GetModelMetadata")
+            liver_meta = self.metadata("liver")
             liver_shapes = ordered_shapes(task, {n: i["shape"][1:] for n, i in liver_meta["inputs"].items()})
-            liver = dict_predictor(lambda feed: self._retrying(
-                lambda: self._predict({k: np.asarray(v) for k, v in feed.items()}, ["probabilities"],
-                                      signature="liver"), "Predict(liver)"), liver_shapes)
+            liver = dict_predictor(lambda feed: self.predict(feed, ["probabilities"], signature="liver"), liver_shapes)
             options.pop("overlap", None)
             return run_cascade(liver, predictor, served_plan, volume, **options)
         plan = resolve_plan(served_plan, task.name, lambda: default_patch_size(next(iter(shapes.values())),
