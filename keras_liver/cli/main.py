@@ -69,3 +69,7 @@ def main(argv=None) -> int:
 def entry_point() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -39,13 +39,14 @@ def _transform(images, matrix, interpolation, fill):
 def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, rot90: bool = True,
                   rotate_degrees: float = 15.0, scale_range=(0.85, 1.15), p_affine: float = 0.3,
                   intensity_scale=(0.9, 1.1), intensity_shift=20.0, gamma_range=(0.8, 1.25), p_gamma: float = 0.3,
-                  noise_sigma: float = 10.0, p_noise: float = 0.3):
+                  noise_sigma: float = 10.0, p_noise: float = 0.3, hu_channels: int = 1):
     """Augment one ``(z, y, x, c)`` (or ``(y, x, c)``) image patch and its label map ``(z, y, x)``.
 
     Geometric transforms (flips, 90-degree in-plane rotations, small
     in-plane rotations and scaling) move image and label together (label by
     nearest neighbour); intensity transforms (scale, shift in HU, gamma on
-    the patch's own range, Gaussian noise) touch the first image channel only.
+    the patch's own range, Gaussian noise) touch the first ``hu_channels``
+    image channels only (the image; 2.5D patches have several), alike.
 
     Args:
         image: float32 patch, channels last.
@@ -61,6 +62,8 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
         intensity_shift: Additive range (+-, image units).
         gamma_range: Gamma range, applied with probability ``p_gamma``.
         noise_sigma: Maximum noise standard deviation, with probability ``p_noise``.
+        hu_channels: Leading channels that are image intensities (the rest,
+            for example a HOG map, is left as it is).
 
     Returns:
         ``(image, label)`` with the input shapes and dtypes.
@@ -87,7 +90,7 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
         image = tf.cond(do, lambda: _transform(image, matrix, "BILINEAR", 0.0), lambda: image)
         label = tf.cond(do, lambda: _transform(label, matrix, "NEAREST", 0.0), lambda: label)
     image, label = back(image), back(label)
-    first, rest = image[..., :1], image[..., 1:]
+    first, rest = image[..., :hu_channels], image[..., hu_channels:]
     first = first * _u(seed, 30, intensity_scale[0], intensity_scale[1]) + _u(seed, 31, -intensity_shift,
                                                                                 intensity_shift)
     low, high = tf.reduce_min(first), tf.reduce_max(first)

@@ -19,6 +19,11 @@ class PatchSampler:
     axis of a DCE series ``(t, z, y, x)``: every leading index is cut at the
     same place, so a series patch is ``(t, *patch, 1)``.
 
+    2.5D: with ``context_slices = k`` a 2D patch carries the ``k`` slices
+    on each side of its centre slice as channels, ``(y, x, 2k + 1)`` in
+    z order (centre at channel ``k``), repeating the first or last slice
+    beyond the volume's ends; the label is the centre slice's.
+
     Args:
         images: List of ``(z, y, x)`` arrays (HU) or ``(..., z, y, x)`` series.
         labels: List of label arrays on the same grids.
@@ -26,10 +31,11 @@ class PatchSampler:
         tumour_fraction: Share of tumour-centred patches.
         foreground_fraction: Share of liver-centred patches among the rest.
         seed: Seed.
+        context_slices: Neighbouring slices on each side as channels (2D patches only).
     """
 
     def __init__(self, images, labels, patch_size, *, tumour_fraction: float = 0.34,
-                 foreground_fraction: float = 0.5, seed: int = 0):
+                 foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0):
         if len(images) != len(labels) or not images:
             raise ConfigError("PatchSampler: need as many label maps as images, at least one")
         self.images = [np.asarray(a) for a in images]
@@ -38,6 +44,11 @@ class PatchSampler:
         self.patch = (1,) + tuple(int(p) for p in patch_size) if self.two_d else tuple(int(p) for p in patch_size)
         if len(self.patch) != 3:
             raise ConfigError(f"patch_size: (y, x) or (z, y, x), got {patch_size}")
+        self.context = int(context_slices)
+        if self.context < 0 or (self.context and not self.two_d):
+            raise ConfigError(f"context_slices: a count >= 0 for 2D patches only, got {context_slices} with patch "
+                              f"{tuple(patch_size)}")
+        self.channels = 2 * self.context + 1
         self.tumour_fraction, self.foreground_fraction, self.seed = float(tumour_fraction), float(
             foreground_fraction), int(seed)
         self.tumour = [np.argwhere(lab == 2) for lab in self.labels]
@@ -64,7 +75,7 @@ class PatchSampler:
         return case, np.array([rng.integers(n) for n in self.labels[case].shape]), "any"
 
     def __call__(self, index):
-        """Patch ``index``: ``(image float32 (*lead, *patch, 1), label uint8 (*patch))``."""
+        """Patch ``index``: ``(image float32 (*lead, *patch, channels), label uint8 (*patch))``."""
         rng = np.random.default_rng([self.seed, int(index)])
         case, centre, _ = self.centre(rng)
         image, label = self.images[case], self.labels[case]
@@ -79,6 +90,11 @@ class PatchSampler:
         lead = (Ellipsis,)
         img[lead + tuple(dst)] = image[lead + tuple(src)]
         lab[tuple(dst)] = label[tuple(src)]
+        if self.two_d and self.context:
+            z = np.clip(np.arange(-self.context, self.context + 1) + int(centre[0]), 0, label.shape[0] - 1)
+            img = np.full(self.lead + (self.channels,) + self.patch[1:], self.pad[case], np.float32)
+            img[lead + (slice(None),) + tuple(dst[1:])] = image[lead + (z,) + tuple(src[1:])]
+            return np.moveaxis(img, -3, -1), lab[0]
         if self.two_d:
             img, lab = img[..., 0, :, :], lab[0]
         return img[..., None], lab

@@ -32,7 +32,9 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
                   hog_orientations: int = 0, hog_window: str = "abdomen", shard=(0, 1)) -> tf.data.Dataset:
     """Batches of ``({"image"[, "hog"]}, {key: label for key in output_keys})``.
 
-    A sampler over DCE series (images with a leading time axis) gives
+    A 2.5D sampler (``context_slices``) gives images of ``2k + 1`` channels,
+    all in HU: intensity augmentation treats them alike, and the HOG map is
+    of the centre slice. A sampler over DCE series (images with a leading time axis) gives
     ``({"sequence": (t, *patch, 1)}, ...)`` instead, augmented with
     `augment_series` (in-plane flips, noise) rather than `augment_patch`.
 
@@ -59,6 +61,7 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
     patch = sampler.patch[1:] if sampler.two_d else sampler.patch
     spatial_dims = 2 if sampler.two_d else 3
     lead = tuple(getattr(sampler, "lead", ()))
+    channels, centre = int(getattr(sampler, "channels", 1)), int(getattr(sampler, "context", 0))
     if lead and (sampler.two_d or hog_orientations):
         raise ConfigError("patch_dataset: series patches are 3D (z, y, x) and take no HOG input")
     first, stride = start + int(shard[0]), int(shard[1])
@@ -67,7 +70,7 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
 
     def load(i):
         image, label = tf.numpy_function(sampler, [i], [tf.float32, tf.uint8], stateful=False)
-        image.set_shape(lead + patch + (1,))
+        image.set_shape(lead + patch + (channels,))
         label.set_shape(patch)
         return i, image, label
 
@@ -76,7 +79,7 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
             return augment_series(image, label, _seed(seed, i))
         if augment:
             image, label = augment_patch(image, label, _seed(seed, i), spatial_dims=spatial_dims,
-                                         **(augment_options or {}))
+                                         hu_channels=channels, **(augment_options or {}))
         return image, label
 
     def pack(image, label):
@@ -85,7 +88,7 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
             from keras_liver.features import hog_map
 
             def energy(x):
-                return hog_map(x[..., 0], orientations=hog_orientations, window=hog_window, workers=1)
+                return hog_map(x[..., centre], orientations=hog_orientations, window=hog_window, workers=1)
 
             hog = tf.numpy_function(energy, [image], tf.float32, stateful=False)
             hog.set_shape(patch + (hog_orientations,))

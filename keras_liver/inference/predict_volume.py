@@ -70,7 +70,8 @@ def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None
                           f"(2**depth), e.g. {tuple(max(multiple, p // multiple * multiple) for p in spatial)}")
     options.setdefault("overlap", stage.overlap)
     return segment_with_predictor(predictor, image, patch_size=stage.patch_size,
-                                  target_spacing=stage.target_spacing, **options)
+                                  target_spacing=stage.target_spacing, context_slices=stage.context_slices,
+                                  **options)
 
 
 def resolve_plan(plan, task_name: str, default_window, source_name: str, *, spacing=None, patch_size=None):
@@ -102,13 +103,16 @@ def resolve_plan(plan, task_name: str, default_window, source_name: str, *, spac
 def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spacing=None, crop_to_liver: bool = False,
                            overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False,
                            postprocess: bool = True, min_lesion_mm3: float = 10.0, hog_window: str = "abdomen",
-                           return_probabilities: bool = False):
+                           return_probabilities: bool = False, context_slices: int = 0):
     """Segment a CT volume with any window predictor (a local model or a model server).
 
     Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
     (`SpatialPreprocessor`, recorded); a HOG map when the model has more
     than one input channel; sliding-window prediction; arg-max; back to the
     source grid with the record's inverse; `postprocess_liver_tumour`.
+    A 2.5D model (``context_slices = k``, from its plan) gets each slice with
+    its ``k`` neighbours on either side as channels, edge slices repeated,
+    as in training (`PatchSampler`).
 
     Args:
         predictor: ``(predict, spatial_dims, channels)`` from `dict_predictor`
@@ -122,6 +126,7 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
         min_lesion_mm3: Smallest lesion kept by post-processing.
         hog_window: CT window for the HOG map input.
         return_probabilities: Also return the probabilities on the preprocessed grid.
+        context_slices: Neighbouring slices per side as channels (2.5D models).
 
     Returns:
         uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
@@ -140,11 +145,17 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
     prep = SpatialPreprocessor(target_spacing, crop_margin_mm=15.0)
     work, _, record = prep(image, crop_mask=mask)
     hu = work.array.astype(np.float32)
-    stack = [hu[..., None]]
-    if channels > 1:
+    k = int(context_slices)
+    if k and spatial_dims != 2:
+        raise ConfigError(f"context_slices: {k} neighbouring slices need a 2D model, this one is {spatial_dims}D")
+    if channels < 2 * k + 1:
+        raise ConfigError(f"context_slices: {k} per side needs {2 * k + 1} image channels, the model takes {channels}")
+    depth = np.arange(hu.shape[0])
+    stack = [hu[np.clip(depth + d, 0, hu.shape[0] - 1)][..., None] for d in range(-k, k + 1)]
+    if channels > 2 * k + 1:
         from keras_liver.features import hog_map
 
-        stack.append(hog_map(hu, window=hog_window, orientations=channels - 1))
+        stack.append(hog_map(hu, window=hog_window, orientations=channels - 2 * k - 1))
     volume = np.concatenate(stack, axis=-1)
     probs = sliding_window_predict(predict, volume, patch_size, overlap=overlap, batch_size=batch_size,
                                    flip_tta=flip_tta, pad_value=float(hu.min()))

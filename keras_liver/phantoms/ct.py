@@ -13,7 +13,7 @@ Per-case HU ranges (portal-venous phase), drawn uniformly:
 | kidney cortex / medulla | 150..200 / 90..130 | |
 | vessels (aorta, IVC, portal, hepatic) | 150..220 | |
 | hypodense tumour | 30..90, at least 15 below liver | |
-| hyperdense tumour | 130..170 | |
+| hyperdense tumour | 130..170, at least 20 above liver (so up to 190) | |
 | cyst, gallbladder, fluid | 0..20 | |
 | bone cortex / marrow | 700..1200 / 300..450 | |
 | CSF | 5..15 | |
@@ -175,7 +175,9 @@ def _paint_tumour(rng, clean, lesion, liver_hu, spacing):
     if kind == "hypodense":
         base = float(np.clip(liver_hu - rng.uniform(15, 60), 30, 90))
     elif kind == "hyperdense":
-        base = float(rng.uniform(130, 170))
+        # Hyperdense means denser than this liver: a draw of 130 in a 130 HU liver would be an
+        # isodense lesion no reader (or model) can see, labelled as a lesion.
+        base = max(float(rng.uniform(130, 170)), liver_hu + 20.0)
     else:
         base = float(rng.uniform(0, 20))
     values = np.full(mask.shape, base, np.float32)

@@ -224,7 +224,8 @@ class BaseClient:
                             patch_size=patch_size)
         options.setdefault("overlap", plan.stage.overlap)
         return segment_with_predictor(predictor, volume, patch_size=plan.stage.patch_size,
-                                      target_spacing=plan.stage.target_spacing, **options)
+                                      target_spacing=plan.stage.target_spacing,
+                                      context_slices=plan.stage.context_slices, **options)
 
     def classify_series(self, series) -> dict:
         """Classify one DCE series (`Volume` or ``(t, z, y, x)`` array) through the server.

@@ -33,7 +33,8 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
     ids, images, labels = data.load_store(store)
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
     patch = tuple(int(p) for p in config.patch_size)
-    options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction)
+    options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
+                   context_slices=config.context_slices)
 
     def sampler(wanted, seed):
         return data.PatchSampler([images[ids.index(i)] for i in wanted], [labels[ids.index(i)] for i in wanted],
@@ -69,7 +70,7 @@ def _ct_data(config, run_dir):
     extra = {"hog": config.hog_orientations} if config.hog_orientations else None
     return {"train": train, "val": val, "steps": config.steps_per_epoch or 50,
             "val_steps": config.validation_steps if val is not None else None,
-            "input_shape": (None,) * len(config.patch_size) + (1,), "extra": extra, "class_names": None,
+            "input_shape": (None,) * len(config.patch_size) + (2 * config.context_slices + 1,), "extra": extra, "class_names": None,
             "split": samplers["split"], "plan": samplers["plan"]}
 
 

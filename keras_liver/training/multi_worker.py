@@ -86,7 +86,7 @@ def train_multi_worker(config: TrainConfig | dict | str) -> pathlib.Path:
         # per-replica batch statistics would give every worker different moving averages
         config.model_args = {**config.model_args, "norm": "sync_batch"}
     with strategy.scope():
-        model = build_model(config, (None,) * len(config.patch_size) + (1,))
+        model = build_model(config, (None,) * len(config.patch_size) + (2 * config.context_slices + 1,))
         optimizer = keras.optimizers.Adam(config.learning_rate)
         loss_fn = losses.get(config.loss, reduction=None, **config.loss_args)
     heads = [k for k in keys if k.startswith("head_")] or ["probabilities"]

@@ -66,5 +66,6 @@ def make_plan(config: TrainConfig, spacings, target) -> Plan:
     if config.crop_margin_mm is not None:  # trained on liver boxes: it must be given one at inference too
         roi = {"rule": "liver_box", "margin_mm": float(config.crop_margin_mm)}
     stage = StagePlan("liver_tumour", target, window_of(config), labels=task.label_names or (),
-                      intensity=f"window:{intensity}" if intensity else "", roi=roi)
+                      intensity=f"window:{intensity}" if intensity else "", roi=roi,
+                      context_slices=int(config.context_slices))
     return Plan(task=task.name, stages=(stage,), fingerprint=fingerprint)

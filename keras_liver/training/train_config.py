@@ -60,6 +60,8 @@ class TrainConfig:
         augment: Random augmentation on or off.
         augment_args: Extra `augment_patch` arguments.
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
+        context_slices: CT with 2D patches: the ``k`` slices on each side of a patch's slice
+            as extra ``image`` channels (2.5D; the model input has ``2k + 1`` channels).
         lesion_crop: DCE: crop every series to this ``(z, y, x)`` box around its largest
             lesion (from the segmentation) before training (``None``: whole series).
         seed: Seed of the split, the patches, the augmentation and the weights.
@@ -97,6 +99,7 @@ class TrainConfig:
     augment: bool = True
     augment_args: dict = dataclasses.field(default_factory=dict)
     hog_orientations: int = 0
+    context_slices: int = 0
     lesion_crop: list | None = None
     seed: int = 0
     mixed_precision: str | bool = "auto"
@@ -118,6 +121,10 @@ class TrainConfig:
             raise ConfigError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
         if float(self.learning_rate) <= 0:
             raise ConfigError(f"learning_rate: must be positive, got {self.learning_rate}")
+        if int(self.context_slices) < 0 or (self.context_slices and (
+                tasks.get(self.task).data != "ct_folder" or len(self.patch_size) != 2)):
+            raise ConfigError(f"context_slices: a count >= 0 of neighbouring slices for 2D CT patches (y, x), got "
+                              f"{self.context_slices} with patch_size {self.patch_size}")
         if self.series_patch is not None and (self.task != "dce_segmentation" or len(self.series_patch) != 3):
             raise ConfigError(f"series_patch: a (z, y, x) size for task dce_segmentation only, got "
                               f"{self.series_patch} for task {self.task!r}")

@@ -126,3 +126,40 @@ def test_series_patches_cut_every_frame_at_the_same_place_and_oversample_lesions
 def test_series_sampler_rejects_a_label_that_does_not_match():
     with pytest.raises(ConfigError, match="case 0 has image"):
         PatchSampler([np.zeros((3, 4, 8, 8), np.float32)], [np.zeros((4, 8, 9), np.uint8)], (2, 4, 4))
+
+
+def test_context_slices_are_channels_in_z_order_with_edges_repeated():
+    # each voxel holds its slice number: the channels of a 2.5D patch must be the neighbouring slice numbers
+    nz = 7
+    image = np.broadcast_to(np.arange(nz, dtype=np.float32)[:, None, None], (nz, 9, 11)).copy()
+    label = np.zeros((nz, 9, 11), np.uint8)
+    label[np.arange(nz) % 2 == 1] = 1  # odd slices are "liver": the label must be the centre slice's
+    sampler = PatchSampler([image], [label], (5, 6), foreground_fraction=0.0, seed=3, context_slices=2)
+    plain = PatchSampler([image], [label], (5, 6), foreground_fraction=0.0, seed=3)
+    seen = set()
+    for i in range(40):
+        img, lab = sampler(i)
+        assert img.shape == (5, 6, 5) and lab.shape == (5, 6)
+        centre = int(img[2, 3, 2])  # the patch's centre voxel is always inside the volume
+        seen.add(centre)
+        np.testing.assert_array_equal(img[2, 3], np.clip(np.arange(centre - 2, centre + 3), 0, nz - 1))
+        assert lab[2, 3] == centre % 2
+        np.testing.assert_array_equal(img[..., 2], plain(i)[0][..., 0])  # the centre channel is the plain patch
+    assert {0, nz - 1} & seen  # the edges were drawn, so the repeat was exercised
+    with pytest.raises(ConfigError, match="context_slices"):
+        PatchSampler([image], [label], (3, 5, 6), context_slices=1)
+
+
+def test_context_channels_are_augmented_alike_and_batched():
+    nz = 5
+    image = np.broadcast_to(np.arange(nz, dtype=np.float32)[:, None, None] * 10, (nz, 8, 8)).copy()
+    label = np.ones((nz, 8, 8), np.uint8)
+    sampler = PatchSampler([image], [label], (8, 8), seed=0, context_slices=1)
+    ds = patch_dataset(sampler, 4, seed=1, augment=True, count=8,
+                       augment_options={"p_gamma": 0.0, "p_noise": 0.0, "p_affine": 0.0, "rot90": False})
+    images = np.concatenate([x["image"].numpy() for x, _ in ds])
+    assert images.shape == (8, 8, 8, 3)
+    # one scale and shift for all three channels: neighbour differences stay equal to each other
+    d1, d2 = images[..., 1] - images[..., 0], images[..., 2] - images[..., 1]
+    interior = np.abs(d1).min(axis=(1, 2)) > 0.5
+    np.testing.assert_allclose(d1[interior], d2[interior], rtol=1e-4, atol=1e-3)

@@ -136,3 +136,27 @@ def test_the_cascade_drops_lesions_under_its_minimum_size():
     assert out[9, 25, 28] == 1 and out[5:8, 14:20, 16:22].min() == 2  # the speck is liver, the 486 mm^3 lesion stays
     kept = run_cascade(liver, tumour, PLAN, image, min_lesion_mm3=1.0).array
     assert kept[9, 25, 28] == 2 and MIN_LESION_MM3 == 100.0
+
+
+def test_a_2_5d_predictor_gets_each_slice_with_its_neighbours():
+    from keras_liver.inference import segment_with_predictor
+
+    nz = 6
+    hu = np.broadcast_to((np.arange(nz, dtype=np.float32) * 10)[:, None, None], (nz, 8, 8)).copy()
+
+    def predict(batch):  # (n, 1, y, x, 3): label 1 where both neighbours are one slice away, 2 at a repeated edge
+        x = batch[:, 0]
+        step = x[..., 2] - x[..., 0]
+        out = np.zeros(x.shape[:-1] + (3,), np.float32)
+        out[..., 0] = 0.1
+        out[..., 1] = step == 20
+        out[..., 2] = step == 10
+        return out[:, None]
+
+    result = segment_with_predictor((predict, 2, 3), Volume(hu, np.eye(4)), patch_size=(1, 8, 8),
+                                    context_slices=1, postprocess=False)
+    expected = np.ones(nz, np.uint8)
+    expected[[0, -1]] = 2
+    np.testing.assert_array_equal(result.array[:, 4, 4], expected)
+    with pytest.raises(ConfigError, match="context_slices"):
+        segment_with_predictor((predict, 2, 1), Volume(hu, np.eye(4)), patch_size=(1, 8, 8), context_slices=1)

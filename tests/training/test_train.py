@@ -211,3 +211,16 @@ def test_diverging_run_fails_keeps_its_last_good_state_and_resumes(ct_folder, tm
     assert [r["epoch"] for r in _history(resumed)] == ["0", "1", "2"]
     model = keras.saving.load_model(resumed / "model.keras")
     assert all(np.isfinite(np.asarray(w)).all() for w in model.weights)
+
+
+def test_a_2_5d_run_plans_its_context_and_predicts(ct_folder, tmp_path):
+    from keras_liver.inference import predict_volume
+    from keras_liver.io import load_volume
+
+    run = train(tiny_ct_config(ct_folder, tmp_path / "run", patch_size=[16, 16], context_slices=1, epochs=1))
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    assert model.input["image"].shape[-1] == 3 and model.plan.stage.context_slices == 1
+    image = load_volume(sorted(ct_folder.glob("volume-*.nii*"))[0])
+    assert predict_volume(model, image).shape == image.shape
+    with pytest.raises(ConfigError, match="context_slices"):
+        TrainConfig.from_dict(tiny_ct_config(ct_folder, tmp_path / "bad", context_slices=1))  # 3D patch
