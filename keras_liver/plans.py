@@ -76,6 +76,8 @@ class StagePlan:
         roi: ``None`` (whole volume) or the rule choosing the region, e.g.
             ``{"rule": "liver_box", "from_stage": "liver", "margin_mm": [10, 15, 15]}``.
         context_slices: Neighbouring slices on each side given as channels (2.5D).
+        denoise: ``None``, or the `keras_liver.preprocess.threshold_denoise` arguments
+            (``{}``: its defaults) applied to the resampled input before the model.
     """
 
     name: str
@@ -86,6 +88,7 @@ class StagePlan:
     intensity: str = ""
     roi: dict | None = None
     context_slices: int = 0
+    denoise: dict | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "target_spacing", _triple(self.target_spacing, f"{self.name}.target_spacing",
@@ -101,6 +104,16 @@ class StagePlan:
             object.__setattr__(self, "roi", dict(self.roi))
         if isinstance(self.context_slices, bool) or int(self.context_slices) < 0:
             raise ConfigError(f"plan: {self.name}.context_slices must be a count >= 0, got {self.context_slices!r}")
+        if self.denoise is not None:
+            if not isinstance(self.denoise, dict):
+                raise ConfigError(f"plan: {self.name}.denoise must be None or a dict of threshold_denoise arguments, "
+                                  f"got {self.denoise!r}")
+            object.__setattr__(self, "denoise", dict(self.denoise))
+
+    def inference_options(self) -> dict:
+        """The `segment_with_predictor` arguments this stage fixes (grid, window, overlap, inputs)."""
+        return {"patch_size": self.patch_size, "target_spacing": self.target_spacing, "overlap": self.overlap,
+                "context_slices": self.context_slices, "denoise": self.denoise}
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)

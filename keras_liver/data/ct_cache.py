@@ -15,20 +15,24 @@ from keras_liver.io.lits_case import find_lits_cases
 logger = logging.getLogger(__name__)
 
 
-def _settings_key(cases, target_spacing, crop_margin_mm) -> str:
-    text = json.dumps({"cases": [[str(c.image_path), str(c.label_path)] for c in cases],
-                       "mtimes": [pathlib.Path(c.image_path).stat().st_mtime_ns for c in cases],
-                       "target_spacing": target_spacing, "crop_margin_mm": crop_margin_mm})
+def _settings_key(cases, target_spacing, crop_margin_mm, denoise=None) -> str:
+    settings = {"cases": [[str(c.image_path), str(c.label_path)] for c in cases],
+                "mtimes": [pathlib.Path(c.image_path).stat().st_mtime_ns for c in cases],
+                "target_spacing": target_spacing, "crop_margin_mm": crop_margin_mm}
+    if denoise is not None:  # absent otherwise, so caches made before the option stay valid
+        settings["denoise"] = denoise
+    text = json.dumps(settings, sort_keys=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm: float | None = 20.0,
-                   case_ids=None) -> pathlib.Path:
+                   case_ids=None, denoise: dict | None = None) -> pathlib.Path:
     """Preprocess a LiTS folder once into an HDF5 store (reused while nothing changed).
 
     Each case is loaded (LPS voxel order), cropped to its liver label plus
     ``crop_margin_mm`` (``None``: no crop) and resampled to ``target_spacing``
-    with `SpatialPreprocessor`; the image is stored as int16 HU, the label as
+    with `SpatialPreprocessor`, then (``denoise``) threshold-denoised
+    (`threshold_denoise`, as inference does after resampling); the image is stored as int16 HU, the label as
     uint8, and the `SpatialRecord` in the case attributes. A settings hash
     in the store's attributes decides whether the cache is still valid.
 
@@ -38,6 +42,7 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
         target_spacing: ``(z, y, x)`` mm or ``None``.
         crop_margin_mm: Crop margin around the liver, or ``None``.
         case_ids: Only these case numbers (default all).
+        denoise: `threshold_denoise` arguments (``{}``: defaults), or ``None``.
 
     Returns:
         The store path.
@@ -50,7 +55,7 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
     if any(c.label_path is None for c in cases):
         raise ConfigError(f"{data_dir}: every training case needs a segmentation file")
     store_path = pathlib.Path(store_path)
-    key = _settings_key(cases, target_spacing, crop_margin_mm)
+    key = _settings_key(cases, target_spacing, crop_margin_mm, denoise)
     if store_path.exists():
         with CaseStore(store_path) as store:
             if store.attrs(store.case_ids()[0]).get("settings_key") == key and len(store) == len(cases):
@@ -62,7 +67,12 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
             image, label = case.load()
             mask = (label.array > 0) if crop_margin_mm is not None else None
             image, label, record = prep(image, label, crop_mask=mask)
-            hu = np.clip(np.rint(image.array), -32768, 32767).astype(np.int16)
+            hu = image.array
+            if denoise is not None:
+                from keras_liver.preprocess import threshold_denoise
+
+                hu = threshold_denoise(hu.astype(np.float32), **denoise)
+            hu = np.clip(np.rint(hu), -32768, 32767).astype(np.int16)
             writer.add(str(case.case_id), image.replace(hu), label,
                        attrs={"settings_key": key, "record": record.to_dict(), "source": str(case.image_path)})
     logger.info("cached %d cases in %s", len(cases), store_path)

@@ -43,9 +43,8 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         raise ConfigError("plan: a cascade needs two stages, the second with the ROI rule liver_box")
     first, second = plan.stages
     common = dict(batch_size=batch_size, flip_tta=flip_tta)
-    coarse = segment_with_predictor(liver_predictor, image, patch_size=first.patch_size,
-                                    target_spacing=first.target_spacing, overlap=first.overlap,
-                                    context_slices=first.context_slices, postprocess=True, min_lesion_mm3=min_lesion_mm3, **common)
+    coarse = segment_with_predictor(liver_predictor, image, **first.inference_options(), postprocess=True,
+                                    min_lesion_mm3=min_lesion_mm3, **common)
     liver = coarse.array > 0
     out = np.zeros(image.shape, np.uint8)
     box = None
@@ -57,9 +56,8 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         box = liver_box(liver, image.spacing, margin)
         region = tuple(slice(a, b) for a, b in zip(*box))
         crop = Volume(image.array[region], shift_affine(image.affine, box[0]), meta=dict(image.meta))
-        fine = segment_with_predictor(tumour_predictor, crop, patch_size=second.patch_size,
-                                      target_spacing=second.target_spacing, overlap=second.overlap,
-                                      context_slices=second.context_slices, postprocess=False, **common)
+        fine = segment_with_predictor(tumour_predictor, crop, **second.inference_options(), postprocess=False,
+                                      **common)
         out[region] = fine.array
         if postprocess:
             out = postprocess_liver_tumour(out, image.spacing, min_lesion_mm3=min_lesion_mm3)

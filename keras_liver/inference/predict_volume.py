@@ -68,10 +68,7 @@ def predict_volume(model, image: Volume, *, patch_size=None, target_spacing=None
     if any(p % multiple for p in spatial):
         raise ConfigError(f"patch_size {stage.patch_size}: {model.name} needs window sizes divisible by {multiple} "
                           f"(2**depth), e.g. {tuple(max(multiple, p // multiple * multiple) for p in spatial)}")
-    options.setdefault("overlap", stage.overlap)
-    return segment_with_predictor(predictor, image, patch_size=stage.patch_size,
-                                  target_spacing=stage.target_spacing, context_slices=stage.context_slices,
-                                  **options)
+    return segment_with_predictor(predictor, image, **{**stage.inference_options(), **options})
 
 
 def resolve_plan(plan, task_name: str, default_window, source_name: str, *, spacing=None, patch_size=None):
@@ -103,11 +100,11 @@ def resolve_plan(plan, task_name: str, default_window, source_name: str, *, spac
 def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spacing=None, crop_to_liver: bool = False,
                            overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False,
                            postprocess: bool = True, min_lesion_mm3: float = 10.0, hog_window: str = "abdomen",
-                           return_probabilities: bool = False, context_slices: int = 0):
+                           return_probabilities: bool = False, context_slices: int = 0, denoise: dict | None = None):
     """Segment a CT volume with any window predictor (a local model or a model server).
 
     Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
-    (`SpatialPreprocessor`, recorded); a HOG map when the model has more
+    (`SpatialPreprocessor`, recorded); optional `threshold_denoise`; a HOG map when the model has more
     than one input channel; sliding-window prediction; arg-max; back to the
     source grid with the record's inverse; `postprocess_liver_tumour`.
     A 2.5D model (``context_slices = k``, from its plan) gets each slice with
@@ -127,6 +124,7 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
         hog_window: CT window for the HOG map input.
         return_probabilities: Also return the probabilities on the preprocessed grid.
         context_slices: Neighbouring slices per side as channels (2.5D models).
+        denoise: `threshold_denoise` arguments applied after resampling (the plan's), or ``None``.
 
     Returns:
         uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
@@ -145,6 +143,10 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
     prep = SpatialPreprocessor(target_spacing, crop_margin_mm=15.0)
     work, _, record = prep(image, crop_mask=mask)
     hu = work.array.astype(np.float32)
+    if denoise is not None:
+        from keras_liver.preprocess import threshold_denoise
+
+        hu = threshold_denoise(hu, **denoise)
     k = int(context_slices)
     if k and spatial_dims != 2:
         raise ConfigError(f"context_slices: {k} neighbouring slices need a 2D model, this one is {spatial_dims}D")

@@ -222,10 +222,7 @@ class BaseClient:
                                                                                predictor[1]),
                             f"served model {self.model_name!r}", spacing=options.pop("target_spacing", None),
                             patch_size=patch_size)
-        options.setdefault("overlap", plan.stage.overlap)
-        return segment_with_predictor(predictor, volume, patch_size=plan.stage.patch_size,
-                                      target_spacing=plan.stage.target_spacing,
-                                      context_slices=plan.stage.context_slices, **options)
+        return segment_with_predictor(predictor, volume, **{**plan.stage.inference_options(), **options})
 
     def classify_series(self, series) -> dict:
         """Classify one DCE series (`Volume` or ``(t, z, y, x)`` array) through the server.

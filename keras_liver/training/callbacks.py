@@ -56,3 +56,48 @@ class StopOnNonFinite(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise Diverged(self.epoch, batch, float(loss))
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of training have passed; optionally decay the rate over that time.
+
+    The clock starts at ``on_train_begin`` (data caching and model building
+    before ``fit`` do not count). Training stops after the batch at which
+    the budget runs out; Keras then still validates that epoch, so the
+    checkpoint callbacks see it. With ``cosine_from`` set, the learning
+    rate at each batch is ``cosine_from * (1 + cos(pi * elapsed / seconds)) / 2``:
+    a cosine decay over time rather than steps, so runs of different speed
+    each finish their schedule inside the same budget (equal-time comparisons).
+
+    Args:
+        seconds: Training time allowed.
+        cosine_from: Initial learning rate of the time-based cosine decay, or
+            ``None`` to leave the optimizer's rate alone.
+        clock: Time source (seconds); for tests.
+    """
+
+    def __init__(self, seconds: float, cosine_from: float | None = None, clock=None):
+        super().__init__()
+        import time
+
+        self.seconds, self.cosine_from = float(seconds), cosine_from
+        self.clock = clock or time.perf_counter
+        self.start = None
+        self.stopped = False
+
+    def fraction(self) -> float:
+        """Share of the budget used so far (0 before training starts)."""
+        return 0.0 if self.start is None else min(1.0, (self.clock() - self.start) / self.seconds)
+
+    def on_train_begin(self, logs=None):
+        self.start = self.clock()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.cosine_from is not None:
+            rate = float(self.cosine_from) * 0.5 * (1.0 + math.cos(math.pi * self.fraction()))
+            self.model.optimizer.learning_rate.assign(rate)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.fraction() >= 1.0:
+            self.stopped = True
+            self.model.stop_training = True

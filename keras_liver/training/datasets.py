@@ -29,7 +29,7 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
     spacings = data_spacings(config.data)
     target = resolve_target_spacing(config, spacings)
     store = data.build_ct_cache(config.data, pathlib.Path(cache_path), target_spacing=target,
-                                crop_margin_mm=config.crop_margin_mm)
+                                crop_margin_mm=config.crop_margin_mm, denoise=config.denoise_args)
     ids, images, labels = data.load_store(store)
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
     patch = tuple(int(p) for p in config.patch_size)

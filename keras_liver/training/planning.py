@@ -67,5 +67,5 @@ def make_plan(config: TrainConfig, spacings, target) -> Plan:
         roi = {"rule": "liver_box", "margin_mm": float(config.crop_margin_mm)}
     stage = StagePlan("liver_tumour", target, window_of(config), labels=task.label_names or (),
                       intensity=f"window:{intensity}" if intensity else "", roi=roi,
-                      context_slices=int(config.context_slices))
+                      context_slices=int(config.context_slices), denoise=config.denoise_args)
     return Plan(task=task.name, stages=(stage,), fingerprint=fingerprint)

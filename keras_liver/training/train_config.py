@@ -62,11 +62,17 @@ class TrainConfig:
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
         context_slices: CT with 2D patches: the ``k`` slices on each side of a patch's slice
             as extra ``image`` channels (2.5D; the model input has ``2k + 1`` channels).
+        denoise: CT: threshold-denoise every case after resampling (``true``: the defaults of
+            `threshold_denoise`, or a mapping of its arguments); the plan carries it, so
+            inference denoises the same way.
         lesion_crop: DCE: crop every series to this ``(z, y, x)`` box around its largest
             lesion (from the segmentation) before training (``None``: whole series).
         seed: Seed of the split, the patches, the augmentation and the weights.
         mixed_precision: ``"auto"`` (mixed_float16 when a GPU is visible), ``True`` or ``False``.
         xla: Compile the training step with XLA.
+        time_budget_s: Stop after this many seconds of training (``epochs`` is then an upper
+            bound); with ``schedule: cosine`` the rate decays over the budget's time instead
+            of the steps, so runs of different speed compare at equal time.
         early_stopping_patience: Epochs without improvement before stopping (``None``: never).
         monitor: Metric for the best checkpoint and early stopping (default:
             ``val_dice_2`` for segmentation, ``val_macro_f1`` for DCE
@@ -100,10 +106,12 @@ class TrainConfig:
     augment_args: dict = dataclasses.field(default_factory=dict)
     hog_orientations: int = 0
     context_slices: int = 0
+    denoise: bool | dict = False
     lesion_crop: list | None = None
     seed: int = 0
     mixed_precision: str | bool = "auto"
     xla: bool = False
+    time_budget_s: float | None = None
     early_stopping_patience: int | None = None
     monitor: str | None = None
     verbose: int = 2
@@ -117,6 +125,10 @@ class TrainConfig:
         for name in ("batch_size", "epochs"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.denoise is not False and tasks.get(self.task).data != "ct_folder":
+            raise ConfigError(f"denoise: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
+        if self.time_budget_s is not None and float(self.time_budget_s) <= 0:
+            raise ConfigError(f"time_budget_s: seconds of training, more than 0, got {self.time_budget_s}")
         if not 0 <= float(self.val_fraction) < 1:
             raise ConfigError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
         if float(self.learning_rate) <= 0:
@@ -166,6 +178,13 @@ class TrainConfig:
                 len(self.target_spacing) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                       and v > 0 for v in self.target_spacing)):
             raise ConfigError(f"target_spacing: three positive numbers (z, y, x) in mm, got {self.target_spacing!r}")
+
+    @property
+    def denoise_args(self) -> dict | None:
+        """`threshold_denoise` arguments of ``denoise`` (``None`` when off)."""
+        if self.denoise is False:
+            return None
+        return {} if self.denoise is True else dict(self.denoise)
 
     def _check_model(self, task) -> None:
         from keras_liver.models import model_class

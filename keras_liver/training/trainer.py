@@ -14,7 +14,7 @@ from keras_liver import losses, metrics, tasks
 from keras_liver.io.atomic import write_text_atomic
 from keras_liver.models import save_model
 from keras_liver.errors import TrainingDivergedError
-from keras_liver.training.callbacks import Diverged, MetricAliases, StopOnNonFinite
+from keras_liver.training.callbacks import Diverged, MetricAliases, StopOnNonFinite, TimeBudget
 from keras_liver.training.datasets import build_data
 from keras_liver.training.model_setup import build_model, output_keys
 from keras_liver.training.train_config import TrainConfig
@@ -37,8 +37,8 @@ def _strategy():
 def compile_model(model, config: TrainConfig, steps_per_epoch: int, num_classes: int):
     """Adam with the configured schedule, the task's loss(es) and metrics."""
     total = max(1, config.epochs * steps_per_epoch)
-    lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, total) if config.schedule == "cosine" \
-        else config.learning_rate
+    step_cosine = config.schedule == "cosine" and config.time_budget_s is None  # else TimeBudget decays it
+    lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, total) if step_cosine else config.learning_rate
     optimizer = keras.optimizers.Adam(lr)
     if tasks.get(config.task).is_segmentation:
         found = [metrics.SegmentationScore(1, "dice", name="dice_1"),
@@ -143,6 +143,11 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, callbacks) -> pathlib.
                StopOnNonFinite()]
         if config.schedule == "plateau":
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5, patience=3))
+        budget = None
+        if config.time_budget_s is not None:
+            budget = TimeBudget(config.time_budget_s,
+                                cosine_from=config.learning_rate if config.schedule == "cosine" else None)
+            cbs.insert(1, budget)  # before the checkpoints, so the last epoch's validation is still saved
         if config.early_stopping_patience is not None:
             cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                                      patience=int(config.early_stopping_patience),
@@ -165,6 +170,7 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, callbacks) -> pathlib.
 
         training_curves_figure(run_dir / "history.csv", run_dir / "curves.png", f"{config.model}, {config.task}")
         summary = {"seconds": round(time.time() - started, 1), "epochs_run": len(history.epoch),
+                   "stopped_by_time_budget": bool(budget is not None and budget.stopped),
                    "params": int(model.count_params()), "policy": policy, "monitor": monitor,
                    "last": {k: float(v[-1]) for k, v in history.history.items() if v},
                    "best": {k: float(max(v)) for k, v in history.history.items() if v and "loss" not in k}}

@@ -160,3 +160,20 @@ def test_a_2_5d_predictor_gets_each_slice_with_its_neighbours():
     np.testing.assert_array_equal(result.array[:, 4, 4], expected)
     with pytest.raises(ConfigError, match="context_slices"):
         segment_with_predictor((predict, 2, 1), Volume(hu, np.eye(4)), patch_size=(1, 8, 8), context_slices=1)
+
+
+def test_a_plan_that_denoises_denoises_before_the_model(rng):
+    from keras_liver.inference import segment_with_predictor
+    from keras_liver.preprocess import threshold_denoise
+
+    hu = (rng.normal(100, 20, (5, 16, 16))).astype(np.float32)
+    seen = []
+
+    def predict(batch):
+        seen.append(batch[:, 0, ..., 0].copy())
+        return np.stack([np.zeros_like(batch[..., 0]), batch[..., 0] / 1000, np.zeros_like(batch[..., 0])], -1)
+
+    segment_with_predictor((predict, 2, 1), Volume(hu, np.eye(4)), patch_size=(1, 16, 16), overlap=0.0,
+                           batch_size=5, denoise={"k": 2.0}, postprocess=False)
+    np.testing.assert_allclose(seen[0], threshold_denoise(hu, k=2.0), atol=1e-4)
+    assert np.abs(seen[0] - hu).max() > 1  # it changed the input

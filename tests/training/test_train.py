@@ -224,3 +224,43 @@ def test_a_2_5d_run_plans_its_context_and_predicts(ct_folder, tmp_path):
     assert predict_volume(model, image).shape == image.shape
     with pytest.raises(ConfigError, match="context_slices"):
         TrainConfig.from_dict(tiny_ct_config(ct_folder, tmp_path / "bad", context_slices=1))  # 3D patch
+
+
+def test_a_time_budget_stops_training_and_decays_the_rate_over_time():
+    from keras_liver.training.callbacks import TimeBudget
+
+    now = [100.0]
+    budget = TimeBudget(10.0, cosine_from=0.01, clock=lambda: now[0])
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.5), loss="mse")
+    budget.set_model(model)
+    budget.on_train_begin()
+    rates = []
+    for t in (100.0, 102.5, 105.0, 110.0):
+        now[0] = t
+        budget.on_train_batch_begin(0)
+        rates.append(float(model.optimizer.learning_rate.numpy()))
+        budget.on_train_batch_end(0)
+    np.testing.assert_allclose(rates, [0.01, 0.01 * (1 + np.cos(np.pi / 4)) / 2, 0.005, 0.0], atol=1e-7)
+    assert budget.stopped and model.stop_training
+
+
+def test_a_run_with_a_time_budget_stops_early_and_says_so(ct_folder, tmp_path):
+    run = train(tiny_ct_config(ct_folder, tmp_path / "run", epochs=50, time_budget_s=0.001))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stopped_by_time_budget"] and summary["epochs_run"] == 1
+    assert (run / "best.keras").is_file()
+
+
+def test_a_denoising_run_caches_denoised_cases_and_plans_it(ct_folder, tmp_path):
+    from keras_liver.data import load_store
+    from keras_liver.io import load_volume
+    from keras_liver.preprocess import threshold_denoise
+
+    run = train(tiny_ct_config(ct_folder, tmp_path / "run", target_spacing="native", denoise={"k": 3.0}, epochs=1))
+    assert keras.saving.load_model(run / "model.keras", compile=False).plan.stage.denoise == {"k": 3.0}
+    ids, images, _ = load_store(run / "cache.h5")
+    source = load_volume(ct_folder / f"volume-{ids[0]}.nii.gz").array.astype(np.float32)
+    np.testing.assert_array_equal(images[0], np.rint(threshold_denoise(source, k=3.0)).astype(np.int16))
+    with pytest.raises(ConfigError, match="denoise"):
+        TrainConfig.from_dict({"task": "dce_classification", "model": "DCEClassifier", "denoise": True})
