@@ -15,18 +15,21 @@ from keras_liver.io.lits_case import find_lits_cases
 logger = logging.getLogger(__name__)
 
 
-def _settings_key(cases, target_spacing, crop_margin_mm, denoise=None) -> str:
+def _settings_key(cases, target_spacing, crop_margin_mm, denoise=None, roi_source=None) -> str:
     settings = {"cases": [[str(c.image_path), str(c.label_path)] for c in cases],
                 "mtimes": [pathlib.Path(c.image_path).stat().st_mtime_ns for c in cases],
                 "target_spacing": target_spacing, "crop_margin_mm": crop_margin_mm}
     if denoise is not None:  # absent otherwise, so caches made before the option stay valid
         settings["denoise"] = denoise
+    if roi_source is not None:
+        settings["roi_source"] = roi_source
     text = json.dumps(settings, sort_keys=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm: float | None = 20.0,
-                   case_ids=None, denoise: dict | None = None) -> pathlib.Path:
+                   case_ids=None, denoise: dict | None = None, roi_masks=None,
+                   roi_source: str | None = None) -> pathlib.Path:
     """Preprocess a LiTS folder once into an HDF5 store (reused while nothing changed).
 
     Each case is loaded (LPS voxel order), cropped to its liver label plus
@@ -43,6 +46,11 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
         crop_margin_mm: Crop margin around the liver, or ``None``.
         case_ids: Only these case numbers (default all).
         denoise: `threshold_denoise` arguments (``{}``: defaults), or ``None``.
+        roi_masks: Optional ``f(case_id, image) -> mask or None``: the mask to crop that case
+            at instead of its liver label (for example a stage-1 model's liver); called
+            only when the cache is (re)built.
+        roi_source: What ``roi_masks`` is (goes into the settings hash, so a new model
+            rebuilds the cache).
 
     Returns:
         The store path.
@@ -55,7 +63,7 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
     if any(c.label_path is None for c in cases):
         raise ConfigError(f"{data_dir}: every training case needs a segmentation file")
     store_path = pathlib.Path(store_path)
-    key = _settings_key(cases, target_spacing, crop_margin_mm, denoise)
+    key = _settings_key(cases, target_spacing, crop_margin_mm, denoise, roi_source)
     if store_path.exists():
         with CaseStore(store_path) as store:
             if store.attrs(store.case_ids()[0]).get("settings_key") == key and len(store) == len(cases):
@@ -66,6 +74,9 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
         for case in cases:
             image, label = case.load()
             mask = (label.array > 0) if crop_margin_mm is not None else None
+            if mask is not None and roi_masks is not None:
+                given = roi_masks(str(case.case_id), image)
+                mask = mask if given is None else given
             image, label, record = prep(image, label, crop_mask=mask)
             hu = image.array
             if denoise is not None:

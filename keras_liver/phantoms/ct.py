@@ -165,6 +165,7 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
         clean=Volume(clean, affine, meta={**meta, "kind": "clean"}),
         lesion_class=None,
         info=info,
+        tissue=Volume(anatomy.tissue, affine, meta={**meta, "kind": "tissue"}),
     )
 
 

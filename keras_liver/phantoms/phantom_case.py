@@ -19,6 +19,10 @@ class PhantomCase:
         lesion_class: DCE: the lesion class name; CT: ``None``.
         info: Everything drawn: seed, spacing, per-tissue intensities or
             kinetic parameters, and the lesion list (centre, diameter, kind).
+        tissue: ``uint8`` tissue codes (`keras_liver.phantoms.anatomy.Tissue`)
+            on the label's grid, or ``None``: what each voxel is, for
+            diagnostics (which organ a false positive sits on) and per-tissue
+            augmentation. Not written to disk by the data-set writers.
     """
 
     image: Volume
@@ -26,3 +30,4 @@ class PhantomCase:
     clean: Volume
     lesion_class: str | None = None
     info: dict = dataclasses.field(default_factory=dict)
+    tissue: Volume | None = None

@@ -28,8 +28,9 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
 
     spacings = data_spacings(config.data)
     target = resolve_target_spacing(config, spacings)
+    roi = _val_roi(config) if config.val_roi_model else {}
     store = data.build_ct_cache(config.data, pathlib.Path(cache_path), target_spacing=target,
-                                crop_margin_mm=config.crop_margin_mm, denoise=config.denoise_args)
+                                crop_margin_mm=config.crop_margin_mm, denoise=config.denoise_args, **roi)
     ids, images, labels = data.load_store(store)
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
     patch = tuple(int(p) for p in config.patch_size)
@@ -42,6 +43,38 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
 
     return {"train": sampler(train_ids, config.seed), "val": sampler(val_ids, config.seed + 1) if val_ids else None,
             "split": {"train": train_ids, "val": val_ids}, "plan": make_plan(config, spacings, target)}
+
+
+def _val_roi(config: TrainConfig) -> dict:
+    """`build_ct_cache` arguments that crop the validation cases at ``val_roi_model``'s predicted liver."""
+    import logging
+
+    from keras_liver.errors import MissingPathError
+    from keras_liver.io import find_lits_cases
+
+    path = pathlib.Path(config.val_roi_model)
+    if not path.is_file():
+        raise MissingPathError(f"val_roi_model: {path}: no such model file")
+    ids = [str(c.case_id) for c in find_lits_cases(config.data)]
+    _, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
+    model = None
+
+    def mask_of(case_id, image):
+        nonlocal model
+        if case_id not in val_ids:
+            return None
+        from keras_liver.inference import predict_volume
+        from keras_liver.models import load_model
+
+        model = model or load_model(path, compile=False)
+        liver = predict_volume(model, image).array > 0
+        if not liver.any():
+            logging.getLogger(__name__).warning("val_roi_model found no liver in case %s; its true liver box is "
+                                                "used", case_id)
+            return None
+        return liver
+
+    return {"roi_masks": mask_of, "roi_source": f"{path.resolve()}@{path.stat().st_mtime_ns}"}
 
 
 def build_data(config: TrainConfig, run_dir: pathlib.Path) -> dict:

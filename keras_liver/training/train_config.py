@@ -65,6 +65,9 @@ class TrainConfig:
         denoise: CT: threshold-denoise every case after resampling (``true``: the defaults of
             `threshold_denoise`, or a mapping of its arguments); the plan carries it, so
             inference denoises the same way.
+        val_roi_model: CT with ``crop_margin_mm``: a stage-1 model (``.keras``) whose predicted
+            liver, rather than the true one, gives the validation cases' boxes, as the
+            cascade's stage 1 will at inference (training boxes stay the true liver's).
         lesion_crop: DCE: crop every series to this ``(z, y, x)`` box around its largest
             lesion (from the segmentation) before training (``None``: whole series).
         seed: Seed of the split, the patches, the augmentation and the weights.
@@ -107,6 +110,7 @@ class TrainConfig:
     hog_orientations: int = 0
     context_slices: int = 0
     denoise: bool | dict = False
+    val_roi_model: str | None = None
     lesion_crop: list | None = None
     seed: int = 0
     mixed_precision: str | bool = "auto"
@@ -127,6 +131,8 @@ class TrainConfig:
                 raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.denoise is not False and tasks.get(self.task).data != "ct_folder":
             raise ConfigError(f"denoise: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
+        if self.val_roi_model is not None and self.crop_margin_mm is None:
+            raise ConfigError("val_roi_model: needs crop_margin_mm (it replaces the validation cases' liver boxes)")
         if self.time_budget_s is not None and float(self.time_budget_s) <= 0:
             raise ConfigError(f"time_budget_s: seconds of training, more than 0, got {self.time_budget_s}")
         if not 0 <= float(self.val_fraction) < 1:

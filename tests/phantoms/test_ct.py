@@ -106,3 +106,13 @@ def test_dataset_writing_cleans_stale_temporaries_and_never_leaves_a_volume_alon
     assert all((out / v.replace("volume", "segmentation")).exists() for v in volumes)
     assert not (out / ".volume-0.nii.gz.k3j2x9").exists() and not (out / ".cases.json.a1b2c3").exists()
     assert (out / ".keep").exists()
+
+
+def test_the_tissue_map_explains_the_label():
+    from keras_liver.phantoms.anatomy import LIVER_LABEL_TISSUES, Tissue
+
+    case = ct_case(7, (12, 48, 48), n_tumours=3)
+    tissue, label = case.tissue.array, case.label.array
+    assert tissue.shape == label.shape and np.allclose(case.tissue.affine, case.label.affine)
+    np.testing.assert_array_equal(label == 1, np.isin(tissue, LIVER_LABEL_TISSUES))
+    assert np.all(np.isin(tissue[label == 2], [Tissue.TUMOUR, Tissue.TUMOUR_CORE, Tissue.TUMOUR_RIM]))

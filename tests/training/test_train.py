@@ -264,3 +264,24 @@ def test_a_denoising_run_caches_denoised_cases_and_plans_it(ct_folder, tmp_path)
     np.testing.assert_array_equal(images[0], np.rint(threshold_denoise(source, k=3.0)).astype(np.int16))
     with pytest.raises(ConfigError, match="denoise"):
         TrainConfig.from_dict({"task": "dce_classification", "model": "DCEClassifier", "denoise": True})
+
+
+def test_validation_boxes_can_come_from_a_stage_1_model(ct_folder, tmp_path):
+    from keras_liver.data import load_store
+    from keras_liver.errors import MissingPathError
+
+    stage1 = train(tiny_ct_config(ct_folder, tmp_path / "stage1", epochs=1)) / "model.keras"
+    common = dict(crop_margin_mm=4.0, target_spacing="native", epochs=1, val_cases=["1"])
+    truth_boxes = train(tiny_ct_config(ct_folder, tmp_path / "truth", **common))
+    model_boxes = train(tiny_ct_config(ct_folder, tmp_path / "model", val_roi_model=str(stage1), **common))
+    ids, a, _ = load_store(truth_boxes / "cache.h5")
+    _, b, _ = load_store(model_boxes / "cache.h5")
+    for case, x, y in zip(ids, a, b):
+        if case == "1":  # an untrained stage 1 predicts some other region: a different box
+            assert x.shape != y.shape or not np.array_equal(x, y)
+        else:  # training cases keep the true liver's box
+            np.testing.assert_array_equal(x, y)
+    with pytest.raises(MissingPathError, match="val_roi_model"):
+        train(tiny_ct_config(ct_folder, tmp_path / "missing", val_roi_model=str(tmp_path / "no.keras"), **common))
+    with pytest.raises(ConfigError, match="val_roi_model"):
+        TrainConfig.from_dict(tiny_ct_config(ct_folder, tmp_path / "x", val_roi_model=str(stage1)))
