@@ -23,7 +23,7 @@ import time
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "keras_liver.cli.main"]
+CLI = [sys.executable, "-m", "keras_liver.cli"]
 
 
 def run(args, log_path):

@@ -71,5 +71,6 @@ def entry_point() -> None:
     sys.exit(main())
 
 
-if __name__ == "__main__":
+
+if __name__ == "__main__":  # python -m keras_liver.cli.main, as well as python -m keras_liver.cli
     entry_point()
