@@ -36,10 +36,21 @@ def _transform(images, matrix, interpolation, fill):
         interpolation=interpolation, fill_mode="NEAREST", fill_value=fill)
 
 
+def _coarser(image, factor, spatial_dims):
+    """``image`` shrunk in plane by ``factor`` (area) and enlarged back (bilinear) to its own size."""
+    batch = image[None] if spatial_dims == 2 else image  # (n, y, x, c)
+    size = tf.shape(batch)[1:3]
+    small = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) / factor), tf.int32), 1)
+    out = tf.image.resize(tf.image.resize(batch, small, method="area"), size, method="bilinear")
+    out = tf.ensure_shape(out, batch.shape)
+    return out[0] if spatial_dims == 2 else out
+
+
 def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, rot90: bool = True,
                   rotate_degrees: float = 15.0, scale_range=(0.85, 1.15), p_affine: float = 0.3,
                   intensity_scale=(0.9, 1.1), intensity_shift=20.0, gamma_range=(0.8, 1.25), p_gamma: float = 0.3,
-                  noise_sigma: float = 10.0, p_noise: float = 0.3, hu_channels: int = 1):
+                  noise_sigma: float = 10.0, p_noise: float = 0.3, hu_channels: int = 1, p_lowres: float = 0.0,
+                  lowres_range=(1.5, 3.5)):
     """Augment one ``(z, y, x, c)`` (or ``(y, x, c)``) image patch and its label map ``(z, y, x)``.
 
     Geometric transforms (flips, 90-degree in-plane rotations, small
@@ -47,6 +58,10 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
     nearest neighbour); intensity transforms (scale, shift in HU, gamma on
     the patch's own range, Gaussian noise) touch the first ``hu_channels``
     image channels only (the image; 2.5D patches have several), alike.
+    Resolution (``p_lowres``): the image is shrunk in plane by a random
+    factor (area-averaged, as a coarser acquisition integrates) and
+    enlarged back (bilinear, as resampling a coarse scan to the model's
+    spacing does), so a model trained at 1 mm also sees 1.5-3.5 mm scans.
 
     Args:
         image: float32 patch, channels last.
@@ -64,6 +79,8 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
         noise_sigma: Maximum noise standard deviation, with probability ``p_noise``.
         hu_channels: Leading channels that are image intensities (the rest,
             for example a HOG map, is left as it is).
+        p_lowres: Probability of the resolution change.
+        lowres_range: Range of its in-plane shrink factor.
 
     Returns:
         ``(image, label)`` with the input shapes and dtypes.
@@ -91,6 +108,10 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
         label = tf.cond(do, lambda: _transform(label, matrix, "NEAREST", 0.0), lambda: label)
     image, label = back(image), back(label)
     first, rest = image[..., :hu_channels], image[..., hu_channels:]
+    if p_lowres > 0:
+        first = tf.cond(_u(seed, 40) < p_lowres,
+                        lambda: _coarser(first, _u(seed, 41, lowres_range[0], lowres_range[1]), spatial_dims),
+                        lambda: first)
     first = first * _u(seed, 30, intensity_scale[0], intensity_scale[1]) + _u(seed, 31, -intensity_shift,
                                                                                 intensity_shift)
     low, high = tf.reduce_min(first), tf.reduce_max(first)

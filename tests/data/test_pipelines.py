@@ -163,3 +163,21 @@ def test_context_channels_are_augmented_alike_and_batched():
     d1, d2 = images[..., 1] - images[..., 0], images[..., 2] - images[..., 1]
     interior = np.abs(d1).min(axis=(1, 2)) > 0.5
     np.testing.assert_allclose(d1[interior], d2[interior], rtol=1e-4, atol=1e-3)
+
+
+def test_the_resolution_augmentation_blurs_the_image_but_not_the_label(rng):
+    image = rng.normal(0, 50, (4, 24, 24, 2)).astype(np.float32)  # 3D patch; channel 1 is not intensity
+    label = (rng.random((4, 24, 24)) < 0.3).astype(np.uint8)
+    off = dict(flip_axes=[], rot90=False, p_affine=0.0, intensity_scale=(1, 1), intensity_shift=0.0, p_gamma=0.0,
+               p_noise=0.0)
+    seed = tf.constant([1, 2])
+    same, same_label = augment_patch(image, label, seed, **off)
+    coarse, coarse_label = augment_patch(image, label, seed, p_lowres=1.0, lowres_range=(3.0, 3.0), **off)
+    np.testing.assert_allclose(same.numpy(), image, atol=1e-5)
+    np.testing.assert_array_equal(coarse_label.numpy(), label)
+    np.testing.assert_array_equal(coarse.numpy()[..., 1], image[..., 1])  # only the intensity channel
+    out = coarse.numpy()[..., 0]
+    assert out.std() < 0.6 * image[..., 0].std()  # white noise averaged over about 3 x 3 pixels
+    np.testing.assert_allclose(out.mean(), image[..., 0].mean(), atol=2.0)  # area averaging keeps the level
+    flat, _ = augment_patch(image[0], label[0], seed, spatial_dims=2, p_lowres=1.0, **off)  # 2D works too
+    assert flat.shape == image[0].shape
