@@ -4,18 +4,20 @@
         [--config configs/ct_cascade_tumour.yaml] [--data data/ct512_heldout10000] [--limit 10]
         [--out runs/ablation] [--variants plain,denoise,hog,denoise_hog]
 
-Four stage-2 runs from the same config, differing only in their input: plain, threshold-denoised
+Stage-2 runs from the same config (2.5D), differing only in their input: plain, threshold-denoised
 (`denoise: true`, the package's default non-adaptive threshold), with the dense HOG map fused as
-an extra input (`hog_orientations: 9`), and both. Each trains for the same wall time
+an extra input (`hog_orientations: 9`), and both; and, for the through-plane choice, 2D (no
+neighbouring slices) and 3D patches. Each trains for the same wall time
 (`time_budget_s`, the cosine decay running over that time), so a slower input pipeline (HOG is
 computed per patch) pays for itself in fewer steps, as it would for a user. Each is tied to the
-same stage 1 (`--liver`) into a cascade and scored with scripts/eval_ct.py on the held-out
+same stage 1 (`--liver`, which also gives the validation boxes) into a cascade and scored with scripts/eval_ct.py on the held-out
 phantoms. Prints one JSON row per variant and writes ``OUT/ablation.json``.
 """
 
 import argparse
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +26,10 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = {"plain": {}, "denoise": {"denoise": True}, "hog": {"hog_orientations": 9},
-            "denoise_hog": {"denoise": True, "hog_orientations": 9}}
+            "denoise_hog": {"denoise": True, "hog_orientations": 9},
+            # through-plane context, same budget: one slice (2D), and 3D patches instead of 2.5D
+            "2d": {"context_slices": 0},
+            "3d": {"context_slices": 0, "patch_size": [16, 112, 112], "batch_size": 2}}
 KEYS = ("tumour_dice_per_case", "tumour_dice_global", "recall_10mm", "false_positive_lesions_per_case",
         "liver_dice_per_case", "seconds_per_volume_mean")
 
@@ -60,6 +65,11 @@ def main(argv=None):
         run_dir = out / name
         config = {**base, **VARIANTS[name], "out_dir": str(run_dir), "time_budget_s": args.budget_s,
                   "epochs": max(int(base.get("epochs", 10)) * 4, 100)}
+        config["val_roi_model"] = args.liver
+        cache_group = out / f"cache-denoise{int(bool(config.get('denoise')))}.h5"
+        if cache_group.is_file() and not (run_dir / "cache.h5").is_file():  # same cases, spacing, denoising
+            run_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy(cache_group, run_dir / "cache.h5")
         config_path = out / f"{name}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         started = time.perf_counter()
@@ -69,6 +79,8 @@ def main(argv=None):
         if code:
             sys.exit(f"train {name}: exit code {code}; see {out / (name + '.train.log')}")
         wall = time.perf_counter() - started
+        if not cache_group.is_file():
+            shutil.copy(run_dir / "cache.h5", cache_group)
         summary = json.loads((run_dir / "summary.json").read_text())
         history = (run_dir / "history.csv").read_text().splitlines()
         cascade = out / f"{name}.cascade.keras"

@@ -1,7 +1,7 @@
 """Whole-volume inference: sliding windows, post-processing, back to the source grid."""
 
 from keras_liver.inference.cascade import cascade_predict, run_cascade
-from keras_liver.inference.postprocess import postprocess_liver_tumour
+from keras_liver.inference.postprocess import drop_uncertain_lesions, postprocess_liver_tumour
 from keras_liver.inference.predict_volume import (
     default_patch_size,
     predict_volume,
@@ -36,6 +36,7 @@ __all__ = [
     "mask_from_outputs",
     "model_predictor",
     "postprocess_liver_tumour",
+    "drop_uncertain_lesions",
     "predict_series",
     "predict_volume",
     "resolve_plan",

@@ -12,6 +12,7 @@ from keras_liver.preprocess.spatial import bounding_box, shift_affine
 
 logger = logging.getLogger(__name__)
 MIN_LESION_MM3 = 100.0  # measured on held-out phantoms: false positives 12.1 -> 4.6 per case, recall unchanged
+MIN_LESION_PROBABILITY = None  # set from the sweep in docs/RESULTS.md (scripts/lesion_probability_sweep.py)
 
 
 def liver_box(liver: np.ndarray, spacing, margin_mm) -> tuple[tuple, tuple]:
@@ -22,7 +23,7 @@ def liver_box(liver: np.ndarray, spacing, margin_mm) -> tuple[tuple, tuple]:
 
 def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch_size: int = 4,
                 flip_tta: bool = False, postprocess: bool = True, min_lesion_mm3: float = MIN_LESION_MM3,
-                return_stages: bool = False):
+                min_lesion_probability: float | None = MIN_LESION_PROBABILITY, return_stages: bool = False):
     """Stage 1 on the whole volume, stage 2 in the stage-1 liver box, pasted back on ``image``'s grid.
 
     Args:
@@ -34,6 +35,8 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         postprocess: One liver, tumours only inside it, no lesion under ``min_lesion_mm3``
             (default 100 mm^3, about a 5.8 mm sphere: at stage 2's fine spacing smaller
             components were nearly all false; docs/RESULTS.md, the lesion-size sweep).
+        min_lesion_probability: Stage 2's lesion components whose peak tumour probability
+            is lower become liver (`drop_uncertain_lesions`; ``None``: keep all).
         return_stages: Also return ``{"liver": stage-1 labels, "box": (start, stop)}``.
 
     Returns:
@@ -57,7 +60,7 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         region = tuple(slice(a, b) for a, b in zip(*box))
         crop = Volume(image.array[region], shift_affine(image.affine, box[0]), meta=dict(image.meta))
         fine = segment_with_predictor(tumour_predictor, crop, **second.inference_options(), postprocess=False,
-                                      **common)
+                                      min_lesion_probability=min_lesion_probability, **common)
         out[region] = fine.array
         if postprocess:
             out = postprocess_liver_tumour(out, image.spacing, min_lesion_mm3=min_lesion_mm3)

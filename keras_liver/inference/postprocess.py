@@ -38,3 +38,33 @@ def postprocess_liver_tumour(labels, spacing=(1.0, 1.0, 1.0), *, min_lesion_mm3:
         small = np.flatnonzero(sizes < min_voxels)
         out[np.isin(comps, small[small > 0])] = 1
     return out
+
+
+def drop_uncertain_lesions(labels, tumour_probability, min_probability: float, *, lesion_label: int = 2,
+                           replacement: int = 1) -> np.ndarray:
+    """Lesion components whose highest tumour probability stays under ``min_probability`` become liver.
+
+    A lesion the model is sure of has a core near probability 1; a false
+    call on a vessel or a noise blob usually peaks lower. The test is per
+    component (26-connectivity), so a kept lesion keeps its whole extent.
+
+    Args:
+        labels: ``(z, y, x)`` label map (the arg-max of the probabilities).
+        tumour_probability: The tumour probability on the same grid.
+        min_probability: Peak probability a component needs to stay a lesion.
+        lesion_label: The lesion value.
+        replacement: What a dropped component becomes (liver).
+
+    Returns:
+        uint8 labels.
+    """
+    labels = np.asarray(labels).astype(np.uint8)
+    structure = ndimage.generate_binary_structure(labels.ndim, labels.ndim)
+    comps, n = ndimage.label(labels == lesion_label, structure)
+    if not n:
+        return labels
+    peaks = np.asarray(ndimage.maximum(np.asarray(tumour_probability), comps, np.arange(1, n + 1)))
+    weak = np.flatnonzero(peaks < float(min_probability)) + 1
+    out = labels.copy()
+    out[np.isin(comps, weak)] = replacement
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_liver import tasks
 from keras_liver.errors import ConfigError
-from keras_liver.inference.postprocess import postprocess_liver_tumour
+from keras_liver.inference.postprocess import drop_uncertain_lesions, postprocess_liver_tumour
 from keras_liver.inference.sliding_window import model_predictor, sliding_window_predict
 from keras_liver.io.volume import Volume
 
@@ -100,7 +100,8 @@ def resolve_plan(plan, task_name: str, default_window, source_name: str, *, spac
 def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spacing=None, crop_to_liver: bool = False,
                            overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False,
                            postprocess: bool = True, min_lesion_mm3: float = 10.0, hog_window: str = "abdomen",
-                           return_probabilities: bool = False, context_slices: int = 0, denoise: dict | None = None):
+                           return_probabilities: bool = False, context_slices: int = 0, denoise: dict | None = None,
+                           min_lesion_probability: float | None = None):
     """Segment a CT volume with any window predictor (a local model or a model server).
 
     Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
@@ -125,6 +126,8 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
         return_probabilities: Also return the probabilities on the preprocessed grid.
         context_slices: Neighbouring slices per side as channels (2.5D models).
         denoise: `threshold_denoise` arguments applied after resampling (the plan's), or ``None``.
+        min_lesion_probability: Drop lesion components whose peak tumour probability is
+            lower (`drop_uncertain_lesions`, on the model's grid); ``None``: keep all.
 
     Returns:
         uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
@@ -162,6 +165,8 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
     probs = sliding_window_predict(predict, volume, patch_size, overlap=overlap, batch_size=batch_size,
                                    flip_tta=flip_tta, pad_value=float(hu.min()))
     labels = probs.argmax(-1).astype(np.uint8)
+    if min_lesion_probability is not None and probs.shape[-1] > 2:
+        labels = drop_uncertain_lesions(labels, probs[..., 2], min_lesion_probability)
     back = record.invert(labels, kind="label")
     out = back.array
     if postprocess:
