@@ -73,12 +73,15 @@ def main(argv=None):
         config_path = out / f"{name}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         started = time.perf_counter()
-        with open(out / f"{name}.train.log", "w") as fh:
-            code = subprocess.call([cli, "train", "--config", str(config_path)], stdout=fh, stderr=subprocess.STDOUT,
-                                   cwd=ROOT)
-        if code:
-            sys.exit(f"train {name}: exit code {code}; see {out / (name + '.train.log')}")
-        wall = time.perf_counter() - started
+        if (run_dir / "summary.json").is_file():  # trained by an earlier, interrupted call: only score it
+            wall = json.loads((run_dir / "summary.json").read_text())["seconds"]
+        else:
+            with open(out / f"{name}.train.log", "w") as fh:
+                code = subprocess.call([cli, "train", "--config", str(config_path)], stdout=fh,
+                                       stderr=subprocess.STDOUT, cwd=ROOT)
+            if code:
+                sys.exit(f"train {name}: exit code {code}; see {out / (name + '.train.log')}")
+            wall = time.perf_counter() - started
         if not cache_group.is_file():
             shutil.copy(run_dir / "cache.h5", cache_group)
         summary = json.loads((run_dir / "summary.json").read_text())

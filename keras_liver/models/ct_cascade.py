@@ -19,7 +19,7 @@ class CTCascade(keras.Model):
     each, the second with the ROI rule ``liver_box``.
 
     One ``.keras`` file holds both (inputs ``liver_image`` and
-    ``tumour_image``, outputs ``liver_probabilities`` and ``probabilities``,
+    ``tumour_image``, and ``tumour_hog`` etc. for a stage's extra inputs; outputs ``liver_probabilities`` and ``probabilities``,
     one path each); an export is one SavedModel whose signatures ``liver`` and
     ``serving_default`` are the two stages and whose ``plan`` signature tells a
     client how to chain them.
@@ -46,12 +46,11 @@ class CTCascade(keras.Model):
             raise ConfigError("tumour_stage: must be another model than liver_stage")
         # Keras needs unique layer names inside one model, and two runs of one recipe share theirs.
         liver_stage.name, tumour_stage.name = "liver_stage", "tumour_stage"
-        liver_in = keras.Input(tuple(liver_stage.input["image"].shape[1:]), name="liver_image")
-        tumour_in = keras.Input(tuple(tumour_stage.input["image"].shape[1:]), name="tumour_image")
-        outputs = {"liver_probabilities": liver_stage({"image": liver_in})["probabilities"],
-                   "probabilities": tumour_stage({"image": tumour_in})["probabilities"]}
-        super().__init__(inputs={"liver_image": liver_in, "tumour_image": tumour_in}, outputs=outputs, name=name,
-                         **kwargs)
+        liver_in, tumour_in = _stage_inputs("liver", liver_stage), _stage_inputs("tumour", tumour_stage)
+        outputs = {"liver_probabilities": liver_stage(liver_in)["probabilities"],
+                   "probabilities": tumour_stage(tumour_in)["probabilities"]}
+        inputs = {f"liver_{k}": v for k, v in liver_in.items()} | {f"tumour_{k}": v for k, v in tumour_in.items()}
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.liver_stage = liver_stage
         self.tumour_stage = tumour_stage
         if margin_mm is None:
@@ -97,3 +96,8 @@ class CTCascade(keras.Model):
         liver = keras.saving.deserialize_keras_object(config.pop("liver_stage"))
         tumour = keras.saving.deserialize_keras_object(config.pop("tumour_stage"))
         return cls(liver, tumour, **config)
+
+
+def _stage_inputs(prefix: str, stage) -> dict:
+    """Fresh inputs for every input of ``stage``, keyed by the stage's own names, named ``<prefix>_<name>``."""
+    return {key: keras.Input(tuple(t.shape[1:]), name=f"{prefix}_{key}") for key, t in stage.input.items()}

@@ -177,3 +177,21 @@ def test_a_plan_that_denoises_denoises_before_the_model(rng):
                            batch_size=5, denoise={"k": 2.0}, postprocess=False)
     np.testing.assert_allclose(seen[0], threshold_denoise(hu, k=2.0), atol=1e-4)
     assert np.abs(seen[0] - hu).max() > 1  # it changed the input
+
+
+def test_a_stage_with_a_hog_input_is_wired_and_run(tmp_path):
+    from keras_liver.models import FusedUNet
+    from keras_liver.plans import Plan
+
+    liver = FusedUNet(input_shape=(None, None, 1), depth=1, filters=2, intensity="abdomen")
+    tumour = FusedUNet(input_shape=(None, None, 1), depth=1, filters=2, intensity="abdomen", extra_inputs={"hog": 3})
+    liver.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", None, (1, 16, 16)),))
+    tumour.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", None, (1, 16, 16),
+                                                                 roi={"rule": "liver_box", "margin_mm": 2.0}),))
+    cascade = CTCascade(liver, tumour)
+    assert {"liver_image", "tumour_image", "tumour_hog"} == set(cascade.input)
+    save_model(cascade, tmp_path / "c.keras")
+    loaded = load_model(tmp_path / "c.keras", compile=False)
+    image = Volume(np.random.default_rng(0).normal(60, 40, (5, 20, 24)).astype(np.float32), np.eye(4))
+    out = cascade_predict(loaded, image, min_lesion_probability=None)
+    assert out.shape == image.shape
