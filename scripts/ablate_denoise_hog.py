@@ -11,7 +11,7 @@ neighbouring slices) and 3D patches. Each trains for the same wall time
 (`time_budget_s`, the cosine decay running over that time), so a slower input pipeline (HOG is
 computed per patch) pays for itself in fewer steps, as it would for a user. Each is tied to the
 same stage 1 (`--liver`, which also gives the validation boxes) into a cascade and scored with scripts/eval_ct.py on the held-out
-phantoms. Prints one JSON row per variant and writes ``OUT/ablation.json``.
+phantoms, with and without the cascade's lesion-probability floor. Prints one JSON row per variant and writes ``OUT/ablation.json``.
 """
 
 import argparse
@@ -34,11 +34,12 @@ KEYS = ("tumour_dice_per_case", "tumour_dice_global", "recall_10mm", "false_posi
         "liver_dice_per_case", "seconds_per_volume_mean")
 
 
-def _call(args, log):
+def _call(argv, log):
+    """Run one command with its output in ``log``; exit with a one-line message if it fails."""
     with open(log, "w") as fh:
-        code = subprocess.call([sys.executable] + args, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+        code = subprocess.call(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
     if code:
-        sys.exit(f"{' '.join(args[:4])}: exit code {code}; see {log}")
+        sys.exit(f"{' '.join(str(a) for a in argv[1:3])}: exit code {code}; see {log}")
 
 
 def main(argv=None):
@@ -76,32 +77,23 @@ def main(argv=None):
         if (run_dir / "summary.json").is_file():  # trained by an earlier, interrupted call: only score it
             wall = json.loads((run_dir / "summary.json").read_text())["seconds"]
         else:
-            with open(out / f"{name}.train.log", "w") as fh:
-                code = subprocess.call([cli, "train", "--config", str(config_path)], stdout=fh,
-                                       stderr=subprocess.STDOUT, cwd=ROOT)
-            if code:
-                sys.exit(f"train {name}: exit code {code}; see {out / (name + '.train.log')}")
+            _call([cli, "train", "--config", config_path], out / f"{name}.train.log")
             wall = time.perf_counter() - started
         if not cache_group.is_file():
             shutil.copy(run_dir / "cache.h5", cache_group)
         summary = json.loads((run_dir / "summary.json").read_text())
-        history = (run_dir / "history.csv").read_text().splitlines()
         cascade = out / f"{name}.cascade.keras"
-        with open(out / f"{name}.cascade.log", "w") as fh:
-            code = subprocess.call([cli, "cascade", "--liver", args.liver, "--tumour", str(run_dir / "best.keras"),
-                                    "--out", str(cascade)], stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
-        if code:
-            sys.exit(f"cascade {name}: exit code {code}")
+        _call([cli, "cascade", "--liver", args.liver, "--tumour", run_dir / "best.keras", "--out", cascade],
+              out / f"{name}.cascade.log")
         result = out / f"{name}.eval.json"
-        _call(["scripts/eval_ct.py", "--model", str(cascade), "--data", args.data, "--preds",
-               str(out / f"{name}.preds"), "--limit", str(args.limit), "--out", str(result)],
-              out / f"{name}.eval.log")
+        _call([sys.executable, "scripts/eval_ct.py", "--model", cascade, "--data", args.data, "--preds",
+               out / f"{name}.preds", "--limit", str(args.limit), "--out", result], out / f"{name}.eval.log")
         scores = json.loads(result.read_text())
-        held = scores.get("held_out", scores)
+        unfloored = scores.get("without_probability_floor", {})
         rows[name] = {"train_wall_s": round(wall, 1), "epochs_run": summary["epochs_run"],
-                      "steps": summary["epochs_run"] * int(base.get("steps_per_epoch", 50)),
-                      "val_dice_2_best": summary["best"].get("val_dice_2"), "history_rows": len(history) - 1,
-                      **{k: held.get(k) for k in KEYS}, "by_kind": held.get("by_kind")}
+                      "steps_run": summary.get("steps_run"), "val_dice_2_best": summary["best"].get("val_dice_2"),
+                      **{k: scores.get(k) for k in KEYS}, "by_kind": scores.get("by_kind"),
+                      "without_probability_floor": {k: unfloored.get(k) for k in KEYS + ("by_kind",)}}
         print(json.dumps({name: rows[name]}), flush=True)
         table.write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -69,8 +69,3 @@ def main(argv=None) -> int:
 def entry_point() -> None:
     """Console-script entry point."""
     sys.exit(main())
-
-
-
-if __name__ == "__main__":  # python -m keras_liver.cli.main, as well as python -m keras_liver.cli
-    entry_point()

@@ -23,7 +23,7 @@ def _settings_key(cases, target_spacing, crop_margin_mm, denoise=None, roi_sourc
         settings["denoise"] = denoise
     if roi_source is not None:
         settings["roi_source"] = roi_source
-    text = json.dumps(settings, sort_keys=False)
+    text = json.dumps(settings)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -35,8 +35,8 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
     Each case is loaded (LPS voxel order), cropped to its liver label plus
     ``crop_margin_mm`` (``None``: no crop) and resampled to ``target_spacing``
     with `SpatialPreprocessor`, then (``denoise``) threshold-denoised
-    (`threshold_denoise`, as inference does after resampling); the image is stored as int16 HU, the label as
-    uint8, and the `SpatialRecord` in the case attributes. A settings hash
+    (`threshold_denoise`, as inference does after resampling); the image is
+    stored as int16 HU, the label as uint8, and the `SpatialRecord` in the case attributes. A settings hash
     in the store's attributes decides whether the cache is still valid.
 
     Args:

@@ -85,16 +85,16 @@ class PatchSampler:
             a, b = max(s, 0), min(s + p, n)
             src.append(slice(a, b))
             dst.append(slice(a - s, b - s))
-        img = np.full(self.lead + self.patch, self.pad[case], np.float32)
-        lab = np.zeros(self.patch, np.uint8)
         lead = (Ellipsis,)
-        img[lead + tuple(dst)] = image[lead + tuple(src)]
+        lab = np.zeros(self.patch, np.uint8)
         lab[tuple(dst)] = label[tuple(src)]
-        if self.two_d and self.context:
+        if self.context:  # 2.5D: the centre slice and its neighbours (edges repeated) as channels
             z = np.clip(np.arange(-self.context, self.context + 1) + int(centre[0]), 0, label.shape[0] - 1)
             img = np.full(self.lead + (self.channels,) + self.patch[1:], self.pad[case], np.float32)
             img[lead + (slice(None),) + tuple(dst[1:])] = image[lead + (z,) + tuple(src[1:])]
             return np.moveaxis(img, -3, -1), lab[0]
+        img = np.full(self.lead + self.patch, self.pad[case], np.float32)
+        img[lead + tuple(dst)] = image[lead + tuple(src)]
         if self.two_d:
             img, lab = img[..., 0, :, :], lab[0]
         return img[..., None], lab

@@ -105,8 +105,9 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
     """Segment a CT volume with any window predictor (a local model or a model server).
 
     Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
-    (`SpatialPreprocessor`, recorded); optional `threshold_denoise`; a HOG map when the model has more
-    than one input channel; sliding-window prediction; arg-max; back to the
+    (`SpatialPreprocessor`, recorded); optional `threshold_denoise`; the
+    neighbouring slices of a 2.5D model; a HOG map when the model has more
+    input channels than that; sliding-window prediction; arg-max; back to the
     source grid with the record's inverse; `postprocess_liver_tumour`.
     A 2.5D model (``context_slices = k``, from its plan) gets each slice with
     its ``k`` neighbours on either side as channels, edge slices repeated,

@@ -19,7 +19,8 @@ class CTCascade(keras.Model):
     each, the second with the ROI rule ``liver_box``.
 
     One ``.keras`` file holds both (inputs ``liver_image`` and
-    ``tumour_image``, and ``tumour_hog`` etc. for a stage's extra inputs; outputs ``liver_probabilities`` and ``probabilities``,
+    ``tumour_image``, plus ``<stage>_<name>`` for a stage's extra inputs such
+    as ``tumour_hog``; outputs ``liver_probabilities`` and ``probabilities``,
     one path each); an export is one SavedModel whose signatures ``liver`` and
     ``serving_default`` are the two stages and whose ``plan`` signature tells a
     client how to chain them.

@@ -1,6 +1,7 @@
 """Small callbacks used by `train`."""
 
 import math
+import time
 
 import keras
 
@@ -78,12 +79,11 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, seconds: float, cosine_from: float | None = None, clock=None):
         super().__init__()
-        import time
-
         self.seconds, self.cosine_from = float(seconds), cosine_from
         self.clock = clock or time.perf_counter
         self.start = None
         self.stopped = False
+        self.steps = 0  # training steps run under the budget
 
     def fraction(self) -> float:
         """Share of the budget used so far (0 before training starts)."""
@@ -98,6 +98,7 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.optimizer.learning_rate.assign(rate)
 
     def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
         if self.fraction() >= 1.0:
             self.stopped = True
             self.model.stop_training = True

@@ -1,5 +1,6 @@
 """`build_data`: the tf.data pipelines, split and input settings of a `TrainConfig`."""
 
+import logging
 import math
 import pathlib
 
@@ -11,6 +12,8 @@ from keras_liver.models import model_class
 from keras_liver.training.model_setup import output_keys
 from keras_liver.training.splits import split_cases
 from keras_liver.training.train_config import TrainConfig
+
+logger = logging.getLogger(__name__)
 
 
 def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
@@ -47,8 +50,6 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
 
 def _val_roi(config: TrainConfig) -> dict:
     """`build_ct_cache` arguments that crop the validation cases at ``val_roi_model``'s predicted liver."""
-    import logging
-
     from keras_liver.errors import MissingPathError
     from keras_liver.io import find_lits_cases
 
@@ -69,7 +70,7 @@ def _val_roi(config: TrainConfig) -> dict:
         model = model or load_model(path, compile=False)
         liver = predict_volume(model, image).array > 0
         if not liver.any():
-            logging.getLogger(__name__).warning("val_roi_model found no liver in case %s; its true liver box is "
+            logger.warning("val_roi_model found no liver in case %s; its true liver box is "
                                                 "used", case_id)
             return None
         return liver

@@ -171,6 +171,7 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, callbacks) -> pathlib.
         training_curves_figure(run_dir / "history.csv", run_dir / "curves.png", f"{config.model}, {config.task}")
         summary = {"seconds": round(time.time() - started, 1), "epochs_run": len(history.epoch),
                    "stopped_by_time_budget": bool(budget is not None and budget.stopped),
+                   "steps_run": budget.steps if budget is not None else len(history.epoch) * found["steps"],
                    "params": int(model.count_params()), "policy": policy, "monitor": monitor,
                    "last": {k: float(v[-1]) for k, v in history.history.items() if v},
                    "best": {k: float(max(v)) for k, v in history.history.items() if v and "loss" not in k}}

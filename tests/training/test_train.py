@@ -242,13 +242,13 @@ def test_a_time_budget_stops_training_and_decays_the_rate_over_time():
         rates.append(float(model.optimizer.learning_rate.numpy()))
         budget.on_train_batch_end(0)
     np.testing.assert_allclose(rates, [0.01, 0.01 * (1 + np.cos(np.pi / 4)) / 2, 0.005, 0.0], atol=1e-7)
-    assert budget.stopped and model.stop_training
+    assert budget.stopped and model.stop_training and budget.steps == 4
 
 
 def test_a_run_with_a_time_budget_stops_early_and_says_so(ct_folder, tmp_path):
     run = train(tiny_ct_config(ct_folder, tmp_path / "run", epochs=50, time_budget_s=0.001))
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["stopped_by_time_budget"] and summary["epochs_run"] == 1
+    assert summary["stopped_by_time_budget"] and summary["epochs_run"] == 1 and summary["steps_run"] == 1
     assert (run / "best.keras").is_file()
 
 
