@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shape", type=shape, default=None, help="Z,Y,X (CT default 48,128,128; DCE 16,64,64)")
+    p.add_argument("--phase", default="portal-venous",
+                   choices=["portal-venous", "non-contrast", "arterial", "delayed", "mixed"],
+                   help="CT: contrast phase (mixed: drawn per case, same anatomy per seed)")
     p.add_argument("--balanced", action="store_true", help="DCE: cycle through the lesion classes")
     p.add_argument("--preview", default=None, help="PNG: CT montage, or DCE frames and curves per class")
     p.set_defaults(run=run)
@@ -30,11 +33,13 @@ def run(args) -> int:
         raise ConfigError(f"--cases {args.cases}: need at least one case")
     if pathlib.Path(args.out).exists() and not pathlib.Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out}: is a file; give a folder for the cases")
+    if args.modality == "dce" and args.phase != "portal-venous":
+        raise ConfigError(f"--phase {args.phase}: for CT phantoms only (DCE series hold every phase as frames)")
     if args.modality == "ct":
         size = args.shape or (48, 128, 128)
-        write_ct_dataset(args.out, args.cases, seed=args.seed, shape=size, progress=True)
+        write_ct_dataset(args.out, args.cases, seed=args.seed, shape=size, progress=True, phase=args.phase)
         if args.preview:
-            case = ct_case(args.seed, shape=size)
+            case = ct_case(args.seed, shape=size, phase=args.phase)
             preview_figure(case.image, case.label, args.preview, n_slices=8, title=f"CT phantom, seed {args.seed}")
     else:
         size = args.shape or (16, 64, 64)

@@ -1,6 +1,6 @@
-"""Portal-venous abdominal CT phantoms in LiTS conventions.
+"""Abdominal CT phantoms in LiTS conventions, in four contrast phases.
 
-Per-case HU ranges (portal-venous phase), drawn uniformly:
+Per-case HU ranges of the portal-venous phase (the default), drawn uniformly:
 
 | tissue | HU | source |
 |---|---|---|
@@ -23,6 +23,36 @@ Acquisition: partial-volume blur (Gaussian, sigma 0.5 to 0.8 voxel in plane,
 sigma 0.6 to 1.0 voxel, rescaled to sigma 8 to 25 HU), rounding to int16.
 The stated ranges are those of the issue that specified the phantoms; they
 agree with common CT teaching tables (assumption, not a measured data set).
+
+Other phases (``phase=``; ``"mixed"`` draws one per case from `MIXED_PHASES` with
+a generator of its own, so a seed keeps its anatomy in every phase). Only the
+tissues that change are listed; the rest keep the portal-venous ranges:
+
+| tissue | non-contrast | late arterial | delayed (3-5 min) |
+|---|---|---|---|
+| liver | 40..70 | 70..95 | 75..100 |
+| spleen | 40..55 | 110..150 | 90..115 |
+| kidney cortex / medulla | 25..40 / 25..40 | 180..250 / 60..100 | 120..170 / 130..180 |
+| aorta | 35..50 | 250..350 | 110..150 |
+| IVC / portal / hepatic veins | 35..50 | 70..110 / 130..180 / 60..90 | 110..150 |
+| muscle, skin, heart | 40..55 | 45..65 | 45..60 |
+
+Tumours per phase (contrast against this case's liver, drawn per lesion):
+
+| kind | non-contrast | late arterial | portal-venous | delayed |
+|---|---|---|---|---|
+| hyperdense (hypervascular, HCC-like) | -8..-20 (mildly hypodense) | +40..+90 (arterial hyperenhancement) | +20 or more (130..170) | -10..-30 (washout) |
+| hypodense (hypovascular, metastasis-like) | -10..-35 | -20..-50 | -15..-60 (30..90) | -15..-45 |
+| cyst | 0..20 HU | 0..20 HU | 0..20 HU | 0..20 HU |
+
+Hypodense tumours are never below 10 HU (water) in any phase. Enhancing rims are
+drawn in the contrast phases only. Sources of the pattern: unenhanced liver
+about 55-65 HU and at least the spleen's (Kodama et al., AJR 2007;188:1307-12);
+aortic and hepatic enhancement against time after injection (Bae, Radiology
+2010;256:32-61); arterial-phase hyperenhancement and washout of HCC (ACR
+LI-RADS CT/MRI v2018). The numbers are teaching values chosen within those
+patterns (assumption), widened to cover the fattier liver of the real
+unenhanced scan in ../shared/data/real (46 HU).
 """
 
 import numpy as np
@@ -57,6 +87,31 @@ HU_RANGES = {
     Tissue.GALLBLADDER: (0, 20),
     Tissue.HEART: (40, 60),
 }
+PHASE_HU = {
+    "portal-venous": {},
+    "non-contrast": {
+        Tissue.LIVER: (40, 70), Tissue.SPLEEN: (40, 55), Tissue.KIDNEY_CORTEX: (25, 40),
+        Tissue.KIDNEY_MEDULLA: (25, 40), Tissue.AORTA: (35, 50), Tissue.IVC: (35, 50),
+        Tissue.PORTAL_VEIN: (35, 50), Tissue.HEPATIC_VEIN: (35, 50), Tissue.MUSCLE: (40, 55),
+        Tissue.SKIN: (40, 55), Tissue.HEART: (40, 55),
+    },
+    "arterial": {
+        Tissue.LIVER: (70, 95), Tissue.SPLEEN: (110, 150), Tissue.KIDNEY_CORTEX: (180, 250),
+        Tissue.KIDNEY_MEDULLA: (60, 100), Tissue.AORTA: (250, 350), Tissue.IVC: (70, 110),
+        Tissue.PORTAL_VEIN: (130, 180), Tissue.HEPATIC_VEIN: (60, 90), Tissue.MUSCLE: (45, 65),
+        Tissue.SKIN: (45, 65), Tissue.HEART: (45, 65),
+    },
+    "delayed": {
+        Tissue.LIVER: (75, 100), Tissue.SPLEEN: (90, 115), Tissue.KIDNEY_CORTEX: (120, 170),
+        Tissue.KIDNEY_MEDULLA: (130, 180), Tissue.AORTA: (110, 150), Tissue.IVC: (110, 150),
+        Tissue.PORTAL_VEIN: (110, 150), Tissue.HEPATIC_VEIN: (110, 150), Tissue.MUSCLE: (45, 60),
+        Tissue.SKIN: (45, 60), Tissue.HEART: (45, 60),
+    },
+}
+PHASES = tuple(PHASE_HU)
+# Phase weights of phase="mixed": the portal-venous phase of LiTS-like data most often,
+# the unenhanced scan (the real example in ../shared/data/real is one) next.
+MIXED_PHASES = {"portal-venous": 0.55, "non-contrast": 0.25, "arterial": 0.1, "delayed": 0.1}
 TEXTURE_HU = {Tissue.LIVER: 4.0, Tissue.SPLEEN: 3.0, Tissue.MUSCLE: 3.0, Tissue.FAT: 5.0, Tissue.KIDNEY_CORTEX: 4.0,
               Tissue.BONE_MARROW: 40.0, Tissue.LUNG: 15.0, Tissue.BOWEL_CONTENT: 15.0}
 TUMOUR_KINDS = ("hypodense", "hyperdense", "cyst")
@@ -93,9 +148,23 @@ def _draw_tumours(rng, n_tumours):
     return out
 
 
+def ct_phase(seed: int, phase: str = "portal-venous") -> str:
+    """The contrast phase of case ``seed``: ``phase`` itself, or for ``"mixed"`` a draw from `MIXED_PHASES`.
+
+    The draw uses a generator of its own (``default_rng([seed, 1])``), so the case's
+    anatomy, lesions and noise are those of the same seed in any phase.
+    """
+    if phase == "mixed":
+        names = list(MIXED_PHASES)
+        return str(np.random.default_rng([int(seed), 1]).choice(names, p=list(MIXED_PHASES.values())))
+    if phase not in PHASE_HU:
+        raise ValueError(f"phase: one of {list(PHASES) + ['mixed']}, got {phase!r}")
+    return phase
+
+
 def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, noise_sigma=None,
-            gallbladder=None) -> PhantomCase:
-    """A portal-venous abdominal CT with liver and tumour labels.
+            gallbladder=None, phase: str = "portal-venous") -> PhantomCase:
+    """An abdominal CT with liver and tumour labels, portal-venous unless ``phase`` says otherwise.
 
     Args:
         seed: Everything is drawn from ``numpy.random.default_rng(seed)``.
@@ -106,6 +175,8 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
             cases have none).
         noise_sigma: Noise standard deviation in HU (8 to 25 drawn when ``None``).
         gallbladder: Force a gallbladder on or off.
+        phase: ``"portal-venous"``, ``"non-contrast"``, ``"arterial"``, ``"delayed"``
+            (see the module's tables), or ``"mixed"`` (drawn per case, `ct_phase`).
 
     Returns:
         A `PhantomCase` with ``image`` int16 HU, ``label`` uint8 0/1/2 and
@@ -116,12 +187,14 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
         >>> case.image.array.dtype, case.label.array.max() <= 2
         (dtype('int16'), True)
     """
+    phase = ct_phase(seed, phase)
     rng = np.random.default_rng(seed)
     shape = tuple(int(n) for n in shape)
     spacing, z0 = ct_geometry(rng, shape, spacing)
     requests = _draw_tumours(rng, n_tumours)
     anatomy = build_anatomy(rng, shape, spacing, z0, lesions=requests, gallbladder=gallbladder)
-    hu = {t: float(rng.uniform(*r)) for t, r in HU_RANGES.items()}
+    ranges = {**HU_RANGES, **PHASE_HU[phase]}
+    hu = {t: float(rng.uniform(*r)) for t, r in ranges.items()}
     lut = np.zeros(len(Tissue), np.float32)
     for t, v in hu.items():
         lut[t] = v
@@ -133,7 +206,7 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
 
     lesion_info = []
     for lesion in anatomy.lesions:
-        lesion_info.append(_paint_tumour(rng, clean, lesion, hu[Tissue.LIVER], anatomy.grid.spacing))
+        lesion_info.append(_paint_tumour(rng, clean, lesion, hu[Tissue.LIVER], anatomy.grid.spacing, phase))
 
     sigma_blur = (rng.uniform(0.3, 0.5), rng.uniform(0.5, 0.8), rng.uniform(0.5, 0.8))
     blurred = ndimage.gaussian_filter(clean, sigma_blur, mode="nearest")
@@ -146,10 +219,11 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
 
     affine = anatomy.grid.affine()
     orientation = str(rng.choice(["RAS", "LPS", "LAS", "RPS", "LPI"]))
-    meta = {"modality": "CT", "phase": "portal-venous", "source_orientation": orientation}
+    meta = {"modality": "CT", "phase": phase, "source_orientation": orientation}
     info = {
         "seed": int(seed),
         "shape": list(shape),
+        "phase": phase,
         "spacing_zyx_mm": [round(s, 4) for s in spacing],
         "file_orientation": orientation,
         "noise_sigma_hu": round(noise_sigma, 2),
@@ -169,18 +243,32 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
     )
 
 
-def _paint_tumour(rng, clean, lesion, liver_hu, spacing):
+# Tumour contrast against the liver per phase and kind, (low, high) HU added to the liver's;
+# the portal-venous phase keeps its absolute ranges (see `_paint_tumour`).
+TUMOUR_CONTRAST = {
+    "non-contrast": {"hypodense": (-35, -10), "hyperdense": (-20, -8)},
+    "arterial": {"hypodense": (-50, -20), "hyperdense": (40, 90)},
+    "delayed": {"hypodense": (-45, -15), "hyperdense": (-30, -10)},
+}
+
+
+def _tumour_hu(rng, kind, liver_hu, phase):
+    if kind == "cyst":
+        return float(rng.uniform(0, 20))
+    if phase == "portal-venous":
+        if kind == "hypodense":
+            return float(np.clip(liver_hu - rng.uniform(15, 60), 30, 90))
+        # Hyperdense means denser than this liver: a draw of 130 in a 130 HU liver would be an
+        # isodense lesion no reader (or model) can see, labelled as a lesion.
+        return max(float(rng.uniform(130, 170)), liver_hu + 20.0)
+    return max(liver_hu + float(rng.uniform(*TUMOUR_CONTRAST[phase][kind])), 10.0)
+
+
+def _paint_tumour(rng, clean, lesion, liver_hu, spacing, phase="portal-venous"):
     region = clean[lesion.slices]
     mask, level = lesion.mask, lesion.level
     kind = lesion.kind
-    if kind == "hypodense":
-        base = float(np.clip(liver_hu - rng.uniform(15, 60), 30, 90))
-    elif kind == "hyperdense":
-        # Hyperdense means denser than this liver: a draw of 130 in a 130 HU liver would be an
-        # isodense lesion no reader (or model) can see, labelled as a lesion.
-        base = max(float(rng.uniform(130, 170)), liver_hu + 20.0)
-    else:
-        base = float(rng.uniform(0, 20))
+    base = _tumour_hu(rng, kind, liver_hu, phase)
     values = np.full(mask.shape, base, np.float32)
     parts = {"hu": round(base, 1)}
     if kind != "cyst":
@@ -190,7 +278,7 @@ def _paint_tumour(rng, clean, lesion, liver_hu, spacing):
             core_hu = float(rng.uniform(10, 30))
             values[level < 0.45] = core_hu
             parts["necrotic_core_hu"] = round(core_hu, 1)
-        if rng.random() < 0.3 and min_voxels > 4:
+        if rng.random() < 0.3 and min_voxels > 4 and phase != "non-contrast":
             rim_hu = base + float(rng.uniform(30, 60))
             values[level > 0.8] = rim_hu
             parts["enhancing_rim_hu"] = round(rim_hu, 1)

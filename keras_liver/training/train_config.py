@@ -9,6 +9,7 @@ from keras_liver import tasks
 from keras_liver.errors import ConfigError, MissingPathError
 
 SCHEDULES = ("cosine", "plateau", "constant")
+PRECISIONS = ("auto", True, False, "float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass
@@ -71,7 +72,9 @@ class TrainConfig:
         lesion_crop: DCE: crop every series to this ``(z, y, x)`` box around its largest
             lesion (from the segmentation) before training (``None``: whole series).
         seed: Seed of the split, the patches, the augmentation and the weights.
-        mixed_precision: ``"auto"`` (mixed_float16 when a GPU is visible), ``True`` or ``False``.
+        mixed_precision: ``"auto"`` (mixed_float16 when a GPU is visible), ``True`` (mixed_float16),
+            ``False`` (float32), or a policy name: ``"float32"``, ``"mixed_float16"``,
+            ``"mixed_bfloat16"`` (bfloat16 compute; faster on CPUs with AVX512-BF16 or AMX).
         xla: Compile the training step with XLA.
         time_budget_s: Stop after this many seconds of training (``epochs`` is then an upper
             bound); with ``schedule: cosine`` the rate decays over the budget's time instead
@@ -135,6 +138,8 @@ class TrainConfig:
             raise ConfigError("val_roi_model: needs crop_margin_mm (it replaces the validation cases' liver boxes)")
         if self.time_budget_s is not None and float(self.time_budget_s) <= 0:
             raise ConfigError(f"time_budget_s: seconds of training, more than 0, got {self.time_budget_s}")
+        if self.mixed_precision not in PRECISIONS:
+            raise ConfigError(f"mixed_precision: one of {list(PRECISIONS)}, got {self.mixed_precision!r}")
         if not 0 <= float(self.val_fraction) < 1:
             raise ConfigError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
         if float(self.learning_rate) <= 0:

@@ -23,10 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 def _precision_policy(setting) -> str:
-    gpus = tf.config.list_physical_devices("GPU")
+    """The Keras dtype policy of a config's ``mixed_precision`` (validated by `TrainConfig`)."""
     if setting == "auto":
-        return "mixed_float16" if gpus else "float32"
-    return "mixed_float16" if setting is True or setting == "mixed_float16" else "float32"
+        return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    if setting is True:
+        return "mixed_float16"
+    return "float32" if setting is False else str(setting)
 
 
 def _strategy():

@@ -24,3 +24,15 @@ def test_phantoms_dce_balanced_with_preview(tmp_path):
 def test_phantoms_bad_arguments(tmp_path, capsys):
     assert main(["phantoms", "ct", "--cases", "0", "--out", str(tmp_path)]) == 2
     assert "--cases 0" in capsys.readouterr().err
+
+
+def test_phantoms_phase_is_written_and_refused_for_dce(tmp_path, capsys):
+    import json
+
+    assert main(["phantoms", "ct", "--cases", "2", "--seed", "1", "--shape", "9,40,37", "--phase", "non-contrast",
+                 "--out", str(tmp_path / "ct")]) == 0
+    info = json.loads((tmp_path / "ct" / "cases.json").read_text())
+    assert [case["phase"] for case in info.values()] == ["non-contrast", "non-contrast"]
+    assert main(["phantoms", "dce", "--cases", "1", "--phase", "arterial", "--out", str(tmp_path / "dce")]) == 2
+    err = capsys.readouterr().err
+    assert "--phase arterial" in err and not (tmp_path / "dce").exists()

@@ -116,3 +116,53 @@ def test_the_tissue_map_explains_the_label():
     assert tissue.shape == label.shape and np.allclose(case.tissue.affine, case.label.affine)
     np.testing.assert_array_equal(label == 1, np.isin(tissue, LIVER_LABEL_TISSUES))
     assert np.all(np.isin(tissue[label == 2], [Tissue.TUMOUR, Tissue.TUMOUR_CORE, Tissue.TUMOUR_RIM]))
+
+
+def test_every_phase_keeps_the_anatomy_and_moves_the_contrast():
+    from keras_liver.phantoms.anatomy import Tissue
+    from keras_liver.phantoms.ct import PHASE_HU, PHASES
+
+    cases = {phase: ct_case(21, (24, 96, 96), n_tumours=6, phase=phase) for phase in PHASES}
+    portal = cases["portal-venous"]
+    np.testing.assert_array_equal(portal.image.array, ct_case(21, (24, 96, 96), n_tumours=6).image.array)
+    for phase, case in cases.items():
+        assert case.image.meta["phase"] == case.info["phase"] == phase
+        np.testing.assert_array_equal(case.label.array, portal.label.array)  # same seed, same anatomy
+        for tissue, (lo, hi) in {**HU_RANGES, **PHASE_HU[phase]}.items():
+            assert lo <= case.info["hu"][tissue.name.lower()] <= hi, (phase, tissue)
+    hu = {phase: case.info["hu"] for phase, case in cases.items()}
+    # unenhanced blood is darker than the liver; in the arterial phase the aorta outshines the portal phase
+    assert hu["non-contrast"]["aorta"] < hu["non-contrast"]["liver"] + 10
+    assert hu["arterial"]["aorta"] > hu["portal-venous"]["aorta"]
+    assert Tissue.LIVER in PHASE_HU["delayed"]
+
+
+def test_hypervascular_lesions_enhance_in_the_arterial_phase_and_wash_out_later():
+    seen = 0
+    for seed in range(20, 40):
+        by_phase = {p: ct_case(seed, (24, 96, 96), n_tumours=6, phase=p) for p in ("arterial", "delayed", "non-contrast")}
+        for n, lesion in enumerate(by_phase["arterial"].info["lesions"]):
+            if lesion["kind"] != "hyperdense":
+                continue
+            seen += 1
+            liver = {p: c.info["hu"]["liver"] for p, c in by_phase.items()}
+            assert lesion["hu"] >= liver["arterial"] + 40 - 0.1
+            assert by_phase["delayed"].info["lesions"][n]["hu"] <= liver["delayed"] - 10 + 0.1
+            assert by_phase["non-contrast"].info["lesions"][n]["hu"] < liver["non-contrast"]
+        for case in by_phase.values():
+            for lesion in case.info["lesions"]:
+                assert lesion["hu"] >= 0 and (lesion["kind"] == "cyst" or lesion["hu"] >= 10 - 0.1)
+        if seen >= 2:
+            break
+    assert seen >= 2
+
+
+def test_mixed_phase_draws_every_phase_and_bad_phase_is_refused():
+    from keras_liver.phantoms.ct import PHASES, ct_phase
+
+    drawn = [ct_phase(seed, "mixed") for seed in range(120)]
+    assert set(drawn) == set(PHASES)
+    assert drawn.count("portal-venous") > drawn.count("arterial")
+    assert ct_case(3, SHAPE, phase="mixed").info["phase"] == ct_phase(3, "mixed")
+    with pytest.raises(ValueError, match="phase"):
+        ct_case(3, SHAPE, phase="venous")

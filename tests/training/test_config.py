@@ -24,6 +24,8 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         TrainConfig(batch_size=0)
     with pytest.raises(ConfigError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
+    with pytest.raises(ConfigError, match="mixed_precision"):
+        TrainConfig(mixed_precision="bfloat16")
     with pytest.raises(MissingPathError):
         TrainConfig.from_file(tmp_path / "none.yaml")
     (tmp_path / "bad.json").write_text("{")
@@ -73,3 +75,12 @@ def test_empty_config_file_is_an_error_and_paths_and_tuples_are_taken(tmp_path):
         TrainConfig.from_file(tmp_path / "empty.yaml")
     config = TrainConfig(data=tmp_path, patch_size=(16, 16), learning_rate=1)
     assert config.data == str(tmp_path) and config.patch_size == [16, 16] and config.learning_rate == 1
+
+
+def test_precision_settings_map_to_keras_policies():
+    from keras_liver.training.trainer import _precision_policy
+
+    assert TrainConfig(mixed_precision="mixed_bfloat16").mixed_precision == "mixed_bfloat16"
+    assert _precision_policy("mixed_bfloat16") == "mixed_bfloat16"
+    assert _precision_policy(True) == "mixed_float16"
+    assert _precision_policy(False) == _precision_policy("float32") == "float32"

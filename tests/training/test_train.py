@@ -72,6 +72,26 @@ def test_xla_compiled_training_step_runs_on_cpu(ct_folder, tmp_path):
     assert keras.saving.load_model(run / "model.keras").jit_compile is True  # compiled with XLA, not ignored
 
 
+def test_a_bfloat16_run_computes_in_bfloat16_and_loads_as_float32(ct_folder, tmp_path):
+    class Policies(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seen = {layer.dtype_policy.name for layer in self.model.layers if layer.weights}
+
+    policies = Policies()
+    run = train(tiny_ct_config(ct_folder, tmp_path / "run", mixed_precision="mixed_bfloat16", epochs=1),
+                callbacks=[policies])
+    assert policies.seen == {"mixed_bfloat16"}  # every layer with weights computed in bfloat16
+    assert np.isfinite(float(_history(run)[0]["loss"]))
+    assert json.loads((run / "summary.json").read_text())["policy"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored after training
+    # loaded under the default policy the model is float32 (float32 variables were trained) and predicts
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    x = np.random.default_rng(0).normal(100, 40, (2, 4, 16, 16, 1)).astype("float32")
+    probabilities = keras.ops.convert_to_numpy(model({"image": x})["probabilities"])
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
+
+
 def test_dce_classifier_run(dce_folder, tmp_path):
     run = train({"task": "dce_classification", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
                  "model": "DCEClassifier", "model_args": {"encoder_filters": [2], "lstm_filters": [2]},
