@@ -37,9 +37,11 @@ def curves(n: int, seed0: int = 3000):
     for k in range(n):
         klass = k % len(LESION_CLASSES)
         case = dce_case(seed0 + k, lesion_class=LESION_CLASSES[klass])
-        noisy.append(time_intensity_curves(case.image, case.label).ravel())
+        # the index lesion (id 1) carries the class; other lesions of the series are background here
+        label = case.label.replace(np.where(case.instance.array == 1, 2, np.minimum(case.label.array, 1)))
+        noisy.append(time_intensity_curves(case.image, label).ravel())
         if getattr(case, "clean", None) is not None:
-            clean.append(time_intensity_curves(case.clean, case.label).ravel())
+            clean.append(time_intensity_curves(case.clean, label).ravel())
         y.append(klass)
     return np.array(noisy), (np.array(clean) if len(clean) == n else None), np.array(y)
 

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("--cases", type=int, required=True)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shape", type=shape, default=None, help="Z,Y,X (CT default 48,128,128; DCE 16,64,64)")
+    p.add_argument("--shape", type=shape, default=None, help="Z,Y,X (CT default 48,128,128; DCE 32,128,128)")
     p.add_argument("--phase", default="portal-venous",
                    choices=["portal-venous", "non-contrast", "arterial", "delayed", "mixed"],
                    help="CT: contrast phase (mixed: drawn per case, same anatomy per seed)")
@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from keras_liver.phantoms import LESION_CLASSES, ct_case, dce_case, write_ct_dataset, write_dce_dataset
+    from keras_liver.phantoms.dce import DEFAULT_SHAPE as DCE_DEFAULT_SHAPE
     from keras_liver.plotting import dce_preview_figure, preview_figure
 
     if args.cases < 1:
@@ -42,7 +43,7 @@ def run(args) -> int:
             case = ct_case(args.seed, shape=size, phase=args.phase)
             preview_figure(case.image, case.label, args.preview, n_slices=8, title=f"CT phantom, seed {args.seed}")
     else:
-        size = args.shape or (16, 64, 64)
+        size = args.shape or DCE_DEFAULT_SHAPE
         write_dce_dataset(args.out, args.cases, seed=args.seed, balanced=args.balanced, shape=size, progress=True)
         if args.preview:
             cases = []

@@ -12,6 +12,7 @@ from keras_liver.errors import ConfigError
 from keras_liver.io.atomic import remove_stale_temporaries, write_text_atomic
 from keras_liver.io.nifti import write_nifti
 from keras_liver.phantoms.ct import ct_case
+from keras_liver.phantoms.dce import DEFAULT_SHAPE as DCE_DEFAULT_SHAPE
 from keras_liver.phantoms.dce import LESION_CLASSES, dce_case
 
 logger = logging.getLogger(__name__)
@@ -59,15 +60,20 @@ def write_ct_dataset(out_dir, n_cases: int, seed: int = 0, shape=(48, 128, 128),
     return paths
 
 
-def write_dce_dataset(out_dir, n_cases: int, seed: int = 0, balanced: bool = False, shape=(16, 64, 64),
+def write_dce_dataset(out_dir, n_cases: int, seed: int = 0, balanced: bool = False, shape=DCE_DEFAULT_SHAPE,
                       progress: bool = False, **options) -> list[pathlib.Path]:
-    """Write ``dce-N.nii.gz`` (4D), ``dce-N.json``, ``dce-seg-N.nii.gz`` and ``cases.csv``.
+    """Write ``dce-N.nii.gz`` (4D), ``dce-N.json``, ``dce-seg-N.nii.gz``, ``dce-lesions-N.nii.gz`` and ``cases.csv``.
+
+    ``dce-seg-N`` holds the labels (0 background, 1 liver, 2 lesion),
+    ``dce-lesions-N`` each lesion's id (the ``id`` of its entry in the
+    sidecar's ``lesions``, with its ``class``); ``cases.csv`` has one row per
+    series with the index lesion's class (``lesion_class``) and ``n_lesions``.
 
     Args:
         out_dir: Output folder (created).
         n_cases: Number of cases.
         seed: Seed of case 0 (case N uses ``seed + N``).
-        balanced: Cycle through the lesion classes instead of drawing them.
+        balanced: Cycle the index lesion through the lesion classes instead of drawing it.
         shape: Spatial shape of every case.
         progress: Show a progress bar.
         **options: Passed to `dce_case`.
@@ -80,14 +86,17 @@ def write_dce_dataset(out_dir, n_cases: int, seed: int = 0, balanced: bool = Fal
     for n in tqdm(range(n_cases), desc="DCE phantoms", disable=not progress):
         lesion_class = LESION_CLASSES[n % len(LESION_CLASSES)] if balanced else None
         case = dce_case(seed + n, lesion_class=lesion_class, shape=shape, **options)
+        lesions = [{"id": d["id"], "class": d["class"], "diameter_mm": d["diameter_mm"],
+                    "centre_mm": d["centre_mm"], "voxels": d["voxels"]} for d in case.info["lesions"]]
         sidecar = {"frame_times_s": case.image.meta["frame_times_s"], "lesion_class": case.lesion_class,
-                   "classes": list(LESION_CLASSES), "parameters": case.info}
+                   "classes": list(LESION_CLASSES), "lesions": lesions, "parameters": case.info}
         write_text_atomic(out / f"dce-{n}.json", json.dumps(sidecar, indent=1))
         write_nifti(case.label, out / f"dce-seg-{n}.nii.gz")
+        write_nifti(case.instance, out / f"dce-lesions-{n}.nii.gz")
         path = write_nifti(case.image, out / f"dce-{n}.nii.gz")  # the series last: it appears complete
         paths.append(path)
         lesion = case.info["lesion"]
-        rows.append({"case": n, "lesion_class": case.lesion_class, "seed": seed + n,
+        rows.append({"case": n, "lesion_class": case.lesion_class, "n_lesions": len(lesions), "seed": seed + n,
                      "n_frames": len(case.image.meta["frame_times_s"]), "snr": case.info["snr"],
                      **{f"liver_{k}": v for k, v in case.info["liver"].items()},
                      **{f"lesion_{k}": v for k, v in lesion.items()}})

@@ -1,4 +1,4 @@
-"""4D DCE-MRI liver phantoms: one focal lesion per case, five lesion classes.
+"""4D DCE-MRI liver phantoms at clinical resolution: one to four focal lesions per series, five lesion classes.
 
 Parameter table (drawn uniformly per case; ``lit`` marks values taken from
 the literature, ``assumed`` marks values chosen here to give the textbook
@@ -16,6 +16,19 @@ enhancement pattern while overlapping between classes):
 | blood | arterial: Parker AIF; portal/hepatic veins and IVC: portal input | 1441 (lit: Stanisz 2005, approx.) |
 
 Portal-venous input: delay 0.15-0.30 min, dispersion 0.25-0.45 min (assumed).
+
+Geometry (default 32 x 128 x 128): in-plane field of view 340-384 mm (2.7-3.0 mm
+pixels at 128), 150-190 mm craniocaudal (4.7-5.9 mm slices at 32), the ranges of
+liver DCE protocols (assumed: a 3D T1 gradient echo at 1.5 T, FOV 350-400 mm,
+3-6 mm slices; the Liver Imaging Reporting and Data System's technical
+recommendations ask for slices of 5 mm or thinner, ACR LI-RADS v2018).
+
+Lesions: 1 to 4 per series (probabilities 0.4, 0.3, 0.2, 0.1). The first is the
+index lesion (its class is the series' ``lesion_class``; 20-60 mm); the others
+are of classes drawn independently, log-uniform 8 mm to 0.8 x the index
+lesion's diameter, so the index lesion is the largest. ``instance`` holds each
+lesion's id (1 = index) and ``info["lesions"]`` each lesion's class and kinetic
+parameters.
 
 Acquisition: SPGR, TR 3.5-4.5 ms, flip 12-18 degrees, r1 4.5 /s/mM (lit);
 frames: one pre-contrast, then arterial to delayed over about 5 minutes;
@@ -74,25 +87,31 @@ def frame_schedule(rng, n_frames: int) -> np.ndarray:
     return np.concatenate([[-0.2], post])
 
 
+DEFAULT_SHAPE = (32, 128, 128)
+N_LESIONS_P = (0.4, 0.3, 0.2, 0.1)  # probabilities of 1, 2, 3 and 4 lesions per series
+
+
 def dce_geometry(rng, shape, spacing=None):
-    """Spacing (z, y, x) and first-slice z for a DCE case (256-matrix 1.2-1.8 mm, scaled to ``nx``)."""
+    """Spacing (z, y, x) and first-slice z for a DCE case: a 340-384 mm field of view over ``nx``, 150-190 mm in z."""
     nz, ny, nx = shape
     if spacing is None:
-        in_plane = rng.uniform(1.2, 1.8) * 256 / max(ny, nx)
-        sz = float(np.clip(rng.uniform(150, 220) / nz, 1.5, 12.0))
+        in_plane = rng.uniform(340, 384) / max(ny, nx)
+        sz = float(np.clip(rng.uniform(150, 190) / nz, 1.5, 12.0))
         spacing = (sz, in_plane, in_plane)
     spacing = tuple(float(s) for s in spacing)
     z0 = -spacing[0] * (nz - 1) / 2 + rng.uniform(-10, 10) + 5.0
     return spacing, z0
 
 
-def dce_case(seed: int, lesion_class: str | None = None, shape=(16, 64, 64), *, n_frames: int | None = 8,
-             spacing=None, snr=None, motion: bool = True, lesion_diameter_mm=None) -> PhantomCase:
-    """A 4D DCE-MRI series of the upper abdomen with one focal liver lesion.
+def dce_case(seed: int, lesion_class: str | None = None, shape=DEFAULT_SHAPE, *, n_frames: int | None = 8,
+             spacing=None, snr=None, motion: bool = True, lesion_diameter_mm=None,
+             n_lesions: int | None = None) -> PhantomCase:
+    """A 4D DCE-MRI series of the upper abdomen with one to four focal liver lesions.
 
     Args:
         seed: Everything is drawn from ``numpy.random.default_rng(seed)``.
-        lesion_class: One of `LESION_CLASSES`; drawn uniformly when ``None``.
+        lesion_class: Class of the index (first, largest) lesion, one of
+            `LESION_CLASSES`; drawn uniformly when ``None``.
         shape: Spatial ``(nz, ny, nx)``.
         n_frames: Time points (default 8, the DCEClassifier's default);
             ``None`` draws 6 to 12.
@@ -100,14 +119,17 @@ def dce_case(seed: int, lesion_class: str | None = None, shape=(16, 64, 64), *, 
         snr: Pre-contrast liver signal over the Rician noise sigma (15 to 40
             drawn when ``None``).
         motion: Apply respiratory misregistration between frames.
-        lesion_diameter_mm: Lesion diameter (25 to 60 mm drawn when ``None``).
+        lesion_diameter_mm: Index lesion diameter (20 to 60 mm drawn when ``None``).
+        n_lesions: Lesions in the series, 1 to 4 (drawn with `N_LESIONS_P` when ``None``).
 
     Returns:
         A `PhantomCase`: ``image`` float32 ``(t, z, y, x)`` with
         ``meta["frame_times_s"]`` (seconds from the pre-contrast frame),
         ``label`` uint8 on the reference (unmoved) anatomy, ``clean`` the
-        series without noise, bias or motion, ``lesion_class``, ``info``
-        (kinetic parameters, frame times, motion).
+        series without noise, bias or motion, ``lesion_class`` (the index
+        lesion's), ``instance`` (uint8 lesion ids on the label's grid, 1 =
+        index lesion), ``info`` (kinetic parameters, frame times, motion, and
+        per lesion its class and parameters in ``info["lesions"]``).
     """
     rng = np.random.default_rng(seed)
     if lesion_class is None:
@@ -118,8 +140,16 @@ def dce_case(seed: int, lesion_class: str | None = None, shape=(16, 64, 64), *, 
         n_frames = int(rng.integers(6, 13))
     shape = tuple(int(n) for n in shape)
     spacing, z0 = dce_geometry(rng, shape, spacing)
-    diameter = float(rng.uniform(25, 60)) if lesion_diameter_mm is None else float(lesion_diameter_mm)
-    anatomy = build_anatomy(rng, shape, spacing, z0, lesions=[(lesion_class, diameter, False)])
+    diameter = float(rng.uniform(20, 60)) if lesion_diameter_mm is None else float(lesion_diameter_mm)
+    if n_lesions is None:
+        n_lesions = int(rng.choice(len(N_LESIONS_P), p=N_LESIONS_P)) + 1
+    if not 1 <= int(n_lesions) <= 4:
+        raise ConfigError(f"n_lesions={n_lesions}: a series holds 1 to 4 lesions")
+    requests = [(lesion_class, diameter, False)]
+    for _ in range(int(n_lesions) - 1):
+        extra = float(np.exp(rng.uniform(np.log(8.0), np.log(max(8.0, 0.8 * diameter)))))
+        requests.append((str(rng.choice(LESION_CLASSES)), extra, bool(rng.random() < 0.2)))
+    anatomy = build_anatomy(rng, shape, spacing, z0, lesions=requests)
     times = frame_schedule(rng, n_frames)
     kin = KineticGrid(times, portal_delay_min=rng.uniform(0.15, 0.3), portal_dispersion_min=rng.uniform(0.25, 0.45))
     tr, flip = rng.uniform(3.5, 4.5), rng.uniform(12, 18)
@@ -155,11 +185,13 @@ def dce_case(seed: int, lesion_class: str | None = None, shape=(16, 64, 64), *, 
     texture = (1 + 0.04 * anatomy.texture).astype(np.float32)
     clean *= texture[None]
 
-    lesion = anatomy.lesions[0] if anatomy.lesions else None
     lesion_params = {}
-    if lesion is not None:
-        lesion_params = _paint_lesion(rng, kin, clean, lesion, lesion_class, tr, flip, scale, texture)
-        lesion.parts.update({"class": lesion_class})
+    for lesion in anatomy.lesions:
+        params_k = _paint_lesion(rng, kin, clean, lesion, lesion.kind, tr, flip, scale, texture)
+        lesion.parts.update({"class": lesion.kind,
+                             "kinetics": {k: round(v, 4) for k, v in params_k.items()}})
+        if lesion.lesion_id == 1:
+            lesion_params = params_k
 
     # Acquisition: motion, bias field, Rician noise.
     liver_pre = float(np.median(clean[0][anatomy.tissue == Tissue.LIVER])) if np.any(anatomy.tissue == Tissue.LIVER) else scale * 0.1
@@ -206,7 +238,7 @@ def dce_case(seed: int, lesion_class: str | None = None, shape=(16, 64, 64), *, 
         "motion_shift_zyx_mm_and_zscale": shifts,
         "liver": {k: round(v, 4) for k, v in liver.items()},
         "lesion": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in lesion_params.items()},
-        "lesions": [lesion.info()] if lesion is not None else [],
+        "lesions": [lesion.info() for lesion in anatomy.lesions],
     }
     label_meta = {k: v for k, v in meta.items() if k != "frame_times_s"}
     return PhantomCase(
@@ -215,6 +247,7 @@ def dce_case(seed: int, lesion_class: str | None = None, shape=(16, 64, 64), *, 
         clean=Volume(clean, affine, meta={**meta, "kind": "clean"}),
         lesion_class=lesion_class,
         info=info,
+        instance=Volume(anatomy.lesion_id.copy(), affine, meta={**label_meta, "kind": "instance"}),
     )
 
 

@@ -23,6 +23,8 @@ class PhantomCase:
             on the label's grid, or ``None``: what each voxel is, for
             diagnostics (which organ a false positive sits on) and per-tissue
             augmentation. Not written to disk by the data-set writers.
+        instance: DCE: ``uint8`` lesion ids on the label's grid (0 none,
+            ``k`` the lesion with ``id`` k in ``info["lesions"]``), or ``None``.
     """
 
     image: Volume
@@ -31,3 +33,4 @@ class PhantomCase:
     lesion_class: str | None = None
     info: dict = dataclasses.field(default_factory=dict)
     tissue: Volume | None = None
+    instance: Volume | None = None

@@ -41,7 +41,7 @@ def test_deterministic_and_shaped():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_hcc_washes_in_then_out(seed):
-    case = dce_case(seed, "hcc", SHAPE, lesion_diameter_mm=50)
+    case = dce_case(seed, "hcc", SHAPE, n_lesions=1, lesion_diameter_mm=50)
     lesion, liver = _curves(case)
     arterial = _frame(case, 0.25)  # the (early) arterial frame
     assert lesion[arterial] > liver[arterial]
@@ -50,11 +50,11 @@ def test_hcc_washes_in_then_out(seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_cyst_is_flat_within_noise(seed):
-    case = dce_case(seed, "cyst", SHAPE, lesion_diameter_mm=50)
+    case = dce_case(seed, "cyst", SHAPE, n_lesions=1, lesion_diameter_mm=50)
     lesion, liver = _curves(case)
     assert np.ptp(lesion) / lesion.mean() < 0.01
     assert np.ptp(liver) / liver.mean() > 0.3
-    still = dce_case(seed, "cyst", SHAPE, lesion_diameter_mm=50, motion=False)
+    still = dce_case(seed, "cyst", SHAPE, n_lesions=1, lesion_diameter_mm=50, motion=False)
     noisy, _ = _curves(still, still.image.array)
     n = (still.label.array == 2).sum()
     # frame-to-frame changes of the lesion mean are what the noise alone gives
@@ -63,7 +63,7 @@ def test_cyst_is_flat_within_noise(seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_haemangioma_fills_in_centripetally(seed):
-    case = dce_case(seed, "haemangioma", SHAPE, lesion_diameter_mm=55)
+    case = dce_case(seed, "haemangioma", SHAPE, n_lesions=1, lesion_diameter_mm=55)
     clean, mask = case.clean.array, case.label.array == 2
     pre = clean[0][mask]
     area = [(clean[f][mask] > 1.3 * pre).sum() for f in range(1, clean.shape[0])]
@@ -73,7 +73,7 @@ def test_haemangioma_fills_in_centripetally(seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_metastasis_rim_brighter_than_core(seed):
-    case = dce_case(seed, "metastasis", SHAPE, lesion_diameter_mm=55)
+    case = dce_case(seed, "metastasis", SHAPE, n_lesions=1, lesion_diameter_mm=55)
     mask = case.label.array == 2
     core = ndimage.binary_erosion(mask, iterations=1)
     rim = mask & ~core
@@ -95,8 +95,14 @@ def test_written_dce_dataset(tmp_path):
     assert side["lesion_class"] == "haemangioma" and side["classes"] == list(LESION_CLASSES)
     seg = load_volume(tmp_path / "dce-seg-2.nii.gz")
     np.testing.assert_array_equal(seg.array, case.label.array)
+    instances = load_volume(tmp_path / "dce-lesions-2.nii.gz")
+    np.testing.assert_array_equal(instances.array, case.instance.array)
+    assert [d["class"] for d in side["lesions"]] == [d["class"] for d in case.info["lesions"]]
+    assert side["lesions"][0]["id"] == 1 and side["lesions"][0]["class"] == "haemangioma"
     rows = list(csv.DictReader(open(tmp_path / "cases.csv")))
     assert [r["lesion_class"] for r in rows] == list(LESION_CLASSES)
+    assert [int(r["n_lesions"]) for r in rows] == [len(json.loads((tmp_path / f"dce-{n}.json").read_text())["lesions"])
+                                                  for n in range(5)]
 
 
 def test_very_coarse_grids_still_build():
@@ -104,3 +110,45 @@ def test_very_coarse_grids_still_build():
     for seed in range(10):
         case = dce_case(seed, shape=(6, 16, 16), n_frames=4)
         assert case.image.shape == (4, 6, 16, 16) and (case.label.array == 2).any()
+
+
+def test_default_series_are_at_clinical_resolution_with_one_to_four_lesions_of_mixed_classes():
+    counts, mixed = set(), False
+    for seed in range(8):
+        case = dce_case(seed, n_frames=6)
+        assert case.image.shape == (6, 32, 128, 128)
+        assert case.image.spacing[1] <= 3.0 and case.image.spacing[0] <= 6.0
+        lesions = case.info["lesions"]
+        counts.add(len(lesions))
+        assert 1 <= len(lesions) <= 4 and lesions[0]["id"] == 1
+        assert lesions[0]["class"] == case.lesion_class and 20 <= lesions[0]["diameter_mm"] <= 60
+        for extra in lesions[1:]:
+            assert 8 - 1e-6 <= extra["diameter_mm"] <= 0.8 * lesions[0]["diameter_mm"] + 1e-6
+        mixed |= len({d["class"] for d in lesions}) > 1
+        # the instance map is the lesion label split by id; ids are those of the lesion list
+        instance = case.instance.array
+        np.testing.assert_array_equal(instance > 0, case.label.array == 2)
+        assert set(np.unique(instance)) - {0} <= {d["id"] for d in lesions}
+        assert len(case.info["motion_shift_zyx_mm_and_zscale"]) == 6
+    assert len(counts) >= 2 and mixed
+
+
+def test_each_lesion_enhances_as_its_own_class():
+    """A cyst beside an HCC stays flat while the HCC washes in: every lesion is painted with its class."""
+    checked = 0
+    for seed in range(40):
+        case = dce_case(seed, "hcc", SHAPE, n_lesions=4, lesion_diameter_mm=50, motion=False)
+        clean, instance = case.clean.array, case.instance.array
+        for lesion in case.info["lesions"][1:]:
+            voxels = instance == lesion["id"]
+            if lesion["class"] != "cyst" or voxels.sum() < 4:
+                continue
+            cyst = clean[:, voxels].mean(axis=1)
+            hcc = clean[:, instance == 1].mean(axis=1)
+            assert np.ptp(cyst) / cyst.mean() < 0.01 < np.ptp(hcc) / hcc.mean()
+            checked += 1
+        if checked:
+            break
+    assert checked
+    with pytest.raises(ConfigError, match="n_lesions=5"):
+        dce_case(0, shape=SHAPE, n_lesions=5)
