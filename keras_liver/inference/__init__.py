@@ -1,6 +1,7 @@
 """Whole-volume inference: sliding windows, post-processing, back to the source grid."""
 
 from keras_liver.inference.cascade import cascade_predict, run_cascade
+from keras_liver.inference.lesion_table import lesion_table, max_diameter_mm
 from keras_liver.inference.postprocess import drop_uncertain_lesions, postprocess_liver_tumour
 from keras_liver.inference.predict_volume import (
     default_patch_size,
@@ -28,6 +29,8 @@ from keras_liver.inference.sliding_window import (
 __all__ = [
     "cascade_predict",
     "classification_from_outputs",
+    "lesion_table",
+    "max_diameter_mm",
     "classification_record",
     "classify_series",
     "default_patch_size",
