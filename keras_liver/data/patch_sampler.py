@@ -1,6 +1,7 @@
 """`PatchSampler`: deterministic random patches with foreground and tumour oversampling."""
 
 import numpy as np
+from scipy import ndimage
 
 from keras_liver.errors import ConfigError
 
@@ -19,6 +20,15 @@ class PatchSampler:
     axis of a DCE series ``(t, z, y, x)``: every leading index is cut at the
     same place, so a series patch is ``(t, *patch, 1)``.
 
+    Hard negatives (``hard_fraction``, CT images without leading axes): that
+    share of the draws that are not tumour-centred is centred on a liver
+    voxel that does not look like liver, one whose locally averaged HU
+    (the mean of its liver-labelled 3 x 3 x 3 neighbours) is more than
+    ``hard_hu`` from the case's median liver HU:
+    vessels cut across (bright in contrast phases, dark unenhanced), the
+    structures a tumour model most often calls tumour. Cases without such
+    voxels fall back to a liver-centred draw.
+
     2.5D: with ``context_slices = k`` a 2D patch carries the ``k`` slices
     on each side of its centre slice as channels, ``(y, x, 2k + 1)`` in
     z order (centre at channel ``k``), repeating the first or last slice
@@ -32,10 +42,13 @@ class PatchSampler:
         foreground_fraction: Share of liver-centred patches among the rest.
         seed: Seed.
         context_slices: Neighbouring slices on each side as channels (2D patches only).
+        hard_fraction: Share of hard-negative-centred patches among the non-tumour draws.
+        hard_hu: HU distance from the median liver that makes a liver voxel a hard negative.
     """
 
     def __init__(self, images, labels, patch_size, *, tumour_fraction: float = 0.34,
-                 foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0):
+                 foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0,
+                 hard_fraction: float = 0.0, hard_hu: float = 25.0):
         if len(images) != len(labels) or not images:
             raise ConfigError("PatchSampler: need as many label maps as images, at least one")
         self.images = [np.asarray(a) for a in images]
@@ -62,6 +75,25 @@ class PatchSampler:
         self.lead = self.images[0].shape[:-3]
         if any(a.shape[:-3] != self.lead for a in self.images):
             raise ConfigError("PatchSampler: every image needs the same leading (non-spatial) axes")
+        self.hard_fraction, self.hard_hu = float(hard_fraction), float(hard_hu)
+        if not 0 <= self.hard_fraction <= 1:
+            raise ConfigError(f"hard_fraction: a share in [0, 1], got {hard_fraction}")
+        if self.hard_fraction and self.lead:
+            raise ConfigError("hard_fraction: for CT volumes (z, y, x) only, not series")
+        self.hard = [self._hard_voxels(a, lab) for a, lab in zip(self.images, self.labels)] if self.hard_fraction \
+            else []
+
+    def _hard_voxels(self, image, label):
+        """``(n, 3)`` liver-labelled voxels whose local mean HU is far from the case's median liver HU."""
+        liver = label == 1
+        if not liver.any():
+            return np.zeros((0, 3), np.int64)
+        # mean over the liver-labelled neighbours only, so the liver's border with fat is not "unlike liver"
+        weight = ndimage.uniform_filter(liver.astype(np.float32), size=3, mode="nearest")
+        local = ndimage.uniform_filter(np.where(liver, image, 0).astype(np.float32), size=3, mode="nearest")
+        local = local / np.maximum(weight, 1e-6)
+        median = float(np.median(local[liver]))
+        return np.argwhere(liver & (np.abs(local - median) > self.hard_hu))
 
     def centre(self, rng):
         """``(case, centre, kind)`` of one draw."""
@@ -70,6 +102,8 @@ class PatchSampler:
             case = self.with_tumour[rng.integers(len(self.with_tumour))]
             return case, self.tumour[case][rng.integers(len(self.tumour[case]))], "tumour"
         case = int(rng.integers(len(self.images)))
+        if self.hard_fraction and rng.random() < self.hard_fraction and len(self.hard[case]):
+            return case, self.hard[case][rng.integers(len(self.hard[case]))], "hard"
         if rng.random() < self.foreground_fraction and len(self.organ[case]):
             return case, self.organ[case][rng.integers(len(self.organ[case]))], "liver"
         return case, np.array([rng.integers(n) for n in self.labels[case].shape]), "any"

@@ -58,6 +58,9 @@ class TrainConfig:
         crop_margin_mm: CT: crop cached cases to the liver plus this margin (``None``: whole volume).
         tumour_fraction: CT and ``series_patch``: share of tumour-centred patches.
         foreground_fraction: CT and ``series_patch``: share of liver-centred patches among the rest.
+        hard_fraction: CT: share of the non-tumour patches centred on hard negatives, liver
+            voxels unlike the liver (vessels; see `PatchSampler`).
+        hard_hu: CT: how far (HU, local mean) from the case's median liver a hard negative is.
         augment: Random augmentation on or off.
         augment_args: Extra `augment_patch` arguments.
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
@@ -108,6 +111,8 @@ class TrainConfig:
     crop_margin_mm: float | None = None
     tumour_fraction: float = 0.34
     foreground_fraction: float = 0.5
+    hard_fraction: float = 0.0
+    hard_hu: float = 25.0
     augment: bool = True
     augment_args: dict = dataclasses.field(default_factory=dict)
     hog_orientations: int = 0
@@ -134,6 +139,11 @@ class TrainConfig:
                 raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.denoise is not False and tasks.get(self.task).data != "ct_folder":
             raise ConfigError(f"denoise: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
+        if float(self.hard_fraction) and tasks.get(self.task).data != "ct_folder":
+            raise ConfigError(f"hard_fraction: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
+        if not 0 <= float(self.hard_fraction) <= 1 or float(self.hard_hu) <= 0:
+            raise ConfigError(f"hard_fraction: a share in [0, 1] and hard_hu: HU above 0, got {self.hard_fraction} "
+                              f"and {self.hard_hu}")
         if self.val_roi_model is not None and self.crop_margin_mm is None:
             raise ConfigError("val_roi_model: needs crop_margin_mm (it replaces the validation cases' liver boxes)")
         if self.time_budget_s is not None and float(self.time_budget_s) <= 0:

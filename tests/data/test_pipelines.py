@@ -181,3 +181,25 @@ def test_the_resolution_augmentation_blurs_the_image_but_not_the_label(rng):
     np.testing.assert_allclose(out.mean(), image[..., 0].mean(), atol=2.0)  # area averaging keeps the level
     flat, _ = augment_patch(image[0], label[0], seed, spatial_dims=2, p_lowres=1.0, **off)  # 2D works too
     assert flat.shape == image[0].shape
+
+
+def test_hard_negative_patches_centre_on_liver_voxels_unlike_the_liver():
+    rng = np.random.default_rng(2)
+    label = np.zeros((9, 30, 31), np.uint8)
+    label[1:8, 4:26, 3:27] = 1
+    image = rng.normal(100, 4, label.shape).astype(np.float32)  # a 100 HU liver
+    image[label == 0] = -100
+    image[2:7, 14:17, 5:25] = 180  # a bright vessel inside the liver, labelled liver
+    sampler = PatchSampler([image], [label], (5, 5), tumour_fraction=0.0, hard_fraction=1.0, seed=1)
+    centres = [sampler.centre(np.random.default_rng([1, i])) for i in range(40)]
+    assert {kind for _, _, kind in centres} == {"hard"}
+    for _, (z, y, x), _ in centres:
+        assert label[z, y, x] == 1 and 13 <= y <= 17  # on the vessel or its rim, never plain liver
+    # without hard negatives the draws are the ones they always were
+    plain = PatchSampler([image], [label], (5, 5), tumour_fraction=0.0, seed=1)
+    assert plain.hard == [] and {plain.centre(np.random.default_rng([1, i]))[2] for i in range(40)} <= {"liver", "any"}
+    with pytest.raises(ConfigError, match="hard_fraction"):
+        PatchSampler([image], [label], (5, 5), hard_fraction=1.5)
+    with pytest.raises(ConfigError, match="hard_fraction"):
+        PatchSampler([np.zeros((3, 4, 8, 9), np.float32)], [np.zeros((4, 8, 9), np.uint8)], (2, 4, 4),
+                     hard_fraction=0.2)

@@ -24,6 +24,10 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         TrainConfig(batch_size=0)
     with pytest.raises(ConfigError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
+    with pytest.raises(ConfigError, match="hard_fraction"):
+        TrainConfig(hard_fraction=1.2)
+    with pytest.raises(ConfigError, match="hard_fraction"):
+        TrainConfig(task="dce_classification", model="DCEClassifier", hard_fraction=0.2)
     with pytest.raises(ConfigError, match="mixed_precision"):
         TrainConfig(mixed_precision="bfloat16")
     with pytest.raises(MissingPathError):
