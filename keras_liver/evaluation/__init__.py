@@ -6,6 +6,7 @@ which trains models.
 
 from keras_liver.evaluation.classification_metrics import classification_metrics
 from keras_liver.evaluation.evaluate_folder import evaluate_folder
+from keras_liver.evaluation.lesion_matching import match_lesions, summarise_matches
 from keras_liver.evaluation.segmentation_metrics import (
     binary_metrics,
     dataset_dice,
@@ -14,4 +15,4 @@ from keras_liver.evaluation.segmentation_metrics import (
 )
 
 __all__ = ["binary_metrics", "classification_metrics", "dataset_dice", "evaluate_folder", "lesion_detection",
-           "segmentation_metrics"]
+           "match_lesions", "segmentation_metrics", "summarise_matches"]
