@@ -6,6 +6,9 @@ from scipy import ndimage
 from keras_liver.errors import ConfigError
 
 
+TUMOUR_SAMPLING = ("voxel", "lesion")
+
+
 class PatchSampler:
     """Draws image/label patches from in-memory cases; patch ``i`` depends only on ``(seed, i)``.
 
@@ -19,6 +22,12 @@ class PatchSampler:
     Images may carry leading axes before ``(z, y, x)``, for example the time
     axis of a DCE series ``(t, z, y, x)``: every leading index is cut at the
     same place, so a series patch is ``(t, *patch, 1)``.
+
+    Tumour draws (``tumour_sampling``): ``"voxel"`` picks a random tumour
+    voxel of a random case with tumour, so a 60 mm lesion is drawn about 200
+    times as often as a 10 mm one; ``"lesion"`` picks one lesion (a
+    26-connected tumour component) uniformly among all lesions of all cases,
+    then a voxel in it, so small lesions are seen as often as large ones.
 
     Hard negatives (``hard_fraction``, CT images without leading axes): that
     share of the draws that are not tumour-centred is centred on a liver
@@ -42,13 +51,14 @@ class PatchSampler:
         foreground_fraction: Share of liver-centred patches among the rest.
         seed: Seed.
         context_slices: Neighbouring slices on each side as channels (2D patches only).
+        tumour_sampling: ``"voxel"`` (default) or ``"lesion"`` (every lesion equally often).
         hard_fraction: Share of hard-negative-centred patches among the non-tumour draws.
         hard_hu: HU distance from the median liver that makes a liver voxel a hard negative.
     """
 
     def __init__(self, images, labels, patch_size, *, tumour_fraction: float = 0.34,
                  foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0,
-                 hard_fraction: float = 0.0, hard_hu: float = 25.0):
+                 hard_fraction: float = 0.0, hard_hu: float = 25.0, tumour_sampling: str = "voxel"):
         if len(images) != len(labels) or not images:
             raise ConfigError("PatchSampler: need as many label maps as images, at least one")
         self.images = [np.asarray(a) for a in images]
@@ -75,6 +85,10 @@ class PatchSampler:
         self.lead = self.images[0].shape[:-3]
         if any(a.shape[:-3] != self.lead for a in self.images):
             raise ConfigError("PatchSampler: every image needs the same leading (non-spatial) axes")
+        if tumour_sampling not in TUMOUR_SAMPLING:
+            raise ConfigError(f"tumour_sampling: one of {list(TUMOUR_SAMPLING)}, got {tumour_sampling!r}")
+        self.tumour_sampling = tumour_sampling
+        self.lesions = self._lesions() if tumour_sampling == "lesion" else []
         self.hard_fraction, self.hard_hu = float(hard_fraction), float(hard_hu)
         if not 0 <= self.hard_fraction <= 1:
             raise ConfigError(f"hard_fraction: a share in [0, 1], got {hard_fraction}")
@@ -82,6 +96,21 @@ class PatchSampler:
             raise ConfigError("hard_fraction: for CT volumes (z, y, x) only, not series")
         self.hard = [self._hard_voxels(a, lab) for a, lab in zip(self.images, self.labels)] if self.hard_fraction \
             else []
+
+    def _lesions(self):
+        """``[(case, voxels (n, 3))]``: every 26-connected tumour component of every case."""
+        out = []
+        for case, label in enumerate(self.labels):
+            components, n = ndimage.label(label == 2, structure=np.ones((3, 3, 3), bool))
+            if not n:
+                continue
+            order = np.argsort(components, axis=None, kind="stable")
+            flat = components.ravel()[order]
+            bounds = np.searchsorted(flat, np.arange(1, n + 2))
+            for k in range(n):
+                idx = order[bounds[k]:bounds[k + 1]]
+                out.append((case, np.stack(np.unravel_index(idx, label.shape), axis=1)))
+        return out
 
     def _hard_voxels(self, image, label):
         """``(n, 3)`` liver-labelled voxels whose local mean HU is far from the case's median liver HU."""
@@ -98,6 +127,9 @@ class PatchSampler:
     def centre(self, rng):
         """``(case, centre, kind)`` of one draw."""
         u = rng.random()
+        if u < self.tumour_fraction and self.lesions:
+            case, voxels = self.lesions[rng.integers(len(self.lesions))]
+            return case, voxels[rng.integers(len(voxels))], "tumour"
         if u < self.tumour_fraction and self.with_tumour:
             case = self.with_tumour[rng.integers(len(self.with_tumour))]
             return case, self.tumour[case][rng.integers(len(self.tumour[case]))], "tumour"

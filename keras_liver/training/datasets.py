@@ -38,7 +38,8 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
     patch = tuple(int(p) for p in config.patch_size)
     options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
-                   context_slices=config.context_slices, hard_fraction=config.hard_fraction, hard_hu=config.hard_hu)
+                   context_slices=config.context_slices, hard_fraction=config.hard_fraction, hard_hu=config.hard_hu,
+                   tumour_sampling=config.tumour_sampling)
 
     def sampler(wanted, seed):
         return data.PatchSampler([images[ids.index(i)] for i in wanted], [labels[ids.index(i)] for i in wanted],

@@ -58,6 +58,8 @@ class TrainConfig:
         crop_margin_mm: CT: crop cached cases to the liver plus this margin (``None``: whole volume).
         tumour_fraction: CT and ``series_patch``: share of tumour-centred patches.
         foreground_fraction: CT and ``series_patch``: share of liver-centred patches among the rest.
+        tumour_sampling: CT: ``"voxel"`` (a random tumour voxel: large lesions dominate) or
+            ``"lesion"`` (a lesion chosen uniformly, then a voxel in it; see `PatchSampler`).
         hard_fraction: CT: share of the non-tumour patches centred on hard negatives, liver
             voxels unlike the liver (vessels; see `PatchSampler`).
         hard_hu: CT: how far (HU, local mean) from the case's median liver a hard negative is.
@@ -111,6 +113,7 @@ class TrainConfig:
     crop_margin_mm: float | None = None
     tumour_fraction: float = 0.34
     foreground_fraction: float = 0.5
+    tumour_sampling: str = "voxel"
     hard_fraction: float = 0.0
     hard_hu: float = 25.0
     augment: bool = True
@@ -141,6 +144,10 @@ class TrainConfig:
             raise ConfigError(f"denoise: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
         if float(self.hard_fraction) and tasks.get(self.task).data != "ct_folder":
             raise ConfigError(f"hard_fraction: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
+        if self.tumour_sampling not in ("voxel", "lesion"):
+            raise ConfigError(f"tumour_sampling: 'voxel' or 'lesion', got {self.tumour_sampling!r}")
+        if self.tumour_sampling != "voxel" and tasks.get(self.task).data != "ct_folder":
+            raise ConfigError(f"tumour_sampling: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
         if not 0 <= float(self.hard_fraction) <= 1 or float(self.hard_hu) <= 0:
             raise ConfigError(f"hard_fraction: a share in [0, 1] and hard_hu: HU above 0, got {self.hard_fraction} "
                               f"and {self.hard_hu}")

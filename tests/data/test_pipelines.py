@@ -203,3 +203,23 @@ def test_hard_negative_patches_centre_on_liver_voxels_unlike_the_liver():
     with pytest.raises(ConfigError, match="hard_fraction"):
         PatchSampler([np.zeros((3, 4, 8, 9), np.float32)], [np.zeros((4, 8, 9), np.uint8)], (2, 4, 4),
                      hard_fraction=0.2)
+
+
+def test_lesion_sampling_draws_small_lesions_as_often_as_large_ones():
+    label = np.ones((12, 40, 40), np.uint8)
+    label[1:11, 2:30, 2:30] = 2  # a big lesion: 7,840 voxels
+    label[5:7, 34:36, 34:36] = 2  # a small one: 8 voxels
+    image = np.zeros(label.shape, np.float32)
+    by_voxel = PatchSampler([image], [label], (3, 5, 5), tumour_fraction=1.0, seed=0)
+    by_lesion = PatchSampler([image], [label], (3, 5, 5), tumour_fraction=1.0, seed=0, tumour_sampling="lesion")
+    assert len(by_lesion.lesions) == 2 and sorted(len(v) for _, v in by_lesion.lesions) == [8, 7840]
+
+    def small_share(sampler):
+        centres = [sampler.centre(np.random.default_rng([0, i]))[1] for i in range(400)]
+        assert all(label[tuple(c)] == 2 for c in centres)
+        return np.mean([c[1] >= 34 for c in centres])
+
+    assert small_share(by_voxel) < 0.02
+    assert 0.4 < small_share(by_lesion) < 0.6
+    with pytest.raises(ConfigError, match="tumour_sampling"):
+        PatchSampler([image], [label], (3, 5, 5), tumour_sampling="case")

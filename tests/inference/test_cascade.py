@@ -195,3 +195,20 @@ def test_a_stage_with_a_hog_input_is_wired_and_run(tmp_path):
     image = Volume(np.random.default_rng(0).normal(60, 40, (5, 20, 24)).astype(np.float32), np.eye(4))
     out = cascade_predict(loaded, image, min_lesion_probability=None)
     assert out.shape == image.shape
+
+
+def test_stage_two_is_gated_to_near_the_stage_one_liver():
+    from keras_liver.inference.cascade import LIVER_GATE_MM
+
+    image = _phantom()  # liver block x 10..33 at 1.5 mm; an 'organ' 150 HU block 9-12 mm beside it, inside the box
+    image.array[4:10, 12:24, 40:42] = 150
+    plan = Plan(task="ct_segmentation", stages=(PLAN.stages[0], StagePlan(
+        "tumour", None, (4, 16, 16), roi={"rule": "liver_box", "margin_mm": [15.0, 15.0, 15.0]})))
+    liver = _threshold_predictor(lambda hu: ((hu > 0) & (hu < 140)).astype(int))  # stage 1: not the organ
+    tumour = _threshold_predictor(lambda hu: np.where(hu > 70, 1, np.where(hu > 0, 2, 0)))  # stage 2: organ = liver
+    gated = run_cascade(liver, tumour, plan, image, postprocess=False).array
+    assert not gated[4:10, 12:24, 40:42].any()  # 9 mm or more from stage 1's liver: dropped
+    assert gated[5:8, 14:20, 16:22].min() == 2 and (gated == 1).sum() >= 0.95 * 8 * 22 * 24 - 3 * 6 * 6
+    ungated = run_cascade(liver, tumour, plan, image, postprocess=False, liver_gate_mm=None).array
+    assert ungated[4:10, 12:24, 40:42].min() == 1
+    assert LIVER_GATE_MM == 3.0

@@ -26,6 +26,8 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         TrainConfig(val_fraction=1.0)
     with pytest.raises(ConfigError, match="hard_fraction"):
         TrainConfig(hard_fraction=1.2)
+    with pytest.raises(ConfigError, match="tumour_sampling"):
+        TrainConfig(tumour_sampling="component")
     with pytest.raises(ConfigError, match="hard_fraction"):
         TrainConfig(task="dce_classification", model="DCEClassifier", hard_fraction=0.2)
     with pytest.raises(ConfigError, match="mixed_precision"):
