@@ -2,7 +2,8 @@
 
     python scripts/lesion_probability_sweep.py --model runs/ct_cascade_v2/cascade.keras \
         --data data/ct512_val9000 [--probabilities none,0.6,0.7,0.8,0.9] [--sizes 100,200,400]
-        [--gates none,3] [--limit N] [--work sweep_preds] [--out sweep.json]
+        [--gates none,3] [--thresholds none,0.3] [--limit N] [--work sweep_preds] [--out sweep.json]
+        [--peaks peaks.json]
 
 Choose the filters on validation phantoms (seeds below 10000, e.g. ``keras-liver phantoms ct
 --cases 10 --seed 9000 --shape 100,512,512``), then score held-out phantoms once.
@@ -10,9 +11,12 @@ Choose the filters on validation phantoms (seeds below 10000, e.g. ``keras-liver
 For every case both stages' window predictions are computed once and remembered (keyed by the
 window batch's bytes), so each (min_lesion_probability, min_lesion_mm3, liver_gate_mm) setting reruns only the
 resampling, blending and post-processing of `run_cascade`. Masks of each setting go to
-``WORK/p<prob>_s<size>_g<gate>/`` and `evaluate_folder` scores them; one JSON row per pair is printed
-(liver Dice per case, tumour Dice per case and global, recall of lesions >= 10 mm, false-positive
-lesions per case).
+``WORK/p<prob>_s<size>[_g<gate>][_t<threshold>]/`` and `evaluate_folder` scores them; one JSON row per
+setting is printed (liver Dice per case, tumour Dice per case and global, recall of lesions >= 10 mm,
+false-positive lesions per case). ``--thresholds`` are `run_cascade`'s ``lesion_threshold`` values.
+
+``--peaks`` writes, for every true lesion, its equivalent diameter and stage 2's tumour probability
+inside it (peak and 90th percentile): does the model see a missed lesion at all?
 """
 
 import argparse
@@ -21,6 +25,9 @@ import json
 import os
 import pathlib
 import sys
+
+import numpy as np
+from scipy import ndimage
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -46,8 +53,21 @@ def remembered(predictor):
     return call, dims, channels
 
 
-def _folder(p, size, gate) -> str:
-    return f"p{p}_s{size:g}" + ("" if gate is None else f"_g{gate:g}")
+def _folder(p, size, gate, threshold=None) -> str:
+    return (f"p{p}_s{size:g}" + ("" if gate is None else f"_g{gate:g}")
+            + ("" if threshold is None else f"_t{threshold:g}"))
+
+
+def lesion_peaks(truth: np.ndarray, probability: np.ndarray, spacing) -> list[dict]:
+    """Per true lesion (26-connected component of label 2): diameter and tumour probability inside."""
+    comps, _ = ndimage.label(truth == 2, ndimage.generate_binary_structure(3, 3))
+    voxel = float(np.prod(spacing))
+    rows = []
+    for k, region in enumerate(ndimage.find_objects(comps), start=1):
+        inside = probability[region][comps[region] == k]
+        rows.append({"diameter_mm": round(float((6.0 * inside.size * voxel / np.pi) ** (1 / 3)), 1),
+                     "peak": round(float(inside.max()), 3), "p90": round(float(np.percentile(inside, 90)), 3)})
+    return rows
 
 
 def main(argv=None):
@@ -57,6 +77,8 @@ def main(argv=None):
     parser.add_argument("--probabilities", default="none,0.6,0.7,0.8,0.9")
     parser.add_argument("--sizes", default="100,200,400")
     parser.add_argument("--gates", default="none", help="liver_gate_mm values of run_cascade (none: no gate)")
+    parser.add_argument("--thresholds", default="none", help="lesion_threshold values of run_cascade (none: arg-max)")
+    parser.add_argument("--peaks", default=None, help="write per-lesion stage-2 tumour probabilities here")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--work", default="sweep_preds")
     parser.add_argument("--out", default=None)
@@ -68,24 +90,33 @@ def main(argv=None):
     probs = [None if p == "none" else float(p) for p in args.probabilities.split(",")]
     sizes = [float(s) for s in args.sizes.split(",")]
     gates = [None if g == "none" else float(g) for g in args.gates.split(",")]
-    settings = [(p, size, gate) for p in probs for size in sizes for gate in gates]
+    thresholds = [None if t == "none" else float(t) for t in args.thresholds.split(",")]
+    settings = [(p, size, gate, t) for p in probs for size in sizes for gate in gates for t in thresholds]
+    peaks = {}
     work = pathlib.Path(args.work)
     cases = find_lits_cases(args.data)[:args.limit]
     for case in cases:
         volume = load_volume(case.image_path)
-        for p, size, gate in settings:
+        if args.peaks:
+            _, stages = run_cascade(liver, tumour, cascade.plan, volume, return_stages=True)
+            peaks[case.case_id] = lesion_peaks(load_volume(case.label_path).array, stages["tumour_probability"],
+                                               volume.spacing)
+        for p, size, gate, t in settings:
             mask = run_cascade(liver, tumour, cascade.plan, volume, min_lesion_mm3=size, min_lesion_probability=p,
-                               liver_gate_mm=gate)
-            folder = work / _folder(p, size, gate)
+                               liver_gate_mm=gate, lesion_threshold=t)
+            folder = work / _folder(p, size, gate, t)
             folder.mkdir(parents=True, exist_ok=True)
             save_volume(mask, folder / f"segmentation-{case.case_id}.nii.gz")
         liver[0].clear()
         tumour[0].clear()
         print(f"case {case.case_id} done", file=sys.stderr, flush=True)
     rows = []
-    for p, size, gate in settings:
-        result = evaluate_folder(work / _folder(p, size, gate), args.data)
+    if args.peaks:
+        pathlib.Path(args.peaks).write_text(json.dumps(peaks, indent=1) + "\n")
+    for p, size, gate, t in settings:
+        result = evaluate_folder(work / _folder(p, size, gate, t), args.data)
         rows.append({"min_lesion_probability": p, "min_lesion_mm3": size, "liver_gate_mm": gate,
+                     "lesion_threshold": t,
                      "liver_dice_per_case": round(result["liver_dice"]["mean_per_case"], 4),
                      "tumour_dice_per_case": round(result["tumour_dice"]["mean_per_case"], 4),
                      "tumour_dice_global": round(result["tumour_dice"]["global"], 4),

@@ -1,4 +1,8 @@
-"""``keras-liver cascade``: tie a liver model and a liver-box tumour model into one saved `CTCascade`."""
+"""``keras-liver cascade``: tie stage models into one saved `CTCascade` (CT) or `DCEPipeline` (DCE).
+
+CT: ``--liver`` and ``--tumour``. DCE: ``--liver``, ``--tumour`` (the lesion stage, trained on
+liver boxes) and ``--classifier`` (a lesion classifier trained on lesion-centred crops).
+"""
 
 import pathlib
 
@@ -10,7 +14,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser("cascade", help="tie stage 1 (liver, coarse) and stage 2 (tumour in the liver box, fine) "
                                        "into one .keras model")
     p.add_argument("--liver", required=True, help="stage 1: a CT segmentation model (RUN/model.keras)")
-    p.add_argument("--tumour", required=True, help="stage 2: a model trained on liver boxes (crop_margin_mm)")
+    p.add_argument("--tumour", "--lesion", dest="tumour", required=True,
+                   help="stage 2: a model trained on liver boxes (crop_margin_mm)")
+    p.add_argument("--classifier", default=None,
+                   help="DCE: a lesion classifier (lesion_crop); with DCE stages it makes a DCEPipeline")
     p.add_argument("--out", required=True, help="the cascade, a .keras file")
     p.add_argument("--margin-mm", type=float, default=None,
                    help="margin around the stage-1 liver box (default: stage 2's training margin, else 15)")
@@ -18,7 +25,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from keras_liver.models import CTCascade, load_model, save_model
+    from keras_liver import tasks
+    from keras_liver.models import CTCascade, DCEPipeline, load_model, save_model
 
     out = pathlib.Path(args.out)
     if out.suffix != ".keras":
@@ -27,8 +35,17 @@ def run(args) -> int:
         raise ConfigError(f"--margin-mm {args.margin_mm}: must be >= 0")
     liver, tumour = load_model(args.liver, compile=False), load_model(args.tumour, compile=False)
     for flag, model in (("--liver", liver), ("--tumour", tumour)):
-        if isinstance(model, CTCascade):
+        if isinstance(model, (CTCascade, DCEPipeline)):
             raise ConfigError(f"{flag} {getattr(args, flag[2:])}: is already a cascade")
+    if tasks.task_of(liver).modality == "DCE":
+        if args.classifier is None:
+            raise ConfigError("--classifier: a DCE pipeline needs a lesion classifier (task dce_classification)")
+        pipeline = DCEPipeline(liver, tumour, load_model(args.classifier, compile=False), margin_mm=args.margin_mm)
+        save_model(pipeline, out)
+        print(out)
+        return 0
+    if args.classifier is not None:
+        raise ConfigError("--classifier: only for DCE stages (a DCE pipeline); these are CT models")
     if getattr(tumour, "plan", None) is None or tumour.plan.stage.roi is None:
         import logging
 

@@ -1,7 +1,7 @@
 """``keras-liver predict``: segment a CT volume, or segment / classify a DCE series, with a local model."""
 
 from keras_liver.cli.arguments import add_window_options
-from keras_liver.cli.results import write_result
+from keras_liver.cli.results import write_lesions, write_result
 
 
 def add_parser(sub) -> None:
@@ -13,6 +13,8 @@ def add_parser(sub) -> None:
     add_window_options(p)
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     p.add_argument("--crop-to-liver", action="store_true", help="crop to an automatic liver ROI first")
+    p.add_argument("--instances", default=None,
+                   help="DCE pipeline: also write the lesion-id map here (NIfTI; ids as in the lesions JSON)")
     p.set_defaults(run=run)
 
 
@@ -21,11 +23,23 @@ def run(args) -> int:
     from keras_liver.errors import ConfigError
     from keras_liver.inference import cascade_predict, predict_series, predict_volume
     from keras_liver.io import load_volume
-    from keras_liver.models import CTCascade, load_model
+    from keras_liver.models import CTCascade, DCEPipeline, load_model
 
     model = load_model(args.model)
     task = tasks.task_of(model)
     image = load_volume(args.input)
+    if args.instances and not isinstance(model, DCEPipeline):
+        raise ConfigError("--instances: only a DCE pipeline writes a lesion-id map")
+    if isinstance(model, DCEPipeline):
+        from keras_liver.inference import pipeline_predict
+
+        if not image.is_series:
+            raise ConfigError(f"--input {args.input}: the DCE pipeline takes a 4D DCE series, got shape {image.shape}")
+        if args.spacing or args.patch:
+            raise ConfigError("--spacing/--patch: a pipeline runs each stage by its own plan; they are not overridden")
+        labels, instance, lesions = pipeline_predict(model, image)
+        return write_lesions(labels, instance, lesions, output=args.output, source=args.input, model=args.model,
+                             class_names=model.class_names, instances=args.instances)
     if isinstance(model, CTCascade):
         if image.is_series:
             raise ConfigError(f"--input {args.input}: the CT cascade takes a 3D CT volume, got a 4D series")

@@ -1,8 +1,17 @@
 """Whole-volume inference: sliding windows, post-processing, back to the source grid."""
 
 from keras_liver.inference.cascade import cascade_predict, run_cascade
+from keras_liver.inference.dce_cascade import (
+    classify_lesions,
+    lesion_crops,
+    model_series_predictor,
+    pipeline_predict,
+    run_dce_cascade,
+    segment_series_stage,
+    series_window_predictor,
+)
 from keras_liver.inference.lesion_table import lesion_table, max_diameter_mm
-from keras_liver.inference.postprocess import drop_uncertain_lesions, postprocess_liver_tumour
+from keras_liver.inference.postprocess import drop_uncertain_lesions, lesion_labels, postprocess_liver_tumour
 from keras_liver.inference.predict_volume import (
     default_patch_size,
     predict_volume,
@@ -28,6 +37,13 @@ from keras_liver.inference.sliding_window import (
 
 __all__ = [
     "cascade_predict",
+    "classify_lesions",
+    "lesion_crops",
+    "model_series_predictor",
+    "pipeline_predict",
+    "run_dce_cascade",
+    "segment_series_stage",
+    "series_window_predictor",
     "classification_from_outputs",
     "lesion_table",
     "max_diameter_mm",
@@ -40,6 +56,7 @@ __all__ = [
     "model_predictor",
     "postprocess_liver_tumour",
     "drop_uncertain_lesions",
+    "lesion_labels",
     "predict_series",
     "predict_volume",
     "resolve_plan",

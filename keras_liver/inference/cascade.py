@@ -14,6 +14,7 @@ from keras_liver.preprocess.spatial import bounding_box, shift_affine
 logger = logging.getLogger(__name__)
 MIN_LESION_MM3 = 100.0  # measured on held-out phantoms: false positives 12.1 -> 4.6 per case, recall unchanged
 MIN_LESION_PROBABILITY = 0.9  # measured: false positives 15.0 -> 2.2 per case, recall unchanged (docs/RESULTS.md)
+LESION_THRESHOLD = None  # arg-max labels in stage 2 (see `lesion_labels`)
 LIVER_GATE_MM = 3.0  # stage 2 keeps only what lies within this of stage 1's liver (docs/RESULTS.md, design 3)
 
 
@@ -26,7 +27,8 @@ def liver_box(liver: np.ndarray, spacing, margin_mm) -> tuple[tuple, tuple]:
 def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch_size: int = 4,
                 flip_tta: bool = False, postprocess: bool = True, min_lesion_mm3: float = MIN_LESION_MM3,
                 min_lesion_probability: float | None = MIN_LESION_PROBABILITY,
-                liver_gate_mm: float | None = LIVER_GATE_MM, return_stages: bool = False):
+                liver_gate_mm: float | None = LIVER_GATE_MM, lesion_threshold: float | None = LESION_THRESHOLD,
+                return_stages: bool = False):
     """Stage 1 on the whole volume, stage 2 in the stage-1 liver box, pasted back on ``image``'s grid.
 
     Args:
@@ -47,7 +49,12 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
             box, so organs beside the liver (kidney, spleen, stomach) are stage 2's errors
             more than stage 1's; default 3 mm (one stage-1 voxel), measured on the real
             unenhanced scan and the held-out phantoms (docs/RESULTS.md, design 3).
-        return_stages: Also return ``{"liver": stage-1 labels, "box": (start, stop)}``.
+        lesion_threshold: Stage 2's foreground voxels whose tumour probability reaches
+            this are tumour even where its liver class wins (`lesion_labels`: with the
+            floor above, a hysteresis); ``None``: arg-max.
+        return_stages: Also return ``{"liver": stage-1 labels, "box": (start, stop),
+            "tumour_probability": stage 2's tumour probability on ``image``'s grid (0
+            outside the box)}``.
 
     Returns:
         uint8 label `Volume` (0 background, 1 liver, 2 tumour) on ``image``'s grid.
@@ -61,6 +68,7 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
     liver = coarse.array > 0
     out = np.zeros(image.shape, np.uint8)
     box = None
+    tumour_probability = np.zeros(image.shape, np.float32) if return_stages else None
     if not liver.any():
         logger.warning("%s: stage 1 found no liver; the mask is empty", image.meta.get("source", "volume"))
     else:
@@ -70,7 +78,12 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         region = tuple(slice(a, b) for a, b in zip(*box))
         crop = Volume(image.array[region], shift_affine(image.affine, box[0]), meta=dict(image.meta))
         fine = segment_with_predictor(tumour_predictor, crop, **second.inference_options(), postprocess=False,
-                                      min_lesion_probability=min_lesion_probability, **common)
+                                      min_lesion_probability=min_lesion_probability,
+                                      lesion_threshold=lesion_threshold, return_probabilities=return_stages,
+                                      **common)
+        if return_stages:
+            fine, probs = fine
+            tumour_probability[region] = probs[..., 2]
         fine_labels = fine.array
         if liver_gate_mm is not None:
             far = ndimage.distance_transform_edt(~liver[region], sampling=image.spacing) > float(liver_gate_mm)
@@ -82,7 +95,7 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
     logger.info("cascade on %s: liver box %s, liver %d voxels, tumour %d voxels", image.meta.get("source", "volume"),
                 box, int((out > 0).sum()), int((out == 2).sum()))
     if return_stages:
-        return result, {"liver": coarse.array, "box": box}
+        return result, {"liver": coarse.array, "box": box, "tumour_probability": tumour_probability}
     return result
 
 

@@ -40,6 +40,32 @@ def postprocess_liver_tumour(labels, spacing=(1.0, 1.0, 1.0), *, min_lesion_mm3:
     return out
 
 
+def lesion_labels(probabilities, threshold: float | None = None, *, lesion_class: int = 2) -> np.ndarray:
+    """Labels from class probabilities, with an optional lower bar for the lesion class.
+
+    The arg-max labels a voxel lesion only when its lesion probability beats
+    every other class. With ``threshold``, a foreground voxel (background not the
+    arg-max) whose lesion probability reaches ``threshold`` is lesion too: the
+    low side of a hysteresis whose high side is `drop_uncertain_lesions` (a
+    component must still peak at its floor), so a lesion found at its core
+    grows to its edges instead of stopping where the liver class wins.
+
+    Args:
+        probabilities: ``(..., classes)`` channels-last probabilities.
+        threshold: Lesion probability that makes a foreground voxel lesion; ``None``: arg-max only.
+        lesion_class: Index of the lesion class.
+
+    Returns:
+        uint8 labels.
+    """
+    probabilities = np.asarray(probabilities)
+    labels = probabilities.argmax(-1).astype(np.uint8)
+    if threshold is not None and probabilities.shape[-1] > lesion_class:
+        grow = (labels > 0) & (probabilities[..., lesion_class] >= float(threshold))
+        labels[grow] = lesion_class
+    return labels
+
+
 def drop_uncertain_lesions(labels, tumour_probability, min_probability: float, *, lesion_label: int = 2,
                            replacement: int = 1) -> np.ndarray:
     """Lesion components whose highest tumour probability stays under ``min_probability`` become liver.

@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_liver import tasks
 from keras_liver.errors import ConfigError
-from keras_liver.inference.postprocess import drop_uncertain_lesions, postprocess_liver_tumour
+from keras_liver.inference.postprocess import drop_uncertain_lesions, lesion_labels, postprocess_liver_tumour
 from keras_liver.inference.sliding_window import model_predictor, sliding_window_predict
 from keras_liver.io.volume import Volume
 
@@ -101,7 +101,7 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
                            overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False,
                            postprocess: bool = True, min_lesion_mm3: float = 10.0, hog_window: str = "abdomen",
                            return_probabilities: bool = False, context_slices: int = 0, denoise: dict | None = None,
-                           min_lesion_probability: float | None = None):
+                           min_lesion_probability: float | None = None, lesion_threshold: float | None = None):
     """Segment a CT volume with any window predictor (a local model or a model server).
 
     Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
@@ -124,11 +124,14 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
         postprocess: Apply `postprocess_liver_tumour`.
         min_lesion_mm3: Smallest lesion kept by post-processing.
         hog_window: CT window for the HOG map input.
-        return_probabilities: Also return the probabilities on the preprocessed grid.
+        return_probabilities: Also return the class probabilities on ``image``'s grid
+            (``(z, y, x, classes)`` float32, resampled linearly).
         context_slices: Neighbouring slices per side as channels (2.5D models).
         denoise: `threshold_denoise` arguments applied after resampling (the plan's), or ``None``.
         min_lesion_probability: Drop lesion components whose peak tumour probability is
             lower (`drop_uncertain_lesions`, on the model's grid); ``None``: keep all.
+        lesion_threshold: Foreground voxels whose tumour probability reaches this are
+            tumour even where the liver class wins (`lesion_labels`); ``None``: arg-max.
 
     Returns:
         uint8 label `Volume` on ``image``'s grid (and the probabilities if asked).
@@ -165,7 +168,7 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
     volume = np.concatenate(stack, axis=-1)
     probs = sliding_window_predict(predict, volume, patch_size, overlap=overlap, batch_size=batch_size,
                                    flip_tta=flip_tta, pad_value=float(hu.min()))
-    labels = probs.argmax(-1).astype(np.uint8)
+    labels = lesion_labels(probs, lesion_threshold)
     if min_lesion_probability is not None and probs.shape[-1] > 2:
         labels = drop_uncertain_lesions(labels, probs[..., 2], min_lesion_probability)
     back = record.invert(labels, kind="label")
@@ -175,4 +178,6 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
     result = image.replace(out, modality="SEG")
     logger.info("predicted %s: liver %d voxels, tumour %d voxels", image.meta.get("source", "volume"),
                 int((out > 0).sum()), int((out == 2).sum()))
-    return (result, probs) if return_probabilities else result
+    if return_probabilities:
+        return result, record.invert(probs, kind="probabilities").array.astype(np.float32)
+    return result

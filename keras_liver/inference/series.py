@@ -62,10 +62,26 @@ def classify_series(model, series) -> dict:
 
 
 def segment_series(model, series: Volume) -> Volume:
-    """Segment one DCE series with a local Keras segmenter (the same mask as `PredictClient.segment_volume`)."""
+    """Segment one DCE series with a local Keras segmenter (the same mask as `PredictClient.segment_volume`).
+
+    A model with a plan (trained on series patches) gets the series as its plan says
+    (`segment_series_stage`: normalised, resampled, in sliding windows); one without is
+    called on the whole series.
+    """
     task = tasks.task_of(model)
     if not task.is_segmentation or task.modality != "DCE":
         raise ConfigError(f"model: {getattr(model, 'name', 'model')} is a {task.name} model, not a DCE segmenter")
+    plan = getattr(model, "plan", None)
+    if plan is not None:
+        from keras_liver.inference.dce_cascade import model_series_predictor, segment_series_stage
+
+        if not isinstance(series, Volume) or not series.is_series:
+            raise ConfigError("series: a 4D (t, z, y, x) DCE series Volume is needed")
+        if plan.stage.roi is not None:
+            raise ConfigError(f"model: {model.name} segments inside a liver box (a pipeline's stage 2); run it in a "
+                              f"DCEPipeline")
+        probs = segment_series_stage(model_series_predictor(model), series, plan.stage)
+        return series.replace(probs.argmax(-1).astype(np.uint8), modality="SEG")
     return mask_from_outputs(model.predict(series_inputs(series, task), verbose=0), series)
 
 

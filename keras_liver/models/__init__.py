@@ -7,12 +7,14 @@
 * `summary(model)`: parameters and FLOPs per sample; `load_model(path)` opens a saved model,
   `save_model` writes one atomically, `model_class(name)` finds a class by its config name.
 * `CTCascade`: two CT models as one (liver at coarse spacing, tumours in its box at fine spacing).
+* `DCEPipeline`: DCE liver stage, lesion stage in its box, and a per-lesion classifier, as one.
 * `LiverModel`: their base (task, config round trip).
 """
 
 from keras_liver.models.ct_cascade import CTCascade
 from keras_liver.models.curve_lstm import CurveLSTM
 from keras_liver.models.dce_classifier import DCEClassifier
+from keras_liver.models.dce_pipeline import DCEPipeline
 from keras_liver.models.dce_segmenter import DCESegmenter
 from keras_liver.models.fused_unet import FusedUNet
 from keras_liver.models.hog_svm import HOGSVM
@@ -28,6 +30,7 @@ __all__ = [
     "CTCascade",
     "CurveLSTM",
     "DCEClassifier",
+    "DCEPipeline",
     "DCESegmenter",
     "FusedUNet",
     "HOGSVM",

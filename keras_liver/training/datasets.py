@@ -113,6 +113,8 @@ def _dce_data(config):
     from keras_liver import data
 
     task = tasks.get(config.task)
+    if config.series_patch is not None:
+        return _series_patch_data(config, task)
     ids, series, seg, classes, names = data.load_dce_folder(config.data)
     if config.lesion_crop:
         crops = [data.lesion_crop(s, lab, tuple(int(v) for v in config.lesion_crop)) for s, lab in zip(series, seg)]
@@ -125,8 +127,6 @@ def _dce_data(config):
     keys = output_keys(config)
     steps = config.steps_per_epoch or math.ceil(len(tr) / config.batch_size)
     split = {"train": train_ids, "val": val_ids}
-    if config.series_patch is not None:
-        return _series_patch_data(config, series, seg, tr, va, steps, keys, split)
     curves = None
     input_shape = (None,) + series.shape[2:] + (1,)
     if model_class(config.model).input_name() == "curves":
@@ -146,23 +146,47 @@ def _dce_data(config):
             "extra": None, "class_names": None if task.is_segmentation else names, "split": split}
 
 
-def _series_patch_data(config, series, seg, tr, va, steps, keys, split):
-    """DCE segmentation on lesion-oversampled ``(t, *series_patch)`` patches (`PatchSampler` over series)."""
-    from keras_liver import data
+def _series_patch_data(config, task):
+    """DCE segmentation on lesion-oversampled ``(t, *series_patch)`` patches (`PatchSampler` over series).
 
+    Every series is normalised by its pre-contrast frame (`baseline_normalize`), resampled to
+    the config's target spacing and, with ``crop_margin_mm``, cropped to its liver box (a
+    cascade's stage 2), one at a time (`load_dce_cases`). The plan records all three, so
+    inference prepares a series the same way.
+    """
+    from keras_liver import data
+    from keras_liver.training.planning import dce_spacings, make_plan, resolve_target_spacing
+
+    if config.val_roi_model:
+        raise ConfigError("val_roi_model: CT only for now; DCE stage 2 is validated on true liver boxes")
     patch = tuple(int(p) for p in config.series_patch)
-    if any(p > n for p, n in zip(patch, series.shape[2:])):
-        raise ConfigError(f"series_patch: {list(patch)} is larger than the series' (z, y, x) {series.shape[2:]}")
-    options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction)
-    sampler = data.PatchSampler(list(series[tr]), list(seg[tr]), patch, seed=config.seed, **options)
-    train = data.patch_dataset(sampler, config.batch_size, seed=config.seed, augment=config.augment,
-                               output_keys=keys)
+    filters = (config.model_args or {}).get("filters", (16, 32, 64))
+    multiple = 2 ** (len(filters) - 1)
+    if any(p % multiple for p in patch):
+        raise ConfigError(f"series_patch: {list(patch)}: each size must be a multiple of {multiple} (the "
+                          f"{len(filters)} levels of filters {list(filters)} halve it {len(filters) - 1} times)")
+    spacings = dce_spacings(config.data)
+    target = resolve_target_spacing(config, spacings)
+    cases = data.load_dce_cases(config.data, target_spacing=target, crop_margin_mm=config.crop_margin_mm)
+    ids, series, seg = cases["ids"], cases["series"], cases["labels"]
+    train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
+    options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
+                   tumour_sampling=config.tumour_sampling)
+    keys = output_keys(config)
+
+    def sampler(wanted, seed):
+        return data.PatchSampler([series[ids.index(i)] for i in wanted], [seg[ids.index(i)] for i in wanted],
+                                 patch, seed=seed, **options)
+
+    train = data.patch_dataset(sampler(train_ids, config.seed), config.batch_size, seed=config.seed,
+                               augment=config.augment, output_keys=keys)
     val = None
-    if len(va):
-        val_sampler = data.PatchSampler(list(series[va]), list(seg[va]), patch, seed=config.seed + 1, **options)
-        val = data.patch_dataset(val_sampler, config.batch_size, seed=config.seed + 1, augment=False,
-                                 count=config.validation_steps * config.batch_size, output_keys=keys).cache()
-    return {"train": train, "val": val, "steps": steps,
+    if val_ids:
+        val = data.patch_dataset(sampler(val_ids, config.seed + 1), config.batch_size, seed=config.seed + 1,
+                                 augment=False, count=config.validation_steps * config.batch_size,
+                                 output_keys=keys).cache()
+    frames = series[0].shape[0]
+    return {"train": train, "val": val, "steps": config.steps_per_epoch or 50,
             "val_steps": config.validation_steps if val is not None else None,
-            "input_shape": (series.shape[1],) + patch + (1,), "extra": None, "class_names": None, "split": split,
-            "full_shape": series.shape[1:] + (1,)}
+            "input_shape": (frames,) + patch + (1,), "extra": None, "class_names": None,
+            "split": {"train": train_ids, "val": val_ids}, "plan": make_plan(config, spacings, target)}

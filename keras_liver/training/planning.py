@@ -33,6 +33,22 @@ def data_spacings(folder) -> list:
     return spacings
 
 
+def dce_spacings(folder) -> list:
+    """``(z, y, x)`` spacing of every series of a DCE phantom folder, read from headers only."""
+    import csv
+    import pathlib
+
+    from keras_liver.errors import MissingPathError
+    from keras_liver.io.nifti import read_nifti_geometry
+
+    table = pathlib.Path(folder) / "cases.csv"
+    if not table.is_file():
+        raise MissingPathError(f"{table}: not a DCE folder (no cases.csv)")
+    with open(table, newline="") as fh:
+        return [read_nifti_geometry(pathlib.Path(folder) / f"dce-{row['case']}.nii.gz")[1]
+                for row in csv.DictReader(fh)]
+
+
 def resolve_target_spacing(config: TrainConfig, spacings) -> tuple | None:
     """The spacing the cache resamples to: ``None`` for ``"native"``, else a ``(z, y, x)`` tuple."""
     value = config.target_spacing
@@ -46,13 +62,13 @@ def resolve_target_spacing(config: TrainConfig, spacings) -> tuple | None:
 
 
 def window_of(config: TrainConfig) -> tuple:
-    """The training patch as a ``(z, y, x)`` window (2D patches get ``z = 1``)."""
-    patch = tuple(int(p) for p in config.patch_size)
+    """The training patch as a ``(z, y, x)`` window (2D patches get ``z = 1``; DCE: ``series_patch``)."""
+    patch = tuple(int(p) for p in (config.series_patch if config.series_patch is not None else config.patch_size))
     return (1,) + patch if len(patch) == 2 else patch
 
 
 def make_plan(config: TrainConfig, spacings, target) -> Plan:
-    """The plan a CT run stores in its model, ``plan.json`` and exports."""
+    """The plan a CT run (or a DCE run on series patches) stores in its model, ``plan.json`` and exports."""
     task = tasks.get(config.task)
     arr = np.asarray(spacings, dtype=np.float64).reshape(-1, 3)
     fingerprint = {"n_cases": int(len(arr)), "spacing_rule": str(config.target_spacing if isinstance(
@@ -62,10 +78,13 @@ def make_plan(config: TrainConfig, spacings, target) -> Plan:
                            min_spacing=[round(float(v), 4) for v in arr.min(axis=0)],
                            max_spacing=[round(float(v), 4) for v in arr.max(axis=0)])
     intensity = config.model_args.get("intensity", "") if isinstance(config.model_args, dict) else ""
+    intensity = f"window:{intensity}" if intensity else ""
+    if task.modality == "DCE":
+        intensity = "series:baseline"  # `baseline_normalize` of the whole series before any crop
     roi = None
     if config.crop_margin_mm is not None:  # trained on liver boxes: it must be given one at inference too
         roi = {"rule": "liver_box", "margin_mm": float(config.crop_margin_mm)}
     stage = StagePlan("liver_tumour", target, window_of(config), labels=task.label_names or (),
-                      intensity=f"window:{intensity}" if intensity else "", roi=roi,
+                      intensity=intensity, roi=roi,
                       context_slices=int(config.context_slices), denoise=config.denoise_args)
     return Plan(task=task.name, stages=(stage,), fingerprint=fingerprint)

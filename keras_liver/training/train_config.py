@@ -51,14 +51,15 @@ class TrainConfig:
             (``None``: the task's default, ``dice_ce`` for segmentation, ``cross_entropy`` for classification).
         loss_args: Loss constructor arguments.
         deep_supervision_scheme: ``"equal"`` or ``"deep_first"`` head weights.
-        target_spacing: CT: the ``(z, y, x)`` mm the cache resamples to: ``"auto"``
+        target_spacing: CT and ``series_patch``: the ``(z, y, x)`` mm cases are resampled to: ``"auto"``
             (default) plans it from the data's spacings (nnU-Net's median rule),
             ``"native"`` (or ``null``) keeps each case's own, three numbers fix it.
             It goes into the model's plan, which inference applies.
-        crop_margin_mm: CT: crop cached cases to the liver plus this margin (``None``: whole volume).
+        crop_margin_mm: CT and ``series_patch``: crop cases to the liver plus this margin
+            (``None``: whole volume); the stage 2 of a cascade.
         tumour_fraction: CT and ``series_patch``: share of tumour-centred patches.
         foreground_fraction: CT and ``series_patch``: share of liver-centred patches among the rest.
-        tumour_sampling: CT: ``"voxel"`` (a random tumour voxel: large lesions dominate) or
+        tumour_sampling: CT and ``series_patch``: ``"voxel"`` (a random tumour voxel: large lesions dominate) or
             ``"lesion"`` (a lesion chosen uniformly, then a voxel in it; see `PatchSampler`).
         hard_fraction: CT: share of the non-tumour patches centred on hard negatives, liver
             voxels unlike the liver (vessels; see `PatchSampler`).
@@ -144,10 +145,17 @@ class TrainConfig:
             raise ConfigError(f"denoise: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
         if float(self.hard_fraction) and tasks.get(self.task).data != "ct_folder":
             raise ConfigError(f"hard_fraction: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
-        if self.tumour_sampling not in ("voxel", "lesion"):
-            raise ConfigError(f"tumour_sampling: 'voxel' or 'lesion', got {self.tumour_sampling!r}")
-        if self.tumour_sampling != "voxel" and tasks.get(self.task).data != "ct_folder":
-            raise ConfigError(f"tumour_sampling: for CT tasks (a LiTS folder) only, got it for task {self.task!r}")
+        from keras_liver.data.patch_sampler import TUMOUR_SAMPLING
+
+        if self.tumour_sampling not in TUMOUR_SAMPLING:
+            raise ConfigError(f"tumour_sampling: one of {list(TUMOUR_SAMPLING)}, got {self.tumour_sampling!r}")
+        patches = tasks.get(self.task).data == "ct_folder" or self.series_patch is not None
+        if self.tumour_sampling != "voxel" and not patches:
+            raise ConfigError(f"tumour_sampling: for patch training (CT, or DCE with series_patch) only, got it for "
+                              f"task {self.task!r} without series_patch")
+        if self.crop_margin_mm is not None and not patches:
+            raise ConfigError(f"crop_margin_mm: for patch training (CT, or DCE with series_patch) only, got it for "
+                              f"task {self.task!r} without series_patch")
         if not 0 <= float(self.hard_fraction) <= 1 or float(self.hard_hu) <= 0:
             raise ConfigError(f"hard_fraction: a share in [0, 1] and hard_hu: HU above 0, got {self.hard_fraction} "
                               f"and {self.hard_hu}")

@@ -57,6 +57,9 @@ def test_stage_two_runs_inside_the_liver_box_and_is_pasted_back():
     assert (z1 - z0, y1 - y0, x1 - x0) < (14, 35, 40)  # ... and not much more: a box, not the volume
     assert max(seen) < 300  # the far block never reached stage 2
     assert stages["liver"].shape == image.shape
+    prob = stages["tumour_probability"]  # one-hot from the threshold predictor: tumour exactly where labelled 2
+    assert prob.shape == image.shape and prob.max() > 0.99
+    np.testing.assert_array_equal(prob > 0.5, out.array == 2)
 
 
 def test_no_liver_gives_an_empty_mask_and_a_plan_must_have_a_box_rule():

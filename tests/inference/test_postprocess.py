@@ -1,6 +1,6 @@
 import numpy as np
 
-from keras_liver.inference import drop_uncertain_lesions, segment_with_predictor
+from keras_liver.inference import drop_uncertain_lesions, lesion_labels, segment_with_predictor
 from keras_liver.io import Volume
 
 
@@ -30,3 +30,38 @@ def test_segmentation_applies_the_probability_floor_on_its_own_grid():
     kept = segment_with_predictor((predict, 2, 1), Volume(hu, np.eye(4)), patch_size=(1, 8, 8), overlap=0.0,
                                   postprocess=False, min_lesion_probability=0.7).array
     assert np.all(kept[1, 1:3, 1:3] == 2) and np.all(kept[1, 5:7, 5:7] == 1)
+
+
+def test_lesion_threshold_grows_lesions_into_foreground_only():
+    probs = np.zeros((2, 5, 7, 3), np.float32)
+    probs[...] = (0.6, 0.3, 0.1)                      # background wins
+    probs[:, 1:4, 1:6] = (0.1, 0.6, 0.3)              # liver wins, some tumour evidence
+    probs[:, 2, 3] = (0.05, 0.15, 0.8)                # tumour wins
+    probs[0, 0, 0] = (0.45, 0.1, 0.45)                # background arg-max with tumour 0.45: never lesion
+    np.testing.assert_array_equal(lesion_labels(probs), probs.argmax(-1))
+    grown = lesion_labels(probs, 0.25)
+    assert np.all(grown[:, 1:4, 1:6] == 2) and grown[0, 0, 0] == 0 and np.all(grown[:, 0, 1:] == 0)
+    kept = lesion_labels(probs, 0.35)
+    assert (kept == 2).sum() == 2 and np.all(kept[:, 2, 3] == 2)
+    assert lesion_labels(probs[..., :2], 0.1).max() == 1   # no lesion class: arg-max
+
+
+def test_segmentation_returns_probabilities_on_the_image_grid():
+    hu = np.zeros((3, 8, 8), np.float32)
+    hu[1, 2:5, 2:5] = 0.8
+
+    def predict(batch):
+        x = batch[..., 0]
+        return np.stack([1.0 - x, 0.0 * x, x], -1)
+
+    same = Volume(hu, np.diag([1.0, 1.0, 2.0, 1.0]))  # already at the target spacing: the predictor's output exactly
+    labels, probs = segment_with_predictor((predict, 2, 1), same, patch_size=(1, 4, 4), target_spacing=(2.0, 1.0, 1.0),
+                                           overlap=0.0, postprocess=False, return_probabilities=True)
+    np.testing.assert_allclose(probs[..., 2], hu, atol=1e-6)
+    np.testing.assert_array_equal(labels.array == 2, hu > 0.5)
+    fine = Volume(hu, np.diag([0.5, 0.5, 2.0, 1.0]))  # resampled to 1 mm and back
+    _, probs = segment_with_predictor((predict, 2, 1), fine, patch_size=(1, 4, 4), target_spacing=(2.0, 1.0, 1.0),
+                                      overlap=0.0, postprocess=False, return_probabilities=True)
+    assert probs.shape == (3, 8, 8, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    assert probs[1, 3, 3, 2] > 0.5 and probs[0, 3, 3, 2] < 1e-6

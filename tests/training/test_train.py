@@ -109,17 +109,39 @@ def test_dce_classifier_run(dce_folder, tmp_path):
     assert model.class_names == ["hcc", "metastasis", "haemangioma", "cyst", "fnh"]
 
 
-def test_dce_segmenter_on_series_patches_is_saved_for_whole_series(dce_folder, tmp_path):
+def test_dce_segmenter_on_series_patches_carries_a_plan_and_segments_whole_series(dce_folder, tmp_path):
+    from keras_liver.inference import segment_series
+    from keras_liver.io import load_volume
+
     run = train({"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
-                 "model": "DCESegmenter", "model_args": {"filters": [2, 3]}, "series_patch": [4, 8, 8],
-                 "tumour_fraction": 0.5, "batch_size": 2, "epochs": 2, "steps_per_epoch": 2,
+                 "model": "DCESegmenter", "model_args": {"filters": [2, 3], "normalize_series": False,
+                                                         "lstm_kernel": [1, 3]},
+                 "series_patch": [4, 8, 8], "target_spacing": "native", "tumour_fraction": 0.5,
+                 "tumour_sampling": "lesion", "batch_size": 2, "epochs": 2, "steps_per_epoch": 2,
                  "validation_steps": 2, "val_fraction": 0.2, "verbose": 0})
     assert {"val_dice_2", "val_recall_2"} <= set(_history(run)[0])
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan["task"] == "dce_segmentation" and plan["stages"][0]["intensity"] == "series:baseline"
+    assert plan["stages"][0]["patch_size"] == [4, 8, 8] and plan["stages"][0]["roi"] is None
+    series = load_volume(dce_folder / "dce-0.nii.gz")
     for name in ("model.keras", "best.keras"):
         model = keras.saving.load_model(run / name)
-        assert tuple(model.input_shape[1:]) == (4, 6, 16, 16, 1)  # the series' shape, not the patch
-        out = model.predict({"sequence": np.zeros((1, 4, 6, 16, 16, 1), np.float32)}, verbose=0)
-        assert out["probabilities"].shape == (1, 6, 16, 16, 3)
+        assert tuple(model.input_shape[1:]) == (4, 4, 8, 8, 1)  # the patch: whole series go through windows
+        assert model.plan.stage.patch_size == (4, 8, 8)
+        mask = segment_series(model, series)
+        assert mask.shape == series.spatial_shape == (6, 16, 16) and set(np.unique(mask.array)) <= {0, 1, 2}
+        np.testing.assert_allclose(mask.affine, series.affine)
+
+
+def test_dce_stage_two_trains_inside_liver_boxes_at_a_planned_spacing(dce_folder, tmp_path):
+    run = train({"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
+                 "model": "DCESegmenter", "model_args": {"filters": [2, 3], "normalize_series": False},
+                 "series_patch": [4, 8, 8], "target_spacing": "auto", "crop_margin_mm": 5.0,
+                 "batch_size": 2, "epochs": 1, "steps_per_epoch": 2, "validation_steps": 1,
+                 "val_fraction": 0.2, "verbose": 0})
+    stage = keras.saving.load_model(run / "model.keras").plan.stage
+    assert stage.roi == {"rule": "liver_box", "margin_mm": 5.0}
+    assert stage.target_spacing is not None and len(stage.target_spacing) == 3
 
 
 def test_series_patch_is_checked(dce_folder, tmp_path):
@@ -127,8 +149,12 @@ def test_series_patch_is_checked(dce_folder, tmp_path):
             "model": "DCESegmenter", "verbose": 0}
     with pytest.raises(ConfigError, match="series_patch"):
         train({**base, "task": "dce_classification", "model": "DCEClassifier", "series_patch": [4, 8, 8]})
-    with pytest.raises(ConfigError, match="larger than the series"):
-        train({**base, "series_patch": [8, 8, 8]})
+    with pytest.raises(ConfigError, match="crop_margin_mm"):
+        train({**base, "crop_margin_mm": 5.0})  # boxes need patch training
+    with pytest.raises(ConfigError, match="multiple of 2"):
+        train({**base, "model_args": {"filters": [2, 3]}, "series_patch": [3, 8, 8]})
+    with pytest.raises(ConfigError, match="val_roi_model"):
+        train({**base, "series_patch": [4, 8, 8], "crop_margin_mm": 5.0, "val_roi_model": "x.keras"})
 
 
 KILL_SCRIPT = textwrap.dedent("""
@@ -308,5 +334,7 @@ def test_validation_boxes_can_come_from_a_stage_1_model(ct_folder, tmp_path):
             np.testing.assert_array_equal(x, y)
     with pytest.raises(MissingPathError, match="val_roi_model"):
         train(tiny_ct_config(ct_folder, tmp_path / "missing", val_roi_model=str(tmp_path / "no.keras"), **common))
+    with pytest.raises(ConfigError, match="multiple of 2"):
+        train({**base, "model_args": {"filters": [2, 3]}, "series_patch": [3, 8, 8]})
     with pytest.raises(ConfigError, match="val_roi_model"):
         TrainConfig.from_dict(tiny_ct_config(ct_folder, tmp_path / "x", val_roi_model=str(stage1)))

@@ -1,0 +1,201 @@
+"""The DCE lesion pipeline on a series: liver (coarse), lesions in its box (fine), one class per lesion.
+
+`run_dce_cascade` takes window predictors, so the same steps run a local `DCEPipeline` and
+one served by TF Serving. A series stage's predictor maps windows ``(n, z, y, x, t)`` (time
+as the channels of `sliding_window_predict`) to ``(n, z, y, x, classes)``.
+"""
+
+import logging
+
+import numpy as np
+from scipy import ndimage
+
+from keras_liver.errors import ConfigError
+from keras_liver.inference.postprocess import postprocess_liver_tumour
+from keras_liver.inference.sliding_window import sliding_window_predict
+from keras_liver.io.volume import Volume
+
+logger = logging.getLogger(__name__)
+MIN_LESION_MM3 = 100.0  # a 5.8 mm sphere: about 3 voxels across at 3 mm pixels, under the smallest phantom lesion
+LIVER_GATE_MM = 6.0  # stage 2 keeps what lies within this of stage 1's liver (about one coarse voxel)
+
+
+def series_window_predictor(call, input_name: str = "sequence", output_name: str = "probabilities"):
+    """A window predictor for a DCE series model from a ``{input: batch} -> {output: batch}`` callable.
+
+    Windows come as ``(n, z, y, x, t)``; the model takes ``(n, t, z, y, x, 1)``.
+    """
+
+    def predict(batch):
+        x = np.ascontiguousarray(np.moveaxis(np.asarray(batch, np.float32), -1, 1)[..., None])
+        return np.asarray(call({input_name: x})[output_name])
+
+    return predict
+
+
+def model_series_predictor(model):
+    """`series_window_predictor` of a local Keras DCE segmenter."""
+    return series_window_predictor(model.predict_on_batch)
+
+
+def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batch_size: int = 2):
+    """One stage of the DCE cascade on a series, as its plan says.
+
+    Steps: `baseline_normalize` of the whole series (plan intensity ``series:baseline``),
+    crop to ``crop_mask`` plus the stage's ROI margin, resampling to the stage's spacing,
+    sliding windows of the stage's patch (Gaussian blending), and the probabilities back on
+    the series' grid (linear; outside the crop: background).
+
+    Args:
+        predict: Window predictor (`series_window_predictor`).
+        series: 4D `Volume` ``(t, z, y, x)``.
+        stage: The stage's `StagePlan`.
+        crop_mask: Boolean ``(z, y, x)`` region (stage 1's liver) or ``None`` for the whole series.
+        batch_size: Windows per call.
+
+    Returns:
+        ``(z, y, x, classes)`` float32 probabilities on the series' grid.
+    """
+    from keras_liver.data.dce_cases import baseline_normalize
+    from keras_liver.preprocess import SpatialPreprocessor
+
+    if not series.is_series:
+        raise ConfigError(f"series: a 4D (t, z, y, x) DCE series, got shape {series.shape}")
+    work = series.replace(baseline_normalize(series.array)) if stage.intensity == "series:baseline" else series
+    margin = (stage.roi or {}).get("margin_mm", 10.0)
+    margin = float(margin if isinstance(margin, (int, float)) else max(margin))
+    prep = SpatialPreprocessor(stage.target_spacing, crop_margin_mm=margin)
+    image, _, record = prep(work, crop_mask=crop_mask)
+    volume = np.moveaxis(image.array, 0, -1)  # (z, y, x, t): time as window channels
+    probs = sliding_window_predict(predict, volume, stage.patch_size, overlap=stage.overlap, batch_size=batch_size,
+                                   pad_value=float(volume.min()))
+    return record.invert(probs, kind="probabilities").array.astype(np.float32)
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 26-connected component of a boolean mask (empty stays empty)."""
+    comps, n = ndimage.label(mask, ndimage.generate_binary_structure(3, 3))
+    if n <= 1:
+        return comps > 0
+    sizes = np.bincount(comps.ravel())
+    sizes[0] = 0
+    return comps == int(np.argmax(sizes))
+
+
+def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batch_size: int = 2,
+                    min_lesion_mm3: float = MIN_LESION_MM3, liver_gate_mm: float | None = LIVER_GATE_MM,
+                    return_stages: bool = False):
+    """Stage 1 (liver, coarse, whole series), then stage 2 (liver and lesion) inside its liver box.
+
+    Args:
+        liver_predict, lesion_predict: Window predictors of the two stages.
+        plan: The pipeline's two-stage `Plan` (second stage with the ROI rule ``liver_box``).
+        series: 4D `Volume` ``(t, z, y, x)`` of raw signal.
+        batch_size: Windows per call.
+        min_lesion_mm3: Smaller lesion components become liver.
+        liver_gate_mm: Stage 2's labels further than this from stage 1's liver become
+            background (``None``: no gate).
+        return_stages: Also return ``{"liver": stage-1 liver mask, "lesion_probability":
+            stage 2's lesion probability on the series' grid}``.
+
+    Returns:
+        uint8 label `Volume` (0 background, 1 liver, 2 lesion) on the series' spatial grid.
+    """
+    if len(plan.stages) != 2 or (plan.stages[1].roi or {}).get("rule") != "liver_box":
+        raise ConfigError("plan: a DCE cascade needs two stages, the second with the ROI rule liver_box")
+    first, second = plan.stages
+    coarse = segment_series_stage(liver_predict, series, first, batch_size=batch_size)
+    liver = largest_component(coarse.argmax(-1) > 0)
+    out = np.zeros(series.spatial_shape, np.uint8)
+    lesion_probability = np.zeros(series.spatial_shape, np.float32)
+    if not liver.any():
+        logger.warning("%s: stage 1 found no liver; the mask is empty", series.meta.get("source", "series"))
+    else:
+        fine = segment_series_stage(lesion_predict, series, second, crop_mask=liver, batch_size=batch_size)
+        out = fine.argmax(-1).astype(np.uint8)
+        lesion_probability = fine[..., 2] if fine.shape[-1] > 2 else lesion_probability
+        if liver_gate_mm is not None:
+            far = ndimage.distance_transform_edt(~liver, sampling=series.spacing) > float(liver_gate_mm)
+            out[far] = 0
+        out = postprocess_liver_tumour(out, series.spacing, min_lesion_mm3=min_lesion_mm3)
+    result = series.replace(out, modality="SEG")
+    logger.info("DCE cascade on %s: liver %d voxels, lesion %d voxels", series.meta.get("source", "series"),
+                int((out > 0).sum()), int((out == 2).sum()))
+    if return_stages:
+        return result, {"liver": liver, "lesion_probability": lesion_probability}
+    return result
+
+
+def lesion_crops(series: np.ndarray, instances: np.ndarray, size) -> list[np.ndarray]:
+    """A ``(t, *size)`` crop of the series centred on each lesion of the instance map, in id order.
+
+    The crop is padded by edge replication where it leaves the series (as `lesion_crop`
+    does for the classifier's training crops).
+    """
+    series = np.asarray(series)
+    size = tuple(int(s) for s in size)
+    n = int(instances.max()) if instances.size else 0
+    if n == 0:
+        return []
+    centres = ndimage.center_of_mass(np.ones(instances.shape), instances, np.arange(1, n + 1))
+    pad = [(0, 0)] + [(s, s) for s in size]
+    padded = np.pad(series, pad, mode="edge")
+    crops = []
+    for centre in centres:
+        start = [int(round(c)) - s // 2 + s for c, s in zip(centre, size)]
+        crops.append(padded[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(start, size))])
+    return crops
+
+
+def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_names) -> list[dict]:
+    """Each lesion of an instance map cropped from the series and classified.
+
+    Args:
+        classify: ``(n, t, z, y, x, 1)`` float32 crops -> ``(n, classes)`` probabilities.
+        series: ``(t, z, y, x)`` raw series.
+        instance: ``(z, y, x)`` lesion ids 1..n (0 elsewhere).
+        crop_size: The classifier's ``(z, y, x)`` crop.
+        class_names: Names by class index.
+
+    Returns:
+        One ``{"class", "probabilities": {name: p}}`` per lesion id, in id order.
+    """
+    crops = lesion_crops(series, instance, crop_size)
+    if not crops:
+        return []
+    probs = np.asarray(classify(np.stack(crops)[..., None].astype(np.float32)), np.float64)
+    if probs.shape != (len(crops), len(class_names)):
+        raise ConfigError(f"classifier: returned {probs.shape} for {len(crops)} lesions of {len(class_names)} classes")
+    return [{"class": str(class_names[int(p.argmax())]),
+             "probabilities": {str(n): round(float(v), 4) for n, v in zip(class_names, p)}} for p in probs]
+
+
+def pipeline_predict(pipeline, series: Volume, **options):
+    """Run a local `DCEPipeline` on a series: labels, lesion ids and one record per lesion.
+
+    Args:
+        pipeline: `DCEPipeline`.
+        series: 4D `Volume` ``(t, z, y, x)``.
+        **options: `run_dce_cascade` settings (``batch_size``, ``min_lesion_mm3``, ``liver_gate_mm``).
+
+    Returns:
+        ``(labels, instance, lesions)``: the uint8 label `Volume` (0 background, 1 liver,
+        2 lesion), the uint16 lesion-id `Volume` and the records of `lesions.json` (``id``,
+        ``class``, ``probabilities``, ``volume_ml``, ``centroid_mm`` world RAS,
+        ``max_diameter_mm``, ``voxels``).
+    """
+    from keras_liver.inference.lesion_table import lesion_table
+
+    if not series.is_series:
+        raise ConfigError(f"series: the DCE pipeline takes a 4D (t, z, y, x) series, got shape {series.shape}")
+    labels = run_dce_cascade(model_series_predictor(pipeline.liver_stage),
+                             model_series_predictor(pipeline.lesion_stage), pipeline.plan, series, **options)
+    instance, rows = lesion_table(labels)
+
+    def classify(crops):
+        return pipeline.classifier.predict_on_batch({"sequence": crops})["probabilities"]
+
+    classes = classify_lesions(classify, series.array, instance, pipeline.crop_size, pipeline.class_names)
+    lesions = [{"id": r["id"], **c, **{k: r[k] for k in ("volume_ml", "centroid_mm", "max_diameter_mm", "voxels")}}
+               for r, c in zip(rows, classes)]
+    return labels, labels.replace(instance), lesions

@@ -1,0 +1,149 @@
+"""The DCE lesion pipeline: stage 2 only inside stage 1's liver box, labels on the series' grid, one class
+per lesion, and one saved pipeline that `predict` turns into a label map and ``lesions.json``."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_liver.cli.main import main
+from keras_liver.data import baseline_normalize
+from keras_liver.errors import ConfigError
+from keras_liver.inference import classify_lesions, lesion_crops, pipeline_predict, run_dce_cascade
+from keras_liver.io import Volume, load_volume, save_volume
+from keras_liver.models import DCEClassifier, DCEPipeline, DCESegmenter, load_model, save_model
+from keras_liver.plans import Plan, StagePlan
+
+LIVER = (slice(2, 9), slice(6, 26), slice(8, 30))
+LESIONS = ((slice(4, 7), slice(9, 14), slice(11, 16)), (slice(4, 6), slice(18, 22), slice(22, 26)))
+
+
+def _series(frames=5):
+    """Liver that enhances slowly, two lesions that enhance fast, a far bright block that never should be seen."""
+    shape = (11, 32, 36)
+    s = np.full((frames,) + shape, 10.0, np.float32)
+    t = np.linspace(0, 1, frames)[:, None, None, None]
+    s[(slice(None),) + LIVER] = 100 + 50 * t
+    for box in LESIONS:
+        s[(slice(None),) + box] = 100 + 400 * t
+    s[:, 0:2, 28:32, 0:4] = 2000.0  # far from the liver: stage 2 must not see it
+    return Volume(s, np.diag([2.5, 2.5, 4.0, 1.0]), meta={"source": "tiny"})
+
+
+def _rule_predictor(rule, seen=None):
+    """Windows ``(n, z, y, x, t)`` of normalised signal -> one-hot probabilities by a rule on the frames."""
+    def predict(batch):
+        if seen is not None:
+            seen.append(float(batch.max()))
+        return np.eye(3, dtype=np.float32)[rule(batch)]
+    return predict
+
+
+def _liver_rule(batch):
+    return np.where((batch[..., 0] > 0.3) & (batch[..., 0] < 5), 1, 0)  # normalised: liver 0.6, background -0.25
+
+
+def _lesion_rule(batch):
+    rise = batch[..., -1] - batch[..., 0]
+    return np.where(rise > 3.0, 2, _liver_rule(batch))  # lesions rise by 3.8, the liver by 0.5
+
+
+PLAN = Plan(task="dce_segmentation", stages=(
+    StagePlan("liver", (5.0, 5.0, 8.0), (4, 8, 8), labels=("background", "liver", "lesion"),
+              intensity="series:baseline"),
+    StagePlan("lesion", None, (4, 8, 8), labels=("background", "liver", "lesion"), intensity="series:baseline",
+              roi={"rule": "liver_box", "margin_mm": 5.0})))
+
+
+def test_stage_two_runs_in_the_liver_box_and_lesions_land_on_the_series_grid():
+    series, seen = _series(), []
+    labels, stages = run_dce_cascade(_rule_predictor(_liver_rule), _rule_predictor(_lesion_rule, seen), PLAN, series,
+                                     min_lesion_mm3=0.0, liver_gate_mm=None, return_stages=True)
+    truth = np.zeros(series.spatial_shape, np.uint8)
+    truth[LIVER] = 1
+    for box in LESIONS:
+        truth[box] = 2
+    assert labels.shape == series.spatial_shape and np.allclose(labels.affine, series.affine)
+    assert (labels.array == truth).mean() > 0.97  # stage 1 at coarse spacing blurs only the liver's border
+    for box in LESIONS:
+        assert np.all(labels.array[box] == 2)
+    assert labels.array[0:2, 28:32, 0:4].max() == 0
+    block = baseline_normalize(series.array)[0, 0, 28, 0]
+    assert max(seen) < block - 10  # the bright block never reached stage 2
+    assert stages["lesion_probability"][LESIONS[0]].min() == 1.0
+
+
+def test_no_liver_gives_an_empty_map_and_the_plan_needs_a_box_rule():
+    series = _series()
+    nothing = _rule_predictor(lambda b: np.zeros(b.shape[:-1], int))
+    assert not run_dce_cascade(nothing, nothing, PLAN, series).array.any()
+    with pytest.raises(ConfigError, match="liver_box"):
+        run_dce_cascade(nothing, nothing, Plan(task="dce_segmentation", stages=PLAN.stages[:1] * 2), series)
+
+
+def test_each_lesion_is_cropped_at_its_centre_and_classified():
+    series = _series().array
+    instance = np.zeros(series.shape[1:], np.int32)
+    instance[LESIONS[0]], instance[LESIONS[1]] = 1, 2
+    crops = lesion_crops(series, instance, (3, 5, 5))
+    assert [c.shape for c in crops] == [(5, 3, 5, 5)] * 2
+    assert np.all(crops[0][:, :, 2, 2] == series[:, 4:7, 11, 13])  # centred on lesion 1 (z 5, y 11, x 13)
+    names = ["a", "b", "c"]
+
+    def classify(batch):  # class by the crop's peak signal: lesion crops rise to 500
+        assert batch.shape[1:] == (5, 3, 5, 5, 1)
+        return np.eye(3)[np.where(batch.max(axis=(1, 2, 3, 4, 5)) > 400, 1, 0)]
+
+    out = classify_lesions(classify, series, instance, (3, 5, 5), names)
+    assert [o["class"] for o in out] == ["b", "b"] and out[0]["probabilities"] == {"a": 0.0, "b": 1.0, "c": 0.0}
+    assert classify_lesions(classify, series, np.zeros_like(instance), (3, 5, 5), names) == []
+
+
+def _tiny_pipeline():
+    shape = (5, 4, 8, 8, 1)
+    liver = DCESegmenter(input_shape=shape, filters=(2, 3), normalize_series=False, lstm_kernel=[1, 3])
+    lesion = DCESegmenter(input_shape=shape, filters=(2, 3), normalize_series=False, lstm_kernel=1)
+    liver.plan = Plan(task="dce_segmentation", stages=(PLAN.stages[0],))
+    lesion.plan = Plan(task="dce_segmentation", stages=(PLAN.stages[1],))
+    classifier = DCEClassifier(input_shape=(5, 3, 5, 5, 1), num_classes=3, encoder_filters=(2,), lstm_filters=(2,),
+                               class_names=["a", "b", "c"])
+    return DCEPipeline(liver, lesion, classifier)
+
+
+def test_pipeline_round_trips_and_predict_writes_labels_and_lesions_json(tmp_path):
+    pipeline = _tiny_pipeline()
+    assert pipeline.plan.stages[1].roi["rule"] == "liver_box" and pipeline.crop_size == (3, 5, 5)
+    path = save_model(pipeline, tmp_path / "pipeline.keras")
+    loaded = load_model(path)
+    assert isinstance(loaded, DCEPipeline) and loaded.class_names == ["a", "b", "c"]
+    assert loaded.plan == pipeline.plan
+    series = _series()
+    labels, instance, lesions = pipeline_predict(loaded, series, min_lesion_mm3=0.0)
+    expect_labels, _, expect = pipeline_predict(pipeline, series, min_lesion_mm3=0.0)
+    np.testing.assert_array_equal(labels.array, expect_labels.array)
+    assert lesions == expect and labels.shape == series.spatial_shape
+    assert int(instance.array.max()) == len(lesions)
+    save_volume(series, tmp_path / "series.nii.gz")
+    out = tmp_path / "out" / "lesions.nii.gz"
+    assert main(["predict", "--model", str(path), "--input", str(tmp_path / "series.nii.gz"), "--output", str(out),
+                 "--instances", str(tmp_path / "out" / "ids.nii.gz")]) == 0
+    record = json.loads((tmp_path / "out" / "lesions.json").read_text())
+    assert record["task"] == "dce_lesions" and record["class_names"] == ["a", "b", "c"]
+    written = load_volume(out).array
+    ids = load_volume(tmp_path / "out" / "ids.nii.gz").array
+    assert written.shape == series.spatial_shape and set(np.unique(written)) <= {0, 1, 2}
+    assert len(record["lesions"]) == int(ids.max()) and np.all((ids > 0) == (written == 2))
+    for lesion in record["lesions"]:
+        assert set(lesion) >= {"id", "class", "probabilities", "volume_ml", "centroid_mm", "max_diameter_mm"}
+        assert lesion["class"] in ("a", "b", "c") and abs(sum(lesion["probabilities"].values()) - 1) < 1e-3
+
+
+def test_pipeline_checks_its_parts(tmp_path):
+    pipeline = _tiny_pipeline()
+    with pytest.raises(ConfigError, match="classifier: needs a dce_classification"):
+        DCEPipeline(pipeline.liver_stage, pipeline.lesion_stage, pipeline.liver_stage)
+    bare = DCESegmenter(input_shape=(5, 4, 8, 8, 1), filters=(2, 3))
+    with pytest.raises(ConfigError, match="no plan"):
+        DCEPipeline(bare, pipeline.lesion_stage, pipeline.classifier)
+    with pytest.raises(ConfigError, match="4D"):
+        pipeline_predict(pipeline, Volume(np.zeros((4, 8, 8), np.float32), np.eye(4)))
