@@ -31,8 +31,17 @@ def baseline_normalize(series) -> np.ndarray:
     return (series - float(base.mean())) / (float(base.std()) + 1e-6)
 
 
+def read_cases_table(folder) -> list[dict]:
+    """The rows of a DCE folder's ``cases.csv`` (`MissingPathError` when it has none)."""
+    table = pathlib.Path(folder) / "cases.csv"
+    if not table.is_file():
+        raise MissingPathError(f"{table}: not a DCE folder (no cases.csv)")
+    with open(table, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None = None, roi_masks=None,
-                   normalize: bool = True, ids=None):
+                   normalize: bool = True, ids=None, transform=None):
     """The series of a DCE phantom folder as one stage of a cascade trains on them.
 
     Each series is read, normalised (`baseline_normalize`), cropped to its liver's box plus
@@ -49,6 +58,8 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
             to crop to instead of the true liver (a stage-1 model's prediction, for validation).
         normalize: Apply `baseline_normalize` first.
         ids: Only these case ids (default all rows of ``cases.csv``).
+        transform: Optional ``callable(series, label) -> (series, label)`` on the prepared
+            arrays of each case (for example `lesion_crop`), applied before the next is read.
 
     Returns:
         ``{"ids", "series": [(t, z, y, x) float32], "labels": [(z, y, x) uint8],
@@ -61,10 +72,7 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
 
     folder = pathlib.Path(folder)
     table = folder / "cases.csv"
-    if not table.is_file():
-        raise MissingPathError(f"{table}: not a DCE folder (no cases.csv)")
-    with open(table, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_cases_table(folder)
     if ids is not None:
         wanted = {str(i) for i in ids}
         rows = [r for r in rows if r["case"] in wanted]
@@ -88,9 +96,12 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
             if not np.any(mask):
                 raise ConfigError(f"{folder}: case {n} has no liver voxel to crop to")
         image, lab, _ = prep(series, label, crop_mask=mask)
+        image, lab = image.array.astype(np.float32), lab.array.astype(np.uint8)
+        if transform is not None:
+            image, lab = transform(image, lab)
         out["ids"].append(n)
-        out["series"].append(image.array.astype(np.float32))
-        out["labels"].append(lab.array.astype(np.uint8))
+        out["series"].append(np.asarray(image, np.float32))
+        out["labels"].append(np.asarray(lab, np.uint8))
         out["classes"].append(names.index(row["lesion_class"]))
         out["spacings"].append(tuple(series.spacing))
     if not out["ids"]:

@@ -1,6 +1,5 @@
 """tf.data pipelines: patches for CT segmentation, whole series for DCE models."""
 
-import csv
 import logging
 import pathlib
 
@@ -8,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_liver.data.augment import augment_patch
-from keras_liver.errors import ConfigError, MissingPathError
+from keras_liver.errors import ConfigError
 from keras_liver.io.case_store import CaseStore
 
 logger = logging.getLogger(__name__)
@@ -129,12 +128,11 @@ def load_dce_folder(folder):
     from keras_liver.io import load_volume
     from keras_liver.phantoms import LESION_CLASSES
 
+    from keras_liver.data.dce_cases import read_cases_table
+
     folder = pathlib.Path(folder)
     table = folder / "cases.csv"
-    if not table.is_file():
-        raise MissingPathError(f"{table}: not a DCE folder (no cases.csv)")
-    with open(table, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_cases_table(folder)
     names = list(LESION_CLASSES)
     ids, series, labels, classes = [], [], [], []
     for row in rows:

@@ -115,10 +115,14 @@ def _dce_data(config):
     task = tasks.get(config.task)
     if config.series_patch is not None:
         return _series_patch_data(config, task)
-    ids, series, seg, classes, names = data.load_dce_folder(config.data)
-    if config.lesion_crop:
-        crops = [data.lesion_crop(s, lab, tuple(int(v) for v in config.lesion_crop)) for s, lab in zip(series, seg)]
-        series, seg = np.stack([c[0] for c in crops]), np.stack([c[1] for c in crops])
+    if config.lesion_crop:  # crop each series as it is read: 500 whole series would need 8.4 GB
+        size = tuple(int(v) for v in config.lesion_crop)
+        cases = data.load_dce_cases(config.data, normalize=False,
+                                    transform=lambda s, lab: data.lesion_crop(s, lab, size))
+        ids, classes, names = cases["ids"], cases["classes"], cases["class_names"]
+        series, seg = np.stack(cases["series"]), np.stack(cases["labels"])
+    else:
+        ids, series, seg, classes, names = data.load_dce_folder(config.data)
     strata = classes if task.stratified_split else None
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases, strata)
     tr = np.array([ids.index(i) for i in train_ids])

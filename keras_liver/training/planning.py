@@ -35,18 +35,13 @@ def data_spacings(folder) -> list:
 
 def dce_spacings(folder) -> list:
     """``(z, y, x)`` spacing of every series of a DCE phantom folder, read from headers only."""
-    import csv
     import pathlib
 
-    from keras_liver.errors import MissingPathError
+    from keras_liver.data.dce_cases import read_cases_table
     from keras_liver.io.nifti import read_nifti_geometry
 
-    table = pathlib.Path(folder) / "cases.csv"
-    if not table.is_file():
-        raise MissingPathError(f"{table}: not a DCE folder (no cases.csv)")
-    with open(table, newline="") as fh:
-        return [read_nifti_geometry(pathlib.Path(folder) / f"dce-{row['case']}.nii.gz")[1]
-                for row in csv.DictReader(fh)]
+    return [read_nifti_geometry(pathlib.Path(folder) / f"dce-{row['case']}.nii.gz")[1]
+            for row in read_cases_table(folder)]
 
 
 def resolve_target_spacing(config: TrainConfig, spacings) -> tuple | None:
