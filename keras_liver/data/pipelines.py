@@ -61,8 +61,8 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
     spatial_dims = 2 if sampler.two_d else 3
     lead = tuple(getattr(sampler, "lead", ()))
     channels, centre = int(getattr(sampler, "channels", 1)), int(getattr(sampler, "context", 0))
-    if lead and (sampler.two_d or hog_orientations):
-        raise ConfigError("patch_dataset: series patches are 3D (z, y, x) and take no HOG input")
+    if lead and hog_orientations:
+        raise ConfigError("patch_dataset: series patches take no HOG input")
     first, stride = start + int(shard[0]), int(shard[1])
     indices = tf.data.Dataset.range(first, start + count, stride) if count is not None else \
         tf.data.Dataset.range(first, 2 ** 62, stride)
@@ -101,17 +101,18 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
 
 
 def augment_series(series, label, seed):
-    """In-plane flips of a ``(t, z, y, x, 1)`` series (and its ``(z, y, x)`` label map, if given) and
-    Gaussian noise of up to 3 % of the first frame's standard deviation, from the stateless ``seed``.
+    """In-plane flips of a ``(t, z, y, x, 1)`` or ``(t, y, x, 1)`` series (and its ``(z, y, x)`` or
+    ``(y, x)`` label map, if given) and Gaussian noise of up to 3 % of the first frame's standard
+    deviation, from the stateless ``seed``.
 
     Returns:
         ``(series, label)``; ``label`` is returned unchanged when ``None``.
     """
-    for k, axis in enumerate((3, 2)):  # x then y, of (t, z, y, x, 1)
+    for k, axis in enumerate((-2, -3)):  # x then y, counted from the channel axis
         flip = tf.random.stateless_uniform((), tf.random.experimental.stateless_fold_in(seed, k)) < 0.5
         series = tf.cond(flip, lambda a=axis: tf.reverse(series, [a]), lambda: series)
         if label is not None:
-            label = tf.cond(flip, lambda a=axis - 1: tf.reverse(label, [a]), lambda: label)
+            label = tf.cond(flip, lambda a=axis + 1: tf.reverse(label, [a]), lambda: label)
     scale = tf.math.reduce_std(series[0]) * 0.03
     noise = tf.random.stateless_normal(tf.shape(series), tf.random.experimental.stateless_fold_in(seed, 9))
     series = series + noise * scale

@@ -20,22 +20,30 @@ MIN_LESION_MM3 = 100.0  # a 5.8 mm sphere: about 3 voxels across at 3 mm pixels,
 LIVER_GATE_MM = 6.0  # stage 2 keeps what lies within this of stage 1's liver (about one coarse voxel)
 
 
-def series_window_predictor(call, input_name: str = "sequence", output_name: str = "probabilities"):
+def series_window_predictor(call, input_name: str = "sequence", output_name: str = "probabilities",
+                            spatial_dims: int = 3):
     """A window predictor for a DCE series model from a ``{input: batch} -> {output: batch}`` callable.
 
-    Windows come as ``(n, z, y, x, t)``; the model takes ``(n, t, z, y, x, 1)``.
+    Windows come as ``(n, z, y, x, t)``; a 3D model takes ``(n, t, z, y, x, 1)``, a 2D + time
+    model (``spatial_dims = 2``, windows of depth 1) ``(n, t, y, x, 1)``.
     """
 
     def predict(batch):
-        x = np.ascontiguousarray(np.moveaxis(np.asarray(batch, np.float32), -1, 1)[..., None])
-        return np.asarray(call({input_name: x})[output_name])
+        x = np.moveaxis(np.asarray(batch, np.float32), -1, 1)
+        if spatial_dims == 2:
+            if x.shape[2] != 1:
+                raise ConfigError(f"window: a 2D + time model takes windows one slice deep, got {x.shape[2]}")
+            out = np.asarray(call({input_name: np.ascontiguousarray(x[:, :, 0, ..., None])})[output_name])
+            return out[:, None]
+        return np.asarray(call({input_name: np.ascontiguousarray(x[..., None])})[output_name])
 
     return predict
 
 
 def model_series_predictor(model):
-    """`series_window_predictor` of a local Keras DCE segmenter."""
-    return series_window_predictor(model.predict_on_batch)
+    """`series_window_predictor` of a local Keras DCE segmenter (3D, or 2D + time)."""
+    dims = len(model.input["sequence"].shape) - 3
+    return series_window_predictor(model.predict_on_batch, spatial_dims=dims)
 
 
 def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batch_size: int = 2):

@@ -80,8 +80,8 @@ def classifier_head(x, num_classes: int, dropout: float = 0.0) -> dict:
     return {"probabilities": probabilities, "label": ArgMax(name="label")(probabilities)}
 
 
-def encoder_3d(x, filters, name: str, *, norm="batch", activation="relu", dropout: float = 0.0):
-    """A 3D convolutional encoder: a conv block per level, 2x pooling between levels.
+def encoder(x, filters, spatial_dims: int, name: str, *, norm="batch", activation="relu", dropout: float = 0.0):
+    """A 2D or 3D convolutional encoder: a conv block per level, 2x pooling between levels.
 
     Returns:
         The list of level outputs, finest first (the last is not pooled).
@@ -89,7 +89,13 @@ def encoder_3d(x, filters, name: str, *, norm="batch", activation="relu", dropou
     levels = []
     for i, f in enumerate(filters):
         if i:
-            x = downsample(x, 3, f"{name}_pool{i}")
-        x = conv_block(x, int(f), 3, f"{name}_level{i}", norm=norm, activation=activation, dropout=dropout)
+            x = downsample(x, spatial_dims, f"{name}_pool{i}")
+        x = conv_block(x, int(f), spatial_dims, f"{name}_level{i}", norm=norm, activation=activation,
+                       dropout=dropout)
         levels.append(x)
     return levels
+
+
+def encoder_3d(x, filters, name: str, *, norm="batch", activation="relu", dropout: float = 0.0):
+    """`encoder` in 3D."""
+    return encoder(x, filters, 3, name, norm=norm, activation=activation, dropout=dropout)

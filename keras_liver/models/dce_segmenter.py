@@ -35,6 +35,10 @@ class DCESegmenter(LiverModel):
         normalize_series: Add `SeriesNormalization`.
         subtraction: Give every frame its subtraction image as a second
             channel (`SubtractionImages`, after the normalisation).
+        spatial_dims: 3 (the paper's model: 3D convolutions per frame, ConvLSTM3D)
+            or 2 (the 2D + time variant: each slice on its own, 2D convolutions per
+            frame, ConvLSTM2D; ``input_shape`` is then ``(t, y, x, c)`` and the
+            outputs ``(batch, y, x, ...)``).
         lstm_kernel: Kernel size of the ConvLSTMs, one for all levels or one per
             level (finest first). A kernel of 1 at the finest level is an LSTM per
             voxel over time, 27 times cheaper than 3 x 3 x 3; the encoder's 3D
@@ -49,12 +53,15 @@ class DCESegmenter(LiverModel):
 
     task = "dce_segmentation"
     config_keys = ('input_shape', 'num_classes', 'filters', 'norm', 'activation', 'normalize_series', 'subtraction',
-                   'lstm_kernel')
+                   'lstm_kernel', 'spatial_dims')
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 3, filters=(16, 32, 64), norm="batch",
                  activation: str = "relu", normalize_series: bool = True, subtraction: bool = False,
-                 lstm_kernel=3, name: str = "dce_segmenter", **kwargs):
-        input_shape = self.coerce_input_shape(input_shape, (5,), "(t, z, y, x, c)")
+                 lstm_kernel=3, spatial_dims: int = 3, name: str = "dce_segmenter", **kwargs):
+        if spatial_dims not in (2, 3):
+            raise ConfigError(f"spatial_dims: 2 or 3, got {spatial_dims!r}")
+        input_shape = self.coerce_input_shape(input_shape, (spatial_dims + 2,),
+                                              "(t, z, y, x, c)" if spatial_dims == 3 else "(t, y, x, c)")
         filters = [int(f) for f in filters]
         if len(filters) < 2:
             raise ConfigError("filters: at least two levels")
@@ -67,22 +74,24 @@ class DCESegmenter(LiverModel):
         x = SeriesNormalization(name="series_normalization")(sequence) if normalize_series else sequence
         if subtraction:
             x = SubtractionImages(name="subtraction_images")(x)
-        levels = blocks.encoder_3d(FoldTime(name="fold_time")(x), filters, "encoder", norm=norm,
-                                   activation=activation)
+        levels = blocks.encoder(FoldTime(name="fold_time")(x), filters, spatial_dims, "encoder", norm=norm,
+                                activation=activation)
+        convlstm = keras.layers.ConvLSTM3D if spatial_dims == 3 else keras.layers.ConvLSTM2D
         summaries = []
         for level, (features, f) in enumerate(zip(levels, filters)):
             series = UnfoldTime(name=f"unfold_time_{level}")([features, sequence])
-            summaries.append(keras.layers.ConvLSTM3D(f, kernels[level], padding="same",
-                                                     name=f"convlstm_{level}")(series))
+            summaries.append(convlstm(f, kernels[level], padding="same", name=f"convlstm_{level}")(series))
         d = summaries[-1]
         for level in range(len(filters) - 2, -1, -1):
-            up = blocks.upsample(d, filters[level], 3, f"up_{level}")
+            up = blocks.upsample(d, filters[level], spatial_dims, f"up_{level}")
             d = keras.layers.Concatenate(name=f"decoder_{level}_concat")([summaries[level], up])
-            d = blocks.conv_block(d, filters[level], 3, f"decoder_{level}", norm=norm, activation=activation)
-        probabilities = blocks.softmax_head(d, int(num_classes), 3, "probabilities")
+            d = blocks.conv_block(d, filters[level], spatial_dims, f"decoder_{level}", norm=norm,
+                                  activation=activation)
+        probabilities = blocks.softmax_head(d, int(num_classes), spatial_dims, "probabilities")
         outputs = {"probabilities": probabilities, "mask": ArgMax(name="mask")(probabilities)}
         super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
 
         self._remember(input_shape=input_shape, num_classes=int(num_classes), filters=filters, norm=norm,
                        activation=activation, normalize_series=bool(normalize_series), subtraction=bool(subtraction),
-                       lstm_kernel=lstm_kernel if isinstance(lstm_kernel, int) else kernels)
+                       lstm_kernel=lstm_kernel if isinstance(lstm_kernel, int) else kernels,
+                       spatial_dims=int(spatial_dims))

@@ -35,7 +35,7 @@ class TrainConfig:
         val_cases: Explicit validation case ids (overrides ``val_fraction``).
         patch_size: CT: ``(z, y, x)`` for 3D models or ``(y, x)`` for 2D.
         series_patch: DCE segmentation: train and validate on random ``(z, y, x)``
-            patches of the series, a share ``tumour_fraction`` of them centred on
+            patches of the series (``(y, x)`` slices for a 2D + time model), a share ``tumour_fraction`` of them centred on
             a lesion voxel and ``foreground_fraction`` of the rest on the liver
             (``None``: whole series, where the lesion is under 1 % of the voxels).
             ``model.keras`` and ``best.keras`` are then rebuilt for the whole
@@ -173,9 +173,12 @@ class TrainConfig:
                 tasks.get(self.task).data != "ct_folder" or len(self.patch_size) != 2)):
             raise ConfigError(f"context_slices: a count >= 0 of neighbouring slices for 2D CT patches (y, x), got "
                               f"{self.context_slices} with patch_size {self.patch_size}")
-        if self.series_patch is not None and (self.task != "dce_segmentation" or len(self.series_patch) != 3):
-            raise ConfigError(f"series_patch: a (z, y, x) size for task dce_segmentation only, got "
-                              f"{self.series_patch} for task {self.task!r}")
+        if self.series_patch is not None:
+            dims = int((self.model_args or {}).get("spatial_dims", 3))
+            if self.task != "dce_segmentation" or len(self.series_patch) != dims:
+                raise ConfigError(f"series_patch: a (z, y, x) size (3D models) or (y, x) (spatial_dims: 2) for "
+                                  f"task dce_segmentation only, got {self.series_patch} for task {self.task!r} "
+                                  f"with a {dims}D model")
         self._check_loss(task)
         if self.monitor is None:
             self.monitor = task.default_monitor

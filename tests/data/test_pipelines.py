@@ -223,3 +223,23 @@ def test_lesion_sampling_draws_small_lesions_as_often_as_large_ones():
     assert 0.4 < small_share(by_lesion) < 0.6
     with pytest.raises(ConfigError, match="tumour_sampling"):
         PatchSampler([image], [label], (3, 5, 5), tumour_sampling="case")
+
+
+@pytest.mark.parametrize("spatial", [(3, 5, 7), (5, 7)])
+def test_series_augmentation_flips_series_and_label_together(spatial):
+    import tensorflow as tf
+
+    from keras_liver.data import augment_series
+
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 3, spatial).astype(np.uint8)
+    series = np.repeat(label[None].astype(np.float32), 4, axis=0)[..., None] * 100.0  # every frame = label * 100
+    seen = set()
+    for k in range(12):
+        out, lab = augment_series(tf.constant(series), tf.constant(label), tf.constant([k, 1], tf.int32))
+        out, lab = out.numpy(), lab.numpy()
+        assert out.shape == series.shape and lab.shape == label.shape
+        np.testing.assert_allclose(np.round(out[0, ..., 0] / 100.0), lab)  # still aligned (noise is 3 % of std)
+        flips = tuple(np.array_equal(lab, np.flip(label, axes)) for axes in ((-1,), (-2,), (-2, -1)))
+        seen.add(flips)
+    assert len(seen) > 1  # the flips do happen

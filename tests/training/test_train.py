@@ -141,6 +141,25 @@ def test_dce_segmenter_on_series_patches_carries_a_plan_and_segments_whole_serie
         np.testing.assert_allclose(mask.affine, series.affine)
 
 
+def test_a_2d_plus_time_segmenter_trains_on_slices_and_segments_whole_series(dce_folder, tmp_path):
+    from keras_liver.inference import segment_series
+    from keras_liver.io import load_volume
+
+    run = train({"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
+                 "model": "DCESegmenter", "model_args": {"filters": [2, 3], "normalize_series": False,
+                                                         "spatial_dims": 2},
+                 "series_patch": [8, 12], "target_spacing": "native", "batch_size": 2, "epochs": 1,
+                 "steps_per_epoch": 2, "validation_steps": 1, "val_fraction": 0.2, "verbose": 0})
+    model = keras.saving.load_model(run / "model.keras")
+    assert tuple(model.input_shape[1:]) == (4, 8, 12, 1) and model.plan.stage.patch_size == (1, 8, 12)
+    series = load_volume(dce_folder / "dce-0.nii.gz")
+    mask = segment_series(model, series)
+    assert mask.shape == (6, 16, 16) and set(np.unique(mask.array)) <= {0, 1, 2}
+    with pytest.raises(ConfigError, match="spatial_dims"):
+        train({"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "bad"),
+               "model": "DCESegmenter", "model_args": {"spatial_dims": 2}, "series_patch": [4, 8, 8]})
+
+
 def test_dce_stage_two_trains_inside_liver_boxes_at_a_planned_spacing(dce_folder, tmp_path):
     run = train({"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
                  "model": "DCESegmenter", "model_args": {"filters": [2, 3], "normalize_series": False},
