@@ -1,7 +1,7 @@
 """``keras-liver query``: segment a CT volume or classify a DCE series through a model server."""
 
 from keras_liver.cli.arguments import add_window_options
-from keras_liver.cli.results import write_result
+from keras_liver.cli.results import write_lesions, write_result
 
 
 def add_parser(sub) -> None:
@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
     add_window_options(p, batch_size=True)
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--max-message-mb", type=int, default=256)
+    p.add_argument("--instances", default=None, help="DCE pipeline: also write the lesion-id map here (NIfTI)")
     p.set_defaults(run=run)
 
 
@@ -37,6 +38,16 @@ def run(args) -> int:
     image = load_volume(args.input)
     with _client(args) as client:
         meta = client.metadata()
+        plan = client.plan()
+        if plan is not None and len(plan.stages) == 2 and tasks.get(plan.task).modality == "DCE":
+            labels, instance, lesions = client.segment_lesions(image)
+            names = (plan.fingerprint.get("classifier") or {}).get("class_names")
+            return write_lesions(labels, instance, lesions, output=args.output, source=args.input, model=args.model,
+                                 version=meta["version"], class_names=names, instances=args.instances)
+        if args.instances:
+            from keras_liver.errors import ConfigError
+
+            raise ConfigError("--instances: only a served DCE pipeline writes a lesion-id map")
         if tasks.task_of(meta).is_segmentation:
             options = {"overlap": args.overlap, "batch_size": args.batch_size}
             if args.spacing:

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE = "serving_default"
 LIVER_SIGNATURE = "liver"  # a cascade's stage 1
+CLASSIFY_SIGNATURE = "classify"  # a DCE pipeline's lesion classifier
 PLAN_SIGNATURE = "plan"  # input plan_format (int32 scalar, ignored), output plan (string: the plan's JSON)
 TOLERANCE = 1e-5
 STALE_AFTER_S = 3600.0  # a hidden export folder untouched this long belongs to a killed export
@@ -101,11 +102,17 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
 
     trained_policies = dtype_policies(model)
     from keras_liver.models.ct_cascade import CTCascade
+    from keras_liver.models.dce_pipeline import DCEPipeline
 
     stages = {}
     if isinstance(model, CTCascade):  # one SavedModel: serving_default = stage 2, "liver" = stage 1, "plan" chains them
         stages[LIVER_SIGNATURE] = ServingModel.from_keras(model.liver_stage, mode=mode, level=level)
         serving = ServingModel.from_keras(model.tumour_stage, mode=mode, level=level)
+        serving.plan = model.plan
+    elif isinstance(model, DCEPipeline):  # the same, and "classify" = the per-lesion classifier
+        stages[LIVER_SIGNATURE] = ServingModel.from_keras(model.liver_stage, mode=mode, level=level)
+        stages[CLASSIFY_SIGNATURE] = ServingModel.from_keras(model.classifier, mode=mode, level=level)
+        serving = ServingModel.from_keras(model.lesion_stage, mode=mode, level=level)
         serving.plan = model.plan
     else:
         serving = ServingModel.from_keras(model, mode=mode, level=level)
@@ -137,7 +144,8 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
         if verify:
             check = verify_saved_model(tmp, serving, serving.example_inputs(2, shapes, seed=123))
             for signature, stage in stages.items():
-                stage_shapes = _shapes_from_patch(stage, model.plan.stages[0].patch_size)
+                window = model.plan.stages[0].patch_size if signature == LIVER_SIGNATURE else None
+                stage_shapes = _shapes_from_patch(stage, window)
                 check[signature] = verify_saved_model(tmp, stage, stage.example_inputs(2, stage_shapes, seed=7),
                                                       signature=signature)
             if trained_policies != {"float32"}:
@@ -148,6 +156,8 @@ def export_saved_model(model, base_dir, name: str, version: int | None = None, *
             meta["cascade"] = {"liver": LIVER_SIGNATURE, "tumour": SIGNATURE,
                                "liver_inputs": {k: [None, *[None if d is None else int(d) for d in v]]
                                                 for k, v in stages[LIVER_SIGNATURE].input_shapes.items()}}
+            if CLASSIFY_SIGNATURE in stages:
+                meta["cascade"]["classify"] = CLASSIFY_SIGNATURE
         write_text_atomic(tmp / "metadata.json", json.dumps(meta, indent=2, default=_jsonable) + "\n")
         _move_into_place(tmp, target, overwrite)
     except BaseException:

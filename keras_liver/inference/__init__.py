@@ -7,6 +7,7 @@ from keras_liver.inference.dce_cascade import (
     model_series_predictor,
     pipeline_predict,
     run_dce_cascade,
+    run_dce_pipeline,
     segment_series_stage,
     series_window_predictor,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "model_series_predictor",
     "pipeline_predict",
     "run_dce_cascade",
+    "run_dce_pipeline",
     "segment_series_stage",
     "series_window_predictor",
     "classification_from_outputs",

@@ -178,6 +178,35 @@ def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_na
              "probabilities": {str(n): round(float(v), 4) for n, v in zip(class_names, p)}} for p in probs]
 
 
+def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volume, **options):
+    """`run_dce_cascade`, then `lesion_table` and `classify_lesions`: what `lesions.json` holds.
+
+    Args:
+        liver_predict, lesion_predict: Window predictors of the two segmentation stages.
+        classify: ``(n, t, z, y, x, 1)`` crops -> ``(n, classes)`` probabilities.
+        plan: The pipeline's `Plan`; its fingerprint's ``classifier`` entry gives the crop
+            size and the class names (`DCEPipeline.plan`).
+        series: 4D `Volume` ``(t, z, y, x)``.
+        **options: `run_dce_cascade` settings.
+
+    Returns:
+        ``(labels, instance, lesions)`` as `pipeline_predict`.
+    """
+    from keras_liver.inference.lesion_table import lesion_table
+
+    if not series.is_series:
+        raise ConfigError(f"series: the DCE pipeline takes a 4D (t, z, y, x) series, got shape {series.shape}")
+    info = (plan.fingerprint or {}).get("classifier") or {}
+    if not info.get("crop_size") or not info.get("class_names"):
+        raise ConfigError("plan: a DCE pipeline's plan names its classifier's crop_size and class_names")
+    labels = run_dce_cascade(liver_predict, lesion_predict, plan, series, **options)
+    instance, rows = lesion_table(labels)
+    classes = classify_lesions(classify, series.array, instance, info["crop_size"], info["class_names"])
+    lesions = [{"id": r["id"], **c, **{k: r[k] for k in ("volume_ml", "centroid_mm", "max_diameter_mm", "voxels")}}
+               for r, c in zip(rows, classes)]
+    return labels, labels.replace(instance), lesions
+
+
 def pipeline_predict(pipeline, series: Volume, **options):
     """Run a local `DCEPipeline` on a series: labels, lesion ids and one record per lesion.
 
@@ -192,18 +221,8 @@ def pipeline_predict(pipeline, series: Volume, **options):
         ``class``, ``probabilities``, ``volume_ml``, ``centroid_mm`` world RAS,
         ``max_diameter_mm``, ``voxels``).
     """
-    from keras_liver.inference.lesion_table import lesion_table
-
-    if not series.is_series:
-        raise ConfigError(f"series: the DCE pipeline takes a 4D (t, z, y, x) series, got shape {series.shape}")
-    labels = run_dce_cascade(model_series_predictor(pipeline.liver_stage),
-                             model_series_predictor(pipeline.lesion_stage), pipeline.plan, series, **options)
-    instance, rows = lesion_table(labels)
-
     def classify(crops):
         return pipeline.classifier.predict_on_batch({"sequence": crops})["probabilities"]
 
-    classes = classify_lesions(classify, series.array, instance, pipeline.crop_size, pipeline.class_names)
-    lesions = [{"id": r["id"], **c, **{k: r[k] for k in ("volume_ml", "centroid_mm", "max_diameter_mm", "voxels")}}
-               for r, c in zip(rows, classes)]
-    return labels, labels.replace(instance), lesions
+    return run_dce_pipeline(model_series_predictor(pipeline.liver_stage), model_series_predictor(pipeline.lesion_stage),
+                            classify, pipeline.plan, series, **options)

@@ -201,6 +201,15 @@ class BaseClient:
             raise ServingError(f"{self.model_name!r} at {self.target} is a {task.name} model, not a segmenter",
                                "INVALID_ARGUMENT")
         if task.modality == "DCE":
+            served_plan = self.plan()
+            if served_plan is not None and len(served_plan.stages) == 2:
+                return self.segment_lesions(volume)[0]
+            if served_plan is not None:  # trained on series patches: windows, as `segment_series` does locally
+                from keras_liver.inference import segment_series_stage
+
+                probs = segment_series_stage(self._series_predictor(None), volume, served_plan.stage,
+                                             batch_size=options.get("batch_size", 2))
+                return volume.replace(probs.argmax(-1).astype("uint8"), modality="SEG")
             return mask_from_outputs(self.predict(series_inputs(volume, task, "volume"), output_filter=["mask"]),
                                      volume)
         if volume.is_series:
@@ -223,6 +232,35 @@ class BaseClient:
                             f"served model {self.model_name!r}", spacing=options.pop("target_spacing", None),
                             patch_size=patch_size)
         return segment_with_predictor(predictor, volume, **{**plan.stage.inference_options(), **options})
+
+    def _series_predictor(self, signature):
+        """A window predictor (`series_window_predictor`) of a served DCE segmenter signature."""
+        from keras_liver.inference import series_window_predictor
+
+        meta = self.metadata(signature)
+        dims = len(meta["inputs"]["sequence"]["shape"]) - 3
+        return series_window_predictor(lambda feed: self.predict(feed, ["probabilities"], signature=signature),
+                                       spatial_dims=dims)
+
+    def segment_lesions(self, series: Volume, **options):
+        """Run a served DCE pipeline on a series: ``(labels, instance, lesions)`` as `pipeline_predict` locally.
+
+        The server holds the pipeline as one SavedModel: ``liver`` (stage 1), ``serving_default``
+        (stage 2, in the liver box), ``classify`` (one class per lesion crop) and ``plan``; the
+        steps between the requests run here (`run_dce_pipeline`).
+        """
+        from keras_liver.inference import run_dce_pipeline
+
+        served_plan = self.plan()
+        if served_plan is None or len(served_plan.stages) != 2 or tasks.get(served_plan.task).modality != "DCE":
+            raise ServingError(f"{self.model_name!r} at {self.target} is not a DCE pipeline (no two-stage DCE plan)",
+                               "INVALID_ARGUMENT")
+
+        def classify(crops):
+            return self.predict({"sequence": crops}, ["probabilities"], signature="classify")["probabilities"]
+
+        return run_dce_pipeline(self._series_predictor("liver"), self._series_predictor(None), classify, served_plan,
+                                series, **options)
 
     def classify_series(self, series) -> dict:
         """Classify one DCE series (`Volume` or ``(t, z, y, x)`` array) through the server.

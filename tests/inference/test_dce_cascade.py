@@ -147,3 +147,44 @@ def test_pipeline_checks_its_parts(tmp_path):
         DCEPipeline(bare, pipeline.lesion_stage, pipeline.classifier)
     with pytest.raises(ConfigError, match="4D"):
         pipeline_predict(pipeline, Volume(np.zeros((4, 8, 8), np.float32), np.eye(4)))
+
+
+def _biased(pipeline):
+    """Stage 1 calls everything liver, stage 2 leans towards lesion: a random pipeline that finds lesions."""
+    for stage, bias in ((pipeline.liver_stage, (0.0, 8.0, 0.0)), (pipeline.lesion_stage, (0.0, 0.0, 0.3))):
+        head = stage.get_layer("probabilities_logits")
+        kernel, _ = head.get_weights()
+        head.set_weights([kernel, np.asarray(bias, np.float32)])
+    return pipeline
+
+
+def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
+    from keras_liver.export import export_saved_model
+    from keras_liver.serving import DevServer, ModelRegistry, PredictClient
+
+    pipeline = _biased(_tiny_pipeline())
+    series = _series()
+    want_labels, want_ids, want = pipeline_predict(pipeline, series, min_lesion_mm3=0.0)
+    assert want, "the biased pipeline should find lesions"
+    path = export_saved_model(pipeline, tmp_path / "models", "dce_lesion", 1)
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["cascade"]["classify"] == "classify" and Plan.from_dict(meta["plan"]) == pipeline.plan
+    assert meta["verification"]["classify"]["max_abs_diff"] <= 1e-5
+    registry = ModelRegistry([{"name": "dce_lesion", "base_path": tmp_path / "models" / "dce_lesion"}])
+    with DevServer(registry, port=0, rest_port=0) as server:
+        target = f"127.0.0.1:{server.port}"
+        with PredictClient(target, "dce_lesion") as client:
+            labels, ids, lesions = client.segment_lesions(series, min_lesion_mm3=0.0)
+            np.testing.assert_array_equal(labels.array, want_labels.array)
+            np.testing.assert_array_equal(ids.array, want_ids.array)
+            assert [r["class"] for r in lesions] == [r["class"] for r in want]
+            for got, expect in zip(lesions, want):
+                for name, p in expect["probabilities"].items():
+                    assert abs(got["probabilities"][name] - p) < 1e-3
+        scan = save_volume(series, tmp_path / "series.nii.gz")
+        out = tmp_path / "q" / "lesions.nii.gz"
+        assert main(["query", str(scan), "--target", target, "--model", "dce_lesion", "--output", str(out)]) == 0
+        record = json.loads((tmp_path / "q" / "lesions.json").read_text())
+        assert record["version"] == 1 and record["class_names"] == ["a", "b", "c"]
+        default_size = run_dce_cascade.__kwdefaults__["min_lesion_mm3"]
+        assert all(r["volume_ml"] * 1000 >= default_size for r in record["lesions"])
