@@ -110,3 +110,71 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
     logger.info("loaded %d DCE series from %s (%.2f GB prepared)", len(out["ids"]), folder,
                 sum(s.nbytes for s in out["series"]) / 1e9)
     return out
+
+
+def load_lesion_crops(folder, size, *, ids=None):
+    """One ``(t, *size)`` crop per lesion of every series of a DCE phantom folder, with that lesion's class.
+
+    A series with several lesions gives several samples, each centred on its lesion (the
+    lesion-id map ``dce-lesions-N.nii.gz``) and labelled with that lesion's own class (the
+    sidecar ``dce-N.json``), as a pipeline crops and classifies each predicted lesion.
+
+    Args:
+        folder: A ``keras-liver phantoms dce`` folder.
+        size: The crop ``(z, y, x)``.
+        ids: Only these case ids.
+
+    Returns:
+        ``{"cases": case id per sample, "lesion_ids", "series": (n, t, *size) float32,
+        "labels": (n, *size) uint8, "classes": (n,) int32, "class_names", "case_ids",
+        "case_classes"}`` (the last two: one entry per series, its index lesion's class,
+        for a split by series stratified by class).
+    """
+    import json
+
+    from keras_liver.inference.dce_cascade import lesion_crops
+    from keras_liver.io import load_volume
+    from keras_liver.phantoms import LESION_CLASSES
+
+    folder = pathlib.Path(folder)
+    names = list(LESION_CLASSES)
+    rows = read_cases_table(folder)
+    if ids is not None:
+        wanted = {str(i) for i in ids}
+        rows = [r for r in rows if r["case"] in wanted]
+    out = {"cases": [], "lesion_ids": [], "series": [], "labels": [], "classes": [], "class_names": names,
+           "case_ids": [], "case_classes": []}
+    size = tuple(int(v) for v in size)
+    for row in rows:
+        n = row["case"]
+        paths = [folder / f"dce-{n}.nii.gz", folder / f"dce-seg-{n}.nii.gz", folder / f"dce-lesions-{n}.nii.gz",
+                 folder / f"dce-{n}.json"]
+        for path in paths:
+            if not path.is_file():
+                raise MissingPathError(f"{path}: missing (per-lesion crops need the lesion-id map and the sidecar)")
+        series = load_volume(paths[0]).array.astype(np.float32)
+        label = load_volume(paths[1]).array.astype(np.uint8)
+        instance = load_volume(paths[2]).array.astype(np.int32)
+        lesions = {int(r["id"]): r["class"] for r in json.loads(paths[3].read_text())["lesions"]}
+        present = [i for i in sorted(lesions) if np.any(instance == i)]
+        compact = np.zeros_like(instance)  # ids 1..k in the order of `present`, as `lesion_crops` numbers them
+        for k, i in enumerate(present, start=1):
+            compact[instance == i] = k
+        crops = lesion_crops(series, compact, size)
+        label_crops = lesion_crops(label[None], compact, size)
+        for i, crop, lab in zip(present, crops, label_crops):
+            if lesions[i] not in names:
+                raise ConfigError(f"{paths[3]}: unknown lesion class {lesions[i]!r} of lesion {i}")
+            out["cases"].append(n)
+            out["lesion_ids"].append(i)
+            out["series"].append(crop)
+            out["labels"].append(lab[0])
+            out["classes"].append(names.index(lesions[i]))
+        out["case_ids"].append(n)
+        out["case_classes"].append(names.index(row["lesion_class"]))
+    if not out["series"]:
+        raise ConfigError(f"{folder}: no lesion to crop")
+    out["series"], out["labels"] = np.stack(out["series"]), np.stack(out["labels"])
+    out["classes"], out["case_classes"] = np.asarray(out["classes"], np.int32), np.asarray(out["case_classes"])
+    logger.info("%d lesion crops from %d series of %s", len(out["cases"]), len(out["case_ids"]), folder)
+    return out

@@ -84,7 +84,7 @@ def build_data(config: TrainConfig, run_dir: pathlib.Path) -> dict:
 
     Returns:
         dict with ``train``, ``val``, ``steps``, ``val_steps``, ``input_shape``,
-        ``extra``, ``class_names``, ``split`` (and ``full_shape`` for DCE series patches).
+        ``extra``, ``class_names``, ``split`` (and ``plan`` for CT and DCE series patches).
     """
     if tasks.get(config.task).data == "ct_folder":
         return _ct_data(config, run_dir)
@@ -115,7 +115,12 @@ def _dce_data(config):
     task = tasks.get(config.task)
     if config.series_patch is not None:
         return _series_patch_data(config, task)
-    if config.lesion_crop:  # crop each series as it is read: 500 whole series would need 8.4 GB
+    owner = None  # the series of each sample, when a series gives several (one crop per lesion)
+    if config.lesion_crop and config.lesion_crop_each:
+        crops = data.load_lesion_crops(config.data, config.lesion_crop)
+        ids, classes, names = crops["case_ids"], crops["case_classes"], crops["class_names"]
+        series, seg, owner = crops["series"], crops["labels"], crops["cases"]
+    elif config.lesion_crop:  # crop each series as it is read: 500 whole series would need 8.4 GB
         size = tuple(int(v) for v in config.lesion_crop)
         cases = data.load_dce_cases(config.data, normalize=False,
                                     transform=lambda s, lab: data.lesion_crop(s, lab, size))
@@ -125,8 +130,14 @@ def _dce_data(config):
         ids, series, seg, classes, names = data.load_dce_folder(config.data)
     strata = classes if task.stratified_split else None
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases, strata)
-    tr = np.array([ids.index(i) for i in train_ids])
-    va = np.array([ids.index(i) for i in val_ids], dtype=int)
+    if owner is None:
+        tr = np.array([ids.index(i) for i in train_ids])
+        va = np.array([ids.index(i) for i in val_ids], dtype=int)
+    else:  # split by series, then every lesion of a series goes where its series goes
+        chosen = set(train_ids)
+        tr = np.array([k for k, case in enumerate(owner) if case in chosen])
+        va = np.array([k for k, case in enumerate(owner) if case in set(val_ids)], dtype=int)
+        classes = crops["classes"]
     targets = seg if task.is_segmentation else classes
     keys = output_keys(config)
     steps = config.steps_per_epoch or math.ceil(len(tr) / config.batch_size)

@@ -38,8 +38,8 @@ class TrainConfig:
             patches of the series (``(y, x)`` slices for a 2D + time model), a share ``tumour_fraction`` of them centred on
             a lesion voxel and ``foreground_fraction`` of the rest on the liver
             (``None``: whole series, where the lesion is under 1 % of the voxels).
-            ``model.keras`` and ``best.keras`` are then rebuilt for the whole
-            series' shape with the trained weights.
+            Such a run plans its spacing, window and intensity (``series:baseline``):
+            inference slides the patch over the whole series (`segment_series`).
         batch_size: Samples per step (global, over all replicas).
         epochs: Epochs.
         steps_per_epoch: Steps per epoch; ``None``: 50 for CT patches, one pass over the cases for DCE.
@@ -77,6 +77,9 @@ class TrainConfig:
             cascade's stage 1 will at inference (training boxes stay the true liver's).
         lesion_crop: DCE: crop every series to this ``(z, y, x)`` box around its largest
             lesion (from the segmentation) before training (``None``: whole series).
+        lesion_crop_each: With ``lesion_crop``: one crop per lesion of every series, each
+            with its own class (the series' sidecar), as a pipeline classifies every
+            predicted lesion; the split stays by series.
         seed: Seed of the split, the patches, the augmentation and the weights.
         mixed_precision: ``"auto"`` (mixed_float16 when a GPU is visible), ``True`` (mixed_float16),
             ``False`` (float32), or a policy name: ``"float32"``, ``"mixed_float16"``,
@@ -124,6 +127,7 @@ class TrainConfig:
     denoise: bool | dict = False
     val_roi_model: str | None = None
     lesion_crop: list | None = None
+    lesion_crop_each: bool = False
     seed: int = 0
     mixed_precision: str | bool = "auto"
     xla: bool = False
@@ -179,6 +183,8 @@ class TrainConfig:
                 raise ConfigError(f"series_patch: a (z, y, x) size (3D models) or (y, x) (spatial_dims: 2) for "
                                   f"task dce_segmentation only, got {self.series_patch} for task {self.task!r} "
                                   f"with a {dims}D model")
+        if self.lesion_crop_each and not self.lesion_crop:
+            raise ConfigError("lesion_crop_each: needs lesion_crop (the crop size)")
         self._check_loss(task)
         if self.monitor is None:
             self.monitor = task.default_monitor

@@ -59,16 +59,6 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int, num_classes:
     return model
 
 
-def _rebuild_for_series(model, run_dir, full_shape):
-    """A patch-trained DCE model (and ``best.keras``) rebuilt for whole series."""
-    from keras_liver.models import load_model, with_input_shape
-
-    best = run_dir / "best.keras"
-    if best.is_file():
-        save_model(with_input_shape(load_model(best, compile=False), full_shape), best)
-    return with_input_shape(model, full_shape)
-
-
 def _diverged(run_dir: pathlib.Path, where: str) -> TrainingDivergedError:
     kept = [name for name in ("best.keras", "backup") if (run_dir / name).exists()]
     return TrainingDivergedError(
@@ -165,8 +155,6 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, callbacks) -> pathlib.
         bad = [w.path for w in model.weights if not np.isfinite(np.asarray(w)).all()]
         if bad:
             raise _diverged(run_dir, f"{len(bad)} weight arrays non-finite after the last epoch (first {bad[0]})")
-        if found.get("full_shape") is not None:
-            model = _rebuild_for_series(model, run_dir, found["full_shape"])
         save_model(model, run_dir / "model.keras")
         from keras_liver.plotting import training_curves_figure
 

@@ -115,6 +115,15 @@ def test_dce_classifier_on_lesion_crops_takes_the_crop(dce_folder, tmp_path):
                  "lesion_crop": [3, 6, 10], "batch_size": 4, "epochs": 1, "val_fraction": 0.5, "verbose": 0})
     model = keras.saving.load_model(run / "model.keras")
     assert tuple(model.input["sequence"].shape[2:5]) == (3, 6, 10)
+    each = train({"task": "dce_classification", "data": str(dce_folder), "out_dir": str(tmp_path / "each"),
+                  "model": "DCEClassifier", "model_args": {"encoder_filters": [2, 3], "lstm_filters": [2]},
+                  "lesion_crop": [3, 6, 10], "lesion_crop_each": True, "batch_size": 4, "epochs": 1,
+                  "val_fraction": 0.5, "verbose": 0})
+    split = json.loads((each / "split.json").read_text())
+    assert sorted(split["train"] + split["val"], key=int) == [str(i) for i in range(10)]  # still by series
+    with pytest.raises(ConfigError, match="lesion_crop_each"):
+        train({"task": "dce_classification", "data": str(dce_folder), "out_dir": str(tmp_path / "bad"),
+               "model": "DCEClassifier", "lesion_crop_each": True})
 
 
 def test_dce_segmenter_on_series_patches_carries_a_plan_and_segments_whole_series(dce_folder, tmp_path):

@@ -1,0 +1,60 @@
+"""DCE series prepared for training: baseline normalisation, liver boxes, one crop per lesion."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_liver.data import baseline_normalize, load_dce_cases, load_lesion_crops
+from keras_liver.errors import ConfigError, MissingPathError
+from keras_liver.io import load_volume
+from keras_liver.phantoms import LESION_CLASSES, write_dce_dataset
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dce") / "series"
+    write_dce_dataset(out, 6, seed=3, balanced=True, shape=(7, 24, 20), n_frames=4)
+    return out
+
+
+def test_baseline_normalisation_uses_the_first_frame_for_every_frame():
+    series = np.stack([np.full((2, 3, 4), 10.0), np.full((2, 3, 4), 30.0)]).astype(np.float32)
+    series[0, 0, 0, 0] = 20.0
+    out = baseline_normalize(series)
+    base = series[0]
+    np.testing.assert_allclose(out, (series - base.mean()) / (base.std() + 1e-6), rtol=1e-5)
+    assert out[1].mean() > out[0].mean() + 9  # enhancement kept (20 units over a baseline std of 2.04)
+    with pytest.raises(ConfigError, match="series"):
+        baseline_normalize(series[0])
+
+
+def test_cases_are_cropped_to_their_liver_and_resampled(folder):
+    cases = load_dce_cases(folder, crop_margin_mm=0.0, target_spacing=None)
+    for n, image, label in zip(cases["ids"], cases["series"], cases["labels"]):
+        truth = load_volume(folder / f"dce-seg-{n}.nii.gz").array
+        assert image.shape[1:] == label.shape and label.sum() > 0
+        assert (label > 0).sum() == (truth > 0).sum()  # the whole liver, nothing cut
+        assert label.shape <= truth.shape and all(np.any(label > 0, axis=a).any() for a in range(3))
+    from keras_liver.preprocess.spatial import resampled_shape
+
+    coarse = load_dce_cases(folder, target_spacing=(40.0, 30.0, 30.0))
+    for image, label, spacing in zip(coarse["series"], coarse["labels"], coarse["spacings"]):
+        assert image.shape[1:] == label.shape == resampled_shape((7, 24, 20), spacing, (40.0, 30.0, 30.0))
+
+
+def test_every_lesion_gets_its_own_crop_and_class(folder):
+    crops = load_lesion_crops(folder, (3, 7, 7))
+    assert crops["series"].shape[1:] == (4, 3, 7, 7) and len(crops["case_ids"]) == 6
+    n_lesions = sum(len(json.loads((folder / f"dce-{n}.json").read_text())["lesions"]) for n in crops["case_ids"])
+    assert len(crops["cases"]) == n_lesions >= 6
+    for case, lesion, lab, cls in zip(crops["cases"], crops["lesion_ids"], crops["labels"], crops["classes"]):
+        sidecar = {r["id"]: r["class"] for r in json.loads((folder / f"dce-{case}.json").read_text())["lesions"]}
+        assert LESION_CLASSES[cls] == sidecar[lesion]
+        assert lab[1, 3, 3] == 2 or (lab == 2).any()  # a lesion at (or next to) the crop's centre
+    with pytest.raises(MissingPathError, match="lesion-id map"):
+        (folder / "dce-0.json").rename(folder / "moved.json")
+        try:
+            load_lesion_crops(folder, (3, 7, 7))
+        finally:
+            (folder / "moved.json").rename(folder / "dce-0.json")
