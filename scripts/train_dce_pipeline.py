@@ -5,7 +5,8 @@
 
 Runs ``keras-liver train`` for stage 1 (the liver, coarse, whole series), stage 2 (liver and lesion
 in the liver box) and the lesion classifier, each as its own process, one after the other, then
-``keras-liver cascade --classifier`` on their best checkpoints. A stage whose run folder already has a
+``keras-liver cascade --classifier`` on their best checkpoints. Stage 2 is validated on boxes from
+stage 1's predicted liver (``val_roi_model``, set here to this run's stage 1). A stage whose run folder already has a
 ``summary.json`` is reused (its wall time then is the run's, from its files). Writes
 ``OUT/pipeline.keras`` and ``OUT/timing.json`` (wall seconds per model: each recipe's "at most 60
 minutes" is its figure; ``segmentation_s`` is both stages together). The data the configs name
@@ -18,6 +19,8 @@ import pathlib
 import platform
 import sys
 import time
+
+import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from train_ct_cascade import ROOT, checkpoint, run  # noqa: E402
@@ -43,9 +46,13 @@ def main(argv=None):
     timing = {"machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
               "date": time.strftime("%Y-%m-%d"),
               "configs": [args.liver_config, args.lesion_config, args.classifier_config]}
-    for name, config in (("liver", args.liver_config), ("lesion", args.lesion_config),
-                         ("classifier", args.classifier_config)):
-        timing[f"{name}_s"] = train_stage(config, out / name, out / f"{name}.log")
+    timing["liver_s"] = train_stage(args.liver_config, out / "liver", out / "liver.log")
+    lesion = yaml.safe_load((ROOT / args.lesion_config).read_text())
+    lesion["val_roi_model"] = str(checkpoint(out / "liver"))  # validated on stage 1's boxes, as it will run
+    lesion_config = out / "lesion.yaml"
+    lesion_config.write_text(yaml.safe_dump(lesion, sort_keys=False))
+    timing["lesion_s"] = train_stage(str(lesion_config), out / "lesion", out / "lesion.log")
+    timing["classifier_s"] = train_stage(args.classifier_config, out / "classifier", out / "classifier.log")
     timing["segmentation_s"] = timing["liver_s"] + timing["lesion_s"]
     timing["pipeline_s"] = run(["cascade", "--liver", str(checkpoint(out / "liver")), "--tumour",
                                 str(checkpoint(out / "lesion")), "--classifier",

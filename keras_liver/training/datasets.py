@@ -161,6 +161,32 @@ def _dce_data(config):
             "extra": None, "class_names": None if task.is_segmentation else names, "split": split}
 
 
+def _dce_val_roi(config: TrainConfig, val_ids: set):
+    """``roi_masks`` for `load_dce_cases`: the validation series' liver from ``val_roi_model`` (a DCE stage 1)."""
+    from keras_liver.errors import MissingPathError
+    from keras_liver.inference import segment_series
+    from keras_liver.inference.dce_cascade import largest_component
+    from keras_liver.models import load_model
+
+    path = pathlib.Path(config.val_roi_model)
+    if not path.is_file():
+        raise MissingPathError(f"val_roi_model: {path}: no such model file")
+    model = load_model(path, compile=False)
+    if tasks.task_of(model).name != "dce_segmentation" or getattr(model, "plan", None) is None:
+        raise ConfigError(f"val_roi_model: {path} is not a DCE stage-1 model with a plan")
+
+    def mask_of(case_id, series):
+        if case_id not in val_ids:
+            return None
+        liver = largest_component(segment_series(model, series).array > 0)
+        if not liver.any():
+            logger.warning("val_roi_model found no liver in series %s; its true liver box is used", case_id)
+            return None
+        return liver
+
+    return mask_of
+
+
 def _series_patch_data(config, task):
     """DCE segmentation on lesion-oversampled ``(t, *series_patch)`` patches (`PatchSampler` over series).
 
@@ -170,10 +196,9 @@ def _series_patch_data(config, task):
     inference prepares a series the same way.
     """
     from keras_liver import data
+    from keras_liver.data.dce_cases import read_cases_table
     from keras_liver.training.planning import dce_spacings, make_plan, resolve_target_spacing
 
-    if config.val_roi_model:
-        raise ConfigError("val_roi_model: CT only for now; DCE stage 2 is validated on true liver boxes")
     patch = tuple(int(p) for p in config.series_patch)
     filters = (config.model_args or {}).get("filters", (16, 32, 64))
     multiple = 2 ** (len(filters) - 1)
@@ -182,9 +207,12 @@ def _series_patch_data(config, task):
                           f"{len(filters)} levels of filters {list(filters)} halve it {len(filters) - 1} times)")
     spacings = dce_spacings(config.data)
     target = resolve_target_spacing(config, spacings)
-    cases = data.load_dce_cases(config.data, target_spacing=target, crop_margin_mm=config.crop_margin_mm)
+    all_ids = [row["case"] for row in read_cases_table(config.data)]
+    train_ids, val_ids = split_cases(all_ids, config.val_fraction, config.seed, config.val_cases)
+    roi = _dce_val_roi(config, set(val_ids)) if config.val_roi_model else None
+    cases = data.load_dce_cases(config.data, target_spacing=target, crop_margin_mm=config.crop_margin_mm,
+                                roi_masks=roi)
     ids, series, seg = cases["ids"], cases["series"], cases["labels"]
-    train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
     options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
                    tumour_sampling=config.tumour_sampling)
     keys = output_keys(config)

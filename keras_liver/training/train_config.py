@@ -72,7 +72,7 @@ class TrainConfig:
         denoise: CT: threshold-denoise every case after resampling (``true``: the defaults of
             `threshold_denoise`, or a mapping of its arguments); the plan carries it, so
             inference denoises the same way.
-        val_roi_model: CT with ``crop_margin_mm``: a stage-1 model (``.keras``) whose predicted
+        val_roi_model: CT or DCE with ``crop_margin_mm``: a stage-1 model (``.keras``) whose predicted
             liver, rather than the true one, gives the validation cases' boxes, as the
             cascade's stage 1 will at inference (training boxes stay the true liver's).
         lesion_crop: DCE: crop every series to this ``(z, y, x)`` box around its largest

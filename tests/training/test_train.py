@@ -169,6 +169,31 @@ def test_a_2d_plus_time_segmenter_trains_on_slices_and_segments_whole_series(dce
                "model": "DCESegmenter", "model_args": {"spatial_dims": 2}, "series_patch": [4, 8, 8]})
 
 
+def test_dce_validation_boxes_can_come_from_a_stage_1_model(dce_folder, tmp_path):
+    from keras_liver.io import load_volume
+    from keras_liver.training.datasets import _dce_val_roi
+    from keras_liver.training.train_config import TrainConfig
+
+    common = {"task": "dce_segmentation", "data": str(dce_folder), "model": "DCESegmenter",
+              "model_args": {"filters": [2, 3], "normalize_series": False}, "series_patch": [4, 8, 8],
+              "target_spacing": "native", "batch_size": 2, "epochs": 1, "steps_per_epoch": 1,
+              "validation_steps": 1, "val_cases": ["3"], "verbose": 0}
+    stage1 = train({**common, "out_dir": str(tmp_path / "s1")}) / "model.keras"
+    model = keras.saving.load_model(stage1)
+    head = model.get_layer("probabilities_logits")
+    head.set_weights([head.get_weights()[0] * 0, np.array([0.0, 8.0, 0.0], np.float32)])  # liver everywhere
+    model.save(stage1)
+    config = TrainConfig.from_dict({**common, "out_dir": str(tmp_path / "s2"), "crop_margin_mm": 3.0,
+                                    "val_roi_model": str(stage1)})
+    mask_of = _dce_val_roi(config, {"3"})
+    series = load_volume(dce_folder / "dce-3.nii.gz")
+    assert mask_of("0", series) is None  # training series keep their true liver box
+    mask = mask_of("3", series)
+    assert mask.shape == series.spatial_shape and mask.all()  # the stage-1 model's liver, not the true one
+    run = train(config)
+    assert "val_dice_2" in _history(run)[0]
+
+
 def test_dce_stage_two_trains_inside_liver_boxes_at_a_planned_spacing(dce_folder, tmp_path):
     run = train({"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
                  "model": "DCESegmenter", "model_args": {"filters": [2, 3], "normalize_series": False},
@@ -181,6 +206,8 @@ def test_dce_stage_two_trains_inside_liver_boxes_at_a_planned_spacing(dce_folder
 
 
 def test_series_patch_is_checked(dce_folder, tmp_path):
+    from keras_liver.errors import MissingPathError
+
     base = {"task": "dce_segmentation", "data": str(dce_folder), "out_dir": str(tmp_path / "run"),
             "model": "DCESegmenter", "verbose": 0}
     with pytest.raises(ConfigError, match="series_patch"):
@@ -189,7 +216,7 @@ def test_series_patch_is_checked(dce_folder, tmp_path):
         train({**base, "crop_margin_mm": 5.0})  # boxes need patch training
     with pytest.raises(ConfigError, match="multiple of 2"):
         train({**base, "model_args": {"filters": [2, 3]}, "series_patch": [3, 8, 8]})
-    with pytest.raises(ConfigError, match="val_roi_model"):
+    with pytest.raises(MissingPathError, match="val_roi_model"):
         train({**base, "series_patch": [4, 8, 8], "crop_margin_mm": 5.0, "val_roi_model": "x.keras"})
 
 
