@@ -11,6 +11,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--test-data", default=None, help="a held-out DCE folder to score on (then all of --data trains)")
+    p.add_argument("--time-budget-s", type=float, default=None, help="seconds of training per Keras model")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)
 
@@ -18,7 +20,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from keras_liver.evaluation.compare import compare_classifiers
 
-    data = compare_classifiers(args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                               test_fraction=args.test_fraction, seed=args.seed, verbose=0)
+    data = compare_classifiers(args.data, args.out, test_data=args.test_data, epochs=args.epochs,
+                               batch_size=args.batch_size, test_fraction=args.test_fraction, seed=args.seed,
+                               time_budget_s=args.time_budget_s, verbose=0)
     print((pathlib.Path(args.out) / "table1.md").read_text())
     return 0 if data else 1

@@ -41,7 +41,7 @@ def read_cases_table(folder) -> list[dict]:
 
 
 def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None = None, roi_masks=None,
-                   normalize: bool = True, ids=None, transform=None):
+                   normalize: bool = True, ids=None, transform=None, index_lesion_only: bool = False):
     """The series of a DCE phantom folder as one stage of a cascade trains on them.
 
     Each series is read, normalised (`baseline_normalize`), cropped to its liver's box plus
@@ -60,6 +60,9 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
         ids: Only these case ids (default all rows of ``cases.csv``).
         transform: Optional ``callable(series, label) -> (series, label)`` on the prepared
             arrays of each case (for example `lesion_crop`), applied before the next is read.
+        index_lesion_only: The extra lesions of a series (ids above 1 in its lesion-id map
+            ``dce-lesions-N.nii.gz``) become liver, so the label's lesion is the index lesion,
+            the one ``cases.csv`` gives the class of (a series-level classifier's truth).
 
     Returns:
         ``{"ids", "series": [(t, z, y, x) float32], "labels": [(z, y, x) uint8],
@@ -87,6 +90,10 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
         label = load_volume(folder / f"dce-seg-{n}.nii.gz")
         if label.shape != series.spatial_shape:
             raise ConfigError(f"{folder}: case {n}: label {label.shape} does not match the series {series.shape}")
+        ids_path = folder / f"dce-lesions-{n}.nii.gz"
+        if index_lesion_only and ids_path.is_file():
+            extra = load_volume(ids_path).array > 1
+            label = label.replace(np.where(extra & (label.array == 2), 1, label.array).astype(np.uint8))
         if normalize:
             series = series.replace(baseline_normalize(series.array))
         mask = None

@@ -15,53 +15,78 @@ logger = logging.getLogger(__name__)
 METHODS = ("SVM (HOG)", "LSTM (time-intensity curves)", "CNN (single phase)", "3D CNN + ConvLSTM (proposed)")
 
 
-def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int = 8, test_fraction: float = 0.3,
-                        seed: int = 0, encoder_filters=(8, 16, 32), lstm_filters=(16,), learning_rate=1e-3,
-                        lesion_crop=(8, 32, 32), verbose: int = 0) -> dict:
-    """Train the four classifiers on one split of a DCE folder and tabulate their test metrics.
+def _table1_inputs(folder, lesion_crop):
+    """Stream a DCE folder once: per series its class, the index lesion's HOG (whole series) and crop."""
+    from keras_liver.data import lesion_crop as crop
+    from keras_liver.data import load_dce_cases
+    from keras_liver.features import series_lesion_hog_features
 
-    The split is by case, stratified by lesion class, seeded; every method
-    sees the same training cases and is scored on the same test cases.
-    Keras models train for ``epochs`` epochs and are scored with their final
-    weights (the test cases are never used to pick a checkpoint). The SVM
-    uses HOG of the lesion ROI in every frame, the LSTM the lesion and
-    liver time-intensity curves (both from the lesion mask), the CNN one
-    post-contrast phase, the proposed model the whole series.
+    hog = []
+
+    def features(series, label):
+        hog.append(series_lesion_hog_features(series, label, window=None))
+        return crop(series, label, tuple(lesion_crop)) if lesion_crop is not None else (series, label)
+
+    cases = load_dce_cases(folder, normalize=False, index_lesion_only=True, transform=features)
+    return {"ids": cases["ids"], "classes": cases["classes"], "names": cases["class_names"], "hog": np.stack(hog),
+            "series": np.stack(cases["series"]), "labels": np.stack(cases["labels"])}
+
+
+def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, batch_size: int = 8,
+                        test_fraction: float = 0.3, seed: int = 0, encoder_filters=(8, 16, 32), lstm_filters=(16,),
+                        learning_rate=1e-3, lesion_crop=(8, 32, 32), time_budget_s=None, verbose: int = 0) -> dict:
+    """Train the four classifiers on the same series and tabulate their test metrics.
+
+    With ``test_data`` every series of ``data_dir`` trains (a tenth of them monitors the
+    Keras runs) and every series of ``test_data`` (held-out seeds) is scored; without it one
+    folder is split by case, stratified by lesion class, seeded. Keras models train for
+    ``epochs`` epochs (or ``time_budget_s`` seconds) and are scored with their final weights
+    (the test series never pick a checkpoint). Every method is told where the lesion is:
+    the SVM uses the HOG of the index lesion's ROI in every frame, the LSTM the lesion and
+    liver time-intensity curves of the lesion crop, the CNN one post-contrast phase of the
+    crop, the proposed model the whole crop. A series' class is its index lesion's; its
+    extra lesions count as liver here.
 
     Returns:
         ``{"results": {method: classification_metrics}, "split", "seconds", "settings"}``
         (also written to ``out_dir/table1.json``).
     """
-    from keras_liver.data import load_dce_folder
-    from keras_liver.features import series_lesion_hog_features
+    from keras_liver.features import time_intensity_curves
     from keras_liver.models import HOGSVM, load_model
     from keras_liver.training import split_cases, train
 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ids, series, seg, classes, names = load_dce_folder(data_dir)
-    train_ids, test_ids = split_cases(ids, test_fraction, seed, strata=classes)
-    tr = np.array([ids.index(i) for i in train_ids])
-    te = np.array([ids.index(i) for i in test_ids])
+    start = time.time()
+    train_set = _table1_inputs(data_dir, lesion_crop)
+    names = train_set["names"]
+    if test_data is None:
+        ids = train_set["ids"]
+        train_ids, test_ids = split_cases(ids, test_fraction, seed, strata=train_set["classes"])
+        tr = np.array([ids.index(i) for i in train_ids])
+        te = np.array([ids.index(i) for i in test_ids])
+        test_set = train_set
+        monitor = {"val_cases": test_ids}
+    else:
+        test_set = _table1_inputs(test_data, lesion_crop)
+        train_ids, test_ids = train_set["ids"], test_set["ids"]
+        tr, te = np.arange(len(train_ids)), np.arange(len(test_ids))
+        monitor = {"val_fraction": 0.1}
+    prepared = time.time() - start
+    y_test = test_set["classes"][te]
     results, seconds = {}, {}
 
     start = time.time()
-    hog = np.stack([series_lesion_hog_features(s, lab, window=None) for s, lab in zip(series, seg)])
-    svm = HOGSVM(class_names=names, seed=seed).fit(hog[tr], classes[tr])
+    svm = HOGSVM(class_names=names, seed=seed).fit(train_set["hog"][tr], train_set["classes"][tr])
     svm.save(out_dir / "svm.npz")
-    results[METHODS[0]] = classification_metrics(classes[te], svm.predict(hog[te]), svm.predict_proba(hog[te]),
-                                                 names)
+    results[METHODS[0]] = classification_metrics(y_test, svm.predict(test_set["hog"][te]),
+                                                 svm.predict_proba(test_set["hog"][te]), names)
     seconds[METHODS[0]] = time.time() - start
 
-    common = {"task": "dce_classification", "data": str(data_dir), "val_cases": test_ids, "batch_size": batch_size,
-              "epochs": epochs, "seed": seed, "learning_rate": learning_rate, "verbose": verbose,
-              "steps_per_epoch": None, "lesion_crop": None if lesion_crop is None else list(lesion_crop)}
-    if lesion_crop is not None:
-        from keras_liver.data import lesion_crop as crop
-
-        cropped = np.stack([crop(s, lab, tuple(lesion_crop))[0] for s, lab in zip(series, seg)])
-    else:
-        cropped = series
+    common = {"task": "dce_classification", "data": str(data_dir), "batch_size": batch_size, "epochs": epochs,
+              "seed": seed, "learning_rate": learning_rate, "verbose": verbose, "steps_per_epoch": None,
+              "lesion_crop": None if lesion_crop is None else list(lesion_crop), "time_budget_s": time_budget_s,
+              **monitor}
     runs = {METHODS[1]: ("CurveLSTM", {"units": [32]}),
             METHODS[2]: ("SinglePhaseCNN", {"encoder_filters": list(encoder_filters), "phase": 2}),
             METHODS[3]: ("DCEClassifier", {"encoder_filters": list(encoder_filters),
@@ -71,14 +96,13 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
         run = train({**common, "model": model_name, "model_args": args, "out_dir": str(out_dir / model_name)})
         model = load_model(run / "model.keras")
         name = type(model).input_name()  # the input the model declares: curves for the LSTM, else the series
-        if name == "curves":
-            from keras_liver.features import time_intensity_curves
-
-            inputs = {name: np.stack([time_intensity_curves(series[i], seg[i]) for i in te])}
+        series, labels = test_set["series"][te], test_set["labels"][te]
+        if name == "curves":  # from the crop, as training computes them
+            inputs = {name: np.stack([time_intensity_curves(s, lab) for s, lab in zip(series, labels)])}
         else:
-            inputs = {name: cropped[te][..., None]}
+            inputs = {name: series[..., None]}
         probs = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)["probabilities"])
-        results[method] = classification_metrics(classes[te], probs.argmax(1), probs, names)
+        results[method] = classification_metrics(y_test, probs.argmax(1), probs, names)
         seconds[method] = time.time() - start
         logger.info("%s: accuracy %.3f, macro F1 %.3f", method, results[method]["accuracy"],
                     results[method]["macro_f1"])
@@ -86,12 +110,16 @@ def compare_classifiers(data_dir, out_dir, *, epochs: int = 30, batch_size: int 
     rows = [{"method": m, "accuracy": r["accuracy"], "precision": r["macro_precision"], "recall": r["macro_recall"],
              "F-measure": r["macro_f1"], "kappa": r["kappa"], "train + test s": round(seconds[m], 1)}
             for m, r in results.items()]
+    where = (f"from `{data_dir}`, split by case and stratified by class (seed {seed})" if test_data is None
+             else f"from `{data_dir}` and `{test_data}` (held out)")
     md = (f"# Lesion classification on DCE phantoms (the paper's Table 1)\n\n{len(train_ids)} training and "
-          f"{len(test_ids)} test cases from `{data_dir}`, split by case and stratified by class (seed {seed}); "
-          "precision, recall and F-measure are macro averages over the classes.\n\n"
+          f"{len(test_ids)} test cases {where}; precision, recall and F-measure are macro averages over the "
+          f"classes. Reading the series and their features took {prepared:.0f} s.\n\n"
           + markdown_table(rows, list(rows[0])))
     data = {"results": results, "split": {"train": train_ids, "test": test_ids}, "seconds": seconds,
             "settings": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "test_fraction": test_fraction,
+                         "test_data": None if test_data is None else str(test_data), "time_budget_s": time_budget_s,
+                         "prepare_s": round(prepared, 1),
                          "encoder_filters": list(encoder_filters), "lstm_filters": list(lstm_filters),
                          "lesion_crop": None if lesion_crop is None else list(lesion_crop)}}
     write_report(out_dir, "table1", data, md)

@@ -122,7 +122,7 @@ def _dce_data(config):
         series, seg, owner = crops["series"], crops["labels"], crops["cases"]
     elif config.lesion_crop:  # crop each series as it is read: 500 whole series would need 8.4 GB
         size = tuple(int(v) for v in config.lesion_crop)
-        cases = data.load_dce_cases(config.data, normalize=False,
+        cases = data.load_dce_cases(config.data, normalize=False, index_lesion_only=True,
                                     transform=lambda s, lab: data.lesion_crop(s, lab, size))
         ids, classes, names = cases["ids"], cases["classes"], cases["class_names"]
         series, seg = np.stack(cases["series"]), np.stack(cases["labels"])

@@ -25,3 +25,16 @@ def test_compare_writes_table1_for_the_four_methods(tmp_path, capsys):
     assert "| SVM (HOG) |" in out and "F-measure" in out
     for name in ("table1.md", "table1.png", "confusion_svm.png", "confusion_proposed.png", "svm.npz"):
         assert (tmp_path / "t1" / name).exists()
+
+
+def test_compare_scores_a_held_out_folder_when_given(tmp_path, capsys):
+    write_dce_dataset(tmp_path / "train", 10, seed=3, balanced=True, shape=(6, 16, 16), n_frames=4)
+    write_dce_dataset(tmp_path / "test", 5, seed=10000, balanced=True, shape=(6, 16, 16), n_frames=4)
+    assert main(["compare", "--data", str(tmp_path / "train"), "--test-data", str(tmp_path / "test"),
+                 "--out", str(tmp_path / "t1"), "--epochs", "1", "--batch-size", "5"]) == 0
+    table = json.loads((tmp_path / "t1" / "table1.json").read_text())
+    assert len(table["split"]["train"]) == 10 and len(table["split"]["test"]) == 5
+    assert table["settings"]["test_data"] == str(tmp_path / "test")
+    for result in table["results"].values():
+        assert result["n"] == 5 and np.asarray(result["confusion_matrix"]).sum() == 5
+    assert "held out" in capsys.readouterr().out
