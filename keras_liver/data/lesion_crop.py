@@ -29,4 +29,4 @@ def lesion_crop(series, label, size, *, lesion_label: int = 2):
     padded_label = np.pad(label, pad[1:], mode="constant")
     start = [int(round(c)) - s // 2 + s for c, s in zip(centre, size)]
     box = tuple(slice(a, a + s) for a, s in zip(start, size))
-    return padded[(slice(None),) + box], padded_label[box]
+    return padded[(slice(None),) + box].copy(), padded_label[box].copy()  # copies: views keep the padding alive

@@ -151,7 +151,8 @@ def lesion_crops(series: np.ndarray, instances: np.ndarray, size) -> list[np.nda
     crops = []
     for centre in centres:
         start = [int(round(c)) - s // 2 + s for c, s in zip(centre, size)]
-        crops.append(padded[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(start, size))])
+        # a copy, not a view: a view would keep the whole padded series alive with every crop
+        crops.append(padded[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(start, size))].copy())
     return crops
 
 

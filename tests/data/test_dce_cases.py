@@ -58,3 +58,16 @@ def test_every_lesion_gets_its_own_crop_and_class(folder):
             load_lesion_crops(folder, (3, 7, 7))
         finally:
             (folder / "moved.json").rename(folder / "dce-0.json")
+
+
+def test_crops_own_their_memory():
+    from keras_liver.data import lesion_crop
+    from keras_liver.inference import lesion_crops
+
+    series = np.zeros((3, 6, 10, 10), np.float32)
+    label = np.zeros((6, 10, 10), np.uint8)
+    label[2:4, 3:6, 3:6] = 2
+    crop, lab = lesion_crop(series, label, (2, 4, 4))
+    assert crop.base is None and lab.base is None  # not views into a padded copy of the whole series
+    (one,) = lesion_crops(series, (label == 2).astype(np.int32), (2, 4, 4))
+    assert one.base is None and one.shape == (3, 2, 4, 4)
