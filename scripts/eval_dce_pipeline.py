@@ -1,7 +1,7 @@
 """Score a DCE lesion pipeline on held-out phantom series: lesion Dice, detection by size, class per lesion.
 
     python scripts/eval_dce_pipeline.py --model runs/dce_pipeline/pipeline.keras --data data/dce_heldout10000
-        [--limit N] [--out eval.json] [--preds DIR]
+        [--limit N] [--out eval.json] [--preds DIR] [--liver-gate-mm MM|none]
 
 For every series of the folder (``keras-liver phantoms dce``; held-out seeds are 10000 and up) the
 pipeline (`pipeline_predict`) gives a label map and a class per predicted lesion. Scored against
@@ -44,6 +44,7 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--preds", default=None, help="also save each label map here")
+    parser.add_argument("--liver-gate-mm", default=None, help="run_dce_cascade's liver_gate_mm ('none': no gate)")
     args = parser.parse_args(argv)
     pipeline = load_model(args.model, compile=False)
     if not isinstance(pipeline, DCEPipeline):
@@ -52,6 +53,11 @@ def main(argv=None):
     with open(folder / "cases.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))[:args.limit]
     names = pipeline.class_names
+    options = {}
+    if args.liver_gate_mm is not None:
+        options["liver_gate_mm"] = None if args.liver_gate_mm == "none" else float(args.liver_gate_mm)
+    if args.preds:
+        pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
     cases, matches, inter, total = [], [], 0, 0
     for row in rows:
         n = row["case"]
@@ -60,7 +66,7 @@ def main(argv=None):
         truth_ids = load_volume(folder / f"dce-lesions-{n}.nii.gz").array
         sidecar = json.loads((folder / f"dce-{n}.json").read_text())
         start = time.perf_counter()
-        labels, instance, lesions = pipeline_predict(pipeline, series)
+        labels, instance, lesions = pipeline_predict(pipeline, series, **options)
         seconds = time.perf_counter() - start
         if args.preds:
             save_volume(labels, pathlib.Path(args.preds) / f"dce-pred-{n}.nii.gz")
