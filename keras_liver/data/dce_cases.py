@@ -139,7 +139,7 @@ def load_lesion_crops(folder, size, *, ids=None):
     """
     import json
 
-    from keras_liver.inference.dce_cascade import lesion_crops
+    from keras_liver.data.lesion_crop import lesion_crops
     from keras_liver.io import load_volume
     from keras_liver.phantoms import LESION_CLASSES
 
@@ -168,7 +168,7 @@ def load_lesion_crops(folder, size, *, ids=None):
         for k, i in enumerate(present, start=1):
             compact[instance == i] = k
         crops = lesion_crops(series, compact, size)
-        label_crops = lesion_crops(label[None], compact, size)
+        label_crops = lesion_crops(label[None], compact, size, mode="constant")
         for i, crop, lab in zip(present, crops, label_crops):
             if lesions[i] not in names:
                 raise ConfigError(f"{paths[3]}: unknown lesion class {lesions[i]!r} of lesion {i}")

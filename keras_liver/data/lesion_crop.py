@@ -6,6 +6,24 @@ from scipy import ndimage
 from keras_liver.errors import ImageValueError
 
 
+def crop_centred(array, centre, size, *, mode: str = "edge") -> np.ndarray:
+    """A ``size`` window of the last three axes of ``array`` centred on ``centre`` (voxel ``(z, y, x)``).
+
+    Where the window leaves the array it is padded (``mode`` of `numpy.pad`: ``"edge"``
+    replicates the border, ``"constant"`` fills 0). Only the window is copied and padded,
+    never the whole array, and the result owns its memory.
+    """
+    array = np.asarray(array)
+    lead = array.ndim - 3
+    src, widths = [slice(None)] * lead, [(0, 0)] * lead
+    for c, s, n in zip(centre, size, array.shape[-3:]):
+        start = int(round(float(c))) - int(s) // 2
+        a, b = max(start, 0), min(start + int(s), n)
+        src.append(slice(a, b))
+        widths.append((a - start, start + int(s) - b))
+    return np.pad(array[tuple(src)], widths, mode=mode)
+
+
 def lesion_crop(series, label, size, *, lesion_label: int = 2):
     """Crop a ``(t, z, y, x)`` series and its label map to ``size`` around the largest lesion's centre.
 
@@ -24,9 +42,18 @@ def lesion_crop(series, label, size, *, lesion_label: int = 2):
     sizes = np.bincount(comps.ravel())
     sizes[0] = 0
     centre = ndimage.center_of_mass(comps == int(np.argmax(sizes)))
-    pad = [(0, 0)] + [(s, s) for s in size]
-    padded = np.pad(series, pad, mode="edge")
-    padded_label = np.pad(label, pad[1:], mode="constant")
-    start = [int(round(c)) - s // 2 + s for c, s in zip(centre, size)]
-    box = tuple(slice(a, a + s) for a, s in zip(start, size))
-    return padded[(slice(None),) + box].copy(), padded_label[box].copy()  # copies: views keep the padding alive
+    return crop_centred(series, centre, size), crop_centred(label, centre, size, mode="constant")
+
+
+def lesion_crops(series, instances: np.ndarray, size, *, mode: str = "edge") -> list[np.ndarray]:
+    """A ``(..., *size)`` crop of ``series`` centred on each lesion of the instance map, in id order (1, 2, ...).
+
+    Padded like `lesion_crop` where a crop leaves the series; ``series`` may be a
+    ``(t, z, y, x)`` series or any array whose last three axes are the instance map's grid.
+    """
+    instances = np.asarray(instances)
+    n = int(instances.max()) if instances.size else 0
+    if n == 0:
+        return []
+    centres = ndimage.center_of_mass(np.ones(instances.shape), instances, np.arange(1, n + 1))
+    return [crop_centred(series, centre, size, mode=mode) for centre in centres]

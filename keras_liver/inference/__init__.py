@@ -3,7 +3,6 @@
 from keras_liver.inference.cascade import cascade_predict, run_cascade
 from keras_liver.inference.dce_cascade import (
     classify_lesions,
-    lesion_crops,
     model_series_predictor,
     pipeline_predict,
     run_dce_cascade,
@@ -39,7 +38,6 @@ from keras_liver.inference.sliding_window import (
 __all__ = [
     "cascade_predict",
     "classify_lesions",
-    "lesion_crops",
     "model_series_predictor",
     "pipeline_predict",
     "run_dce_cascade",

@@ -136,28 +136,6 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
     return result
 
 
-def lesion_crops(series: np.ndarray, instances: np.ndarray, size) -> list[np.ndarray]:
-    """A ``(t, *size)`` crop of the series centred on each lesion of the instance map, in id order.
-
-    The crop is padded by edge replication where it leaves the series (as `lesion_crop`
-    does for the classifier's training crops).
-    """
-    series = np.asarray(series)
-    size = tuple(int(s) for s in size)
-    n = int(instances.max()) if instances.size else 0
-    if n == 0:
-        return []
-    centres = ndimage.center_of_mass(np.ones(instances.shape), instances, np.arange(1, n + 1))
-    pad = [(0, 0)] + [(s, s) for s in size]
-    padded = np.pad(series, pad, mode="edge")
-    crops = []
-    for centre in centres:
-        start = [int(round(c)) - s // 2 + s for c, s in zip(centre, size)]
-        # a copy, not a view: a view would keep the whole padded series alive with every crop
-        crops.append(padded[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(start, size))].copy())
-    return crops
-
-
 def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_names) -> list[dict]:
     """Each lesion of an instance map cropped from the series and classified.
 
@@ -171,6 +149,8 @@ def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_na
     Returns:
         One ``{"class", "probabilities": {name: p}}`` per lesion id, in id order.
     """
+    from keras_liver.data.lesion_crop import lesion_crops  # keras_liver.data imports TensorFlow: not at import time
+
     crops = lesion_crops(series, instance, crop_size)
     if not crops:
         return []

@@ -134,9 +134,9 @@ def _dce_data(config):
         tr = np.array([ids.index(i) for i in train_ids])
         va = np.array([ids.index(i) for i in val_ids], dtype=int)
     else:  # split by series, then every lesion of a series goes where its series goes
-        chosen = set(train_ids)
+        chosen, held = set(train_ids), set(val_ids)
         tr = np.array([k for k, case in enumerate(owner) if case in chosen])
-        va = np.array([k for k, case in enumerate(owner) if case in set(val_ids)], dtype=int)
+        va = np.array([k for k, case in enumerate(owner) if case in held], dtype=int)
         classes = crops["classes"]
     targets = seg if task.is_segmentation else classes
     keys = output_keys(config)

@@ -35,8 +35,8 @@ class TrainConfig:
         val_cases: Explicit validation case ids (overrides ``val_fraction``).
         patch_size: CT: ``(z, y, x)`` for 3D models or ``(y, x)`` for 2D.
         series_patch: DCE segmentation: train and validate on random ``(z, y, x)``
-            patches of the series (``(y, x)`` slices for a 2D + time model), a share ``tumour_fraction`` of them centred on
-            a lesion voxel and ``foreground_fraction`` of the rest on the liver
+            patches of the series (``(y, x)`` slices for a 2D + time model), a share
+            ``tumour_fraction`` of them centred on a lesion voxel and ``foreground_fraction`` of the rest on the liver
             (``None``: whole series, where the lesion is under 1 % of the voxels).
             Such a run plans its spacing, window and intensity (``series:baseline``):
             inference slides the patch over the whole series (`segment_series`).

@@ -62,7 +62,7 @@ def test_every_lesion_gets_its_own_crop_and_class(folder):
 
 def test_crops_own_their_memory():
     from keras_liver.data import lesion_crop
-    from keras_liver.inference import lesion_crops
+    from keras_liver.data import lesion_crops
 
     series = np.zeros((3, 6, 10, 10), np.float32)
     label = np.zeros((6, 10, 10), np.uint8)
@@ -71,3 +71,17 @@ def test_crops_own_their_memory():
     assert crop.base is None and lab.base is None  # not views into a padded copy of the whole series
     (one,) = lesion_crops(series, (label == 2).astype(np.int32), (2, 4, 4))
     assert one.base is None and one.shape == (3, 2, 4, 4)
+
+
+@pytest.mark.parametrize("mode", ["edge", "constant"])
+def test_a_centred_crop_equals_padding_the_whole_array_then_slicing(mode, rng):
+    from keras_liver.data import crop_centred
+
+    array = rng.normal(size=(2, 5, 7, 6)).astype(np.float32)
+    size = (4, 5, 9)
+    whole = np.pad(array, [(0, 0)] + [(s, s) for s in size], mode=mode)
+    for centre in [(0, 0, 0), (4, 6, 5), (2.4, 3.6, 0.2), (1, 6, 3)]:
+        start = [int(round(c)) - s // 2 + s for c, s in zip(centre, size)]
+        want = whole[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(start, size))]
+        got = crop_centred(array, centre, size, mode=mode)
+        np.testing.assert_array_equal(got, want)

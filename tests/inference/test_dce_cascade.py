@@ -9,7 +9,8 @@ import pytest
 from keras_liver.cli.main import main
 from keras_liver.data import baseline_normalize
 from keras_liver.errors import ConfigError
-from keras_liver.inference import classify_lesions, lesion_crops, pipeline_predict, run_dce_cascade
+from keras_liver.data import lesion_crops
+from keras_liver.inference import classify_lesions, pipeline_predict, run_dce_cascade
 from keras_liver.io import Volume, load_volume, save_volume
 from keras_liver.models import DCEClassifier, DCEPipeline, DCESegmenter, load_model, save_model
 from keras_liver.plans import Plan, StagePlan
