@@ -1,7 +1,8 @@
 """Score a DCE lesion pipeline on held-out phantom series: lesion Dice, detection by size, class per lesion.
 
     python scripts/eval_dce_pipeline.py --model runs/dce_pipeline/pipeline.keras --data data/dce_heldout10000
-        [--limit N] [--out eval.json] [--preds DIR] [--liver-gate-mm MM|none]
+        [--limit N] [--out eval.json] [--preds DIR] [--liver-gate-mm MM|none] [--lesion-threshold P]
+        [--lesions lesions.json]
 
 For every series of the folder (``keras-liver phantoms dce``; held-out seeds are 10000 and up) the
 pipeline (`pipeline_predict`) gives a label map and a class per predicted lesion. Scored against
@@ -10,6 +11,12 @@ precision of lesions >= 10 mm and by size band, per-lesion class accuracy on det
 with its confusion matrix, kappa and macro F1 (`match_lesions` / `summarise_matches`, the true
 class of every lesion from the series' sidecar JSON), and seconds per series. Prints one JSON
 summary and writes it (with the per-case rows) to ``--out``.
+
+``--lesions`` writes one row per TRUE lesion: its equivalent diameter, class, whether it was
+detected, stage 2's lesion probability inside it (peak, mean, share of voxels >= 0.5 / 0.3 / 0.2),
+the share inside stage 1's liver, and its contrast-to-noise per frame (mean signal in the lesion
+minus the mean in a liver ring 1-3 voxels outside it, over the ring's standard deviation): does
+the model see a missed lesion at all, and could it?
 """
 
 import argparse
@@ -22,6 +29,7 @@ import sys
 import time
 
 import numpy as np
+from scipy import ndimage
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,6 +45,32 @@ def dice(a: np.ndarray, b: np.ndarray) -> float | None:
     return None if total == 0 else 2.0 * float(np.logical_and(a, b).sum()) / total
 
 
+def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages) -> list[dict]:
+    """One diagnosis row per true lesion of a series (see ``--lesions``)."""
+    found = {row["id"]: row for row in match["truth"]}
+    probability, liver = stages["lesion_probability"], stages["liver"]
+    rows = []
+    for lesion in sidecar["lesions"]:
+        mask = truth_ids == int(lesion["id"])
+        if not mask.any():
+            continue
+        near = ndimage.binary_dilation(mask, iterations=3) & ~ndimage.binary_dilation(mask) & (truth == 1)
+        p = probability[mask]
+        signal = series.array[:, mask].mean(1)
+        if near.any():
+            ring = series.array[:, near]
+            cnr = [round(float(v), 2) for v in (signal - ring.mean(1)) / np.maximum(ring.std(1), 1e-6)]
+        else:
+            cnr = None
+        rows.append({"case": case, "id": int(lesion["id"]), "class": lesion["class"],
+                     "diameter_mm": found.get(int(lesion["id"]), {}).get("diameter_mm"),
+                     "detected": found.get(int(lesion["id"]), {}).get("detected"),
+                     "peak_probability": round(float(p.max()), 4), "mean_probability": round(float(p.mean()), 4),
+                     **{f"share_p{t:g}": round(float((p >= t).mean()), 4) for t in (0.5, 0.3, 0.2)},
+                     "share_in_stage1_liver": round(float(liver[mask].mean()), 4), "cnr_per_frame": cnr})
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -45,6 +79,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None)
     parser.add_argument("--preds", default=None, help="also save each label map here")
     parser.add_argument("--liver-gate-mm", default=None, help="run_dce_cascade's liver_gate_mm ('none': no gate)")
+    parser.add_argument("--lesion-threshold", default=None, help="run_dce_cascade's lesion_threshold ('none': arg-max)")
+    parser.add_argument("--lesions", default=None, help="write one diagnosis row per true lesion here (JSON)")
     args = parser.parse_args(argv)
     pipeline = load_model(args.model, compile=False)
     if not isinstance(pipeline, DCEPipeline):
@@ -56,9 +92,11 @@ def main(argv=None):
     options = {}
     if args.liver_gate_mm is not None:
         options["liver_gate_mm"] = None if args.liver_gate_mm == "none" else float(args.liver_gate_mm)
+    if args.lesion_threshold is not None:
+        options["lesion_threshold"] = None if args.lesion_threshold == "none" else float(args.lesion_threshold)
     if args.preds:
         pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
-    cases, matches, inter, total = [], [], 0, 0
+    cases, matches, diagnosis, inter, total = [], [], [], 0, 0
     for row in rows:
         n = row["case"]
         series = load_volume(folder / f"dce-{n}.nii.gz")
@@ -66,7 +104,7 @@ def main(argv=None):
         truth_ids = load_volume(folder / f"dce-lesions-{n}.nii.gz").array
         sidecar = json.loads((folder / f"dce-{n}.json").read_text())
         start = time.perf_counter()
-        labels, instance, lesions = pipeline_predict(pipeline, series, **options)
+        labels, instance, lesions, stages = pipeline_predict(pipeline, series, return_stages=True, **options)
         seconds = time.perf_counter() - start
         if args.preds:
             save_volume(labels, pathlib.Path(args.preds) / f"dce-pred-{n}.nii.gz")
@@ -75,6 +113,8 @@ def main(argv=None):
                               pred_classes={r["id"]: r["class"] for r in lesions},
                               truth_classes={int(r["id"]): r["class"] for r in sidecar["lesions"]})
         matches.append(match)
+        if args.lesions:
+            diagnosis += lesion_rows(n, series, truth, truth_ids, sidecar, match, stages)
         inter += int(np.logical_and(pred == 2, truth == 2).sum())
         total += int((pred == 2).sum() + (truth == 2).sum())
         cases.append({"case": n, "seconds": round(seconds, 2), "lesion_dice": dice(pred == 2, truth == 2),
@@ -85,7 +125,7 @@ def main(argv=None):
     lesion = [c["lesion_dice"] for c in cases if c["lesion_dice"] is not None]
     out = {"model": args.model, "data": args.data, "series": len(cases),
            "machine": f"{platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs)",
-           "date": time.strftime("%Y-%m-%d"),
+           "date": time.strftime("%Y-%m-%d"), "options": options,
            "lesion_dice_per_case": round(float(np.mean(lesion)), 4) if lesion else None,
            "lesion_dice_global": round(2.0 * inter / total, 4) if total else None,
            "liver_dice_per_case": round(float(np.mean([c["liver_dice"] for c in cases])), 4),
@@ -97,6 +137,8 @@ def main(argv=None):
         "class_accuracy": summary.get("class_accuracy")}, indent=1))
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(out | {"cases": cases}, indent=1, default=float) + "\n")
+    if args.lesions:
+        pathlib.Path(args.lesions).write_text(json.dumps(diagnosis, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from keras_liver.errors import ConfigError
-from keras_liver.inference.postprocess import postprocess_liver_tumour
+from keras_liver.inference.postprocess import lesion_labels, postprocess_liver_tumour
 from keras_liver.inference.sliding_window import sliding_window_predict
 from keras_liver.io.volume import Volume
 
@@ -94,7 +94,7 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
 
 def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batch_size: int = 2,
                     min_lesion_mm3: float = MIN_LESION_MM3, liver_gate_mm: float | None = LIVER_GATE_MM,
-                    return_stages: bool = False):
+                    lesion_threshold: float | None = None, return_stages: bool = False):
     """Stage 1 (liver, coarse, whole series), then stage 2 (liver and lesion) inside its liver box.
 
     Args:
@@ -105,6 +105,8 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
         min_lesion_mm3: Smaller lesion components become liver.
         liver_gate_mm: Stage 2's labels further than this from stage 1's liver become
             background (``None``: no gate).
+        lesion_threshold: Stage 2's foreground voxels whose lesion probability reaches this
+            are lesion even where its liver class wins (`lesion_labels`); ``None``: arg-max.
         return_stages: Also return ``{"liver": stage-1 liver mask, "lesion_probability":
             stage 2's lesion probability on the series' grid}``.
 
@@ -122,7 +124,7 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
         logger.warning("%s: stage 1 found no liver; the mask is empty", series.meta.get("source", "series"))
     else:
         fine = segment_series_stage(lesion_predict, series, second, crop_mask=liver, batch_size=batch_size)
-        out = fine.argmax(-1).astype(np.uint8)
+        out = lesion_labels(fine, lesion_threshold)
         lesion_probability = fine[..., 2] if fine.shape[-1] > 2 else lesion_probability
         if liver_gate_mm is not None:
             far = ndimage.distance_transform_edt(~liver, sampling=series.spacing) > float(liver_gate_mm)
@@ -161,7 +163,8 @@ def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_na
              "probabilities": {str(n): round(float(v), 4) for n, v in zip(class_names, p)}} for p in probs]
 
 
-def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volume, **options):
+def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volume, *, return_stages: bool = False,
+                     **options):
     """`run_dce_cascade`, then `lesion_table` and `classify_lesions`: what `lesions.json` holds.
 
     Args:
@@ -170,10 +173,12 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
         plan: The pipeline's `Plan`; its fingerprint's ``classifier`` entry gives the crop
             size and the class names (`DCEPipeline.plan`).
         series: 4D `Volume` ``(t, z, y, x)``.
+        return_stages: Also return `run_dce_cascade`'s stages (stage 1's liver, stage 2's
+            lesion probability) as a fourth item.
         **options: `run_dce_cascade` settings.
 
     Returns:
-        ``(labels, instance, lesions)`` as `pipeline_predict`.
+        ``(labels, instance, lesions)`` as `pipeline_predict` (and the stages).
     """
     from keras_liver.inference.lesion_table import lesion_table
 
@@ -182,11 +187,13 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
     info = (plan.fingerprint or {}).get("classifier") or {}
     if not info.get("crop_size") or not info.get("class_names"):
         raise ConfigError("plan: a DCE pipeline's plan names its classifier's crop_size and class_names")
-    labels = run_dce_cascade(liver_predict, lesion_predict, plan, series, **options)
+    labels, stages = run_dce_cascade(liver_predict, lesion_predict, plan, series, return_stages=True, **options)
     instance, rows = lesion_table(labels)
     classes = classify_lesions(classify, series.array, instance, info["crop_size"], info["class_names"])
     lesions = [{"id": r["id"], **c, **{k: r[k] for k in ("volume_ml", "centroid_mm", "max_diameter_mm", "voxels")}}
                for r, c in zip(rows, classes)]
+    if return_stages:
+        return labels, labels.replace(instance), lesions, stages
     return labels, labels.replace(instance), lesions
 
 
@@ -196,7 +203,8 @@ def pipeline_predict(pipeline, series: Volume, **options):
     Args:
         pipeline: `DCEPipeline`.
         series: 4D `Volume` ``(t, z, y, x)``.
-        **options: `run_dce_cascade` settings (``batch_size``, ``min_lesion_mm3``, ``liver_gate_mm``).
+        **options: `run_dce_cascade` settings (``batch_size``, ``min_lesion_mm3``, ``liver_gate_mm``,
+            ``lesion_threshold``) and `run_dce_pipeline`'s ``return_stages``.
 
     Returns:
         ``(labels, instance, lesions)``: the uint8 label `Volume` (0 background, 1 liver,

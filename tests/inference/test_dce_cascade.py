@@ -74,6 +74,23 @@ def test_stage_two_runs_in_the_liver_box_and_lesions_land_on_the_series_grid():
     assert stages["lesion_probability"][LESIONS[0]].min() == 1.0
 
 
+def test_a_lesion_threshold_labels_a_doubtful_lesion_that_the_arg_max_calls_liver():
+    def soft_lesion(batch):  # in the lesions: liver 0.5, lesion 0.35 (the arg-max says liver)
+        probs = np.eye(3, dtype=np.float32)[_liver_rule(batch)]
+        doubt = (batch[..., -1] - batch[..., 0]) > 3.0
+        probs[doubt] = (0.15, 0.5, 0.35)
+        return probs
+
+    series, liver = _series(), _rule_predictor(_liver_rule)
+    plain = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0).array
+    low = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0, lesion_threshold=0.3).array
+    high = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0, lesion_threshold=0.4).array
+    assert not (plain == 2).any() and not (high == 2).any()
+    for box in LESIONS:
+        assert np.all(plain[box] == 1) and np.all(low[box] == 2)
+    assert np.array_equal(low == 1, (plain == 1) & (low != 2))  # only the doubtful voxels changed
+
+
 def test_no_liver_gives_an_empty_map_and_the_plan_needs_a_box_rule():
     series = _series()
     nothing = _rule_predictor(lambda b: np.zeros(b.shape[:-1], int))
@@ -124,6 +141,9 @@ def test_pipeline_round_trips_and_predict_writes_labels_and_lesions_json(tmp_pat
     np.testing.assert_array_equal(labels.array, expect_labels.array)
     assert lesions == expect and labels.shape == series.spatial_shape
     assert int(instance.array.max()) == len(lesions)
+    *again, stages = pipeline_predict(loaded, series, min_lesion_mm3=0.0, return_stages=True)
+    np.testing.assert_array_equal(again[0].array, labels.array)
+    assert stages["lesion_probability"].shape == series.spatial_shape and stages["liver"].dtype == bool
     save_volume(series, tmp_path / "series.nii.gz")
     out = tmp_path / "out" / "lesions.nii.gz"
     assert main(["predict", "--model", str(path), "--input", str(tmp_path / "series.nii.gz"), "--output", str(out),
