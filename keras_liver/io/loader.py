@@ -6,6 +6,7 @@ from keras_liver.errors import ConfigError, FileFormatError, MissingPathError
 from keras_liver.io.case_store import CaseStore
 from keras_liver.io.dicom import read_dicom_series
 from keras_liver.io.nifti import is_nifti_path, read_nifti, write_nifti
+from keras_liver.io.nrrd import is_nrrd_path, read_nrrd, write_nrrd
 from keras_liver.io.orientation import DEFAULT_ORIENTATION, reorient
 from keras_liver.io.volume import Volume
 
@@ -22,11 +23,11 @@ def load_volume(
     key: str = "image",
     max_voxels: int | None = None,
 ) -> Volume:
-    """Read a volume or a DCE series from NIfTI, a DICOM folder or a case store.
+    """Read a volume or a DCE series from NIfTI, NRRD, a DICOM folder or a case store.
 
     Args:
-        path: ``.nii``/``.nii.gz`` file; DICOM series folder (or one ``.dcm``
-            file); ``.h5`` case store.
+        path: ``.nii``/``.nii.gz`` file; ``.nrrd`` file or ``.nhdr`` header;
+            DICOM series folder (or one ``.dcm`` file); ``.h5`` case store.
         orientation: Axis codes of the returned array (default ``"LPS"``);
             ``None`` keeps the stored order. The affine always maps voxels to
             RAS world, so the anatomy stays in place either way.
@@ -61,6 +62,8 @@ def load_volume(
         )
     if is_nifti_path(path):
         return read_nifti(path, orientation=orientation, dtype=dtype, max_voxels=max_voxels)
+    if is_nrrd_path(path):
+        return read_nrrd(path, orientation=orientation, dtype=dtype, max_voxels=max_voxels)
     if path.suffix.lower() in HDF5_SUFFIXES:
         with CaseStore(path) as store:
             ids = store.case_ids()
@@ -78,12 +81,12 @@ def load_volume(
     if path.suffix.lower() == ".dcm":
         return read_dicom_series([path], orientation=orientation, dtype=dtype, max_voxels=max_voxels)
     raise FileFormatError(
-        f"{path}: unknown file type; keras-liver reads .nii, .nii.gz, DICOM folders and .h5 case stores"
+        f"{path}: unknown file type; keras-liver reads .nii, .nii.gz, .nrrd, .nhdr, DICOM folders and .h5 case stores"
     )
 
 
 def save_volume(volume: Volume, path, orientation: str | None = "source") -> pathlib.Path:
-    """Write a `Volume` to NIfTI on its own world grid, atomically.
+    """Write a `Volume` to NIfTI (or NRRD) on its own world grid, atomically.
 
     A mask predicted on a DICOM series and saved here overlays that series
     exactly in 3D Slicer or ITK-SNAP, because the affine carries the series'
@@ -91,7 +94,7 @@ def save_volume(volume: Volume, path, orientation: str | None = "source") -> pat
 
     Args:
         volume: What to write.
-        path: ``.nii`` or ``.nii.gz`` destination.
+        path: ``.nii``, ``.nii.gz`` or ``.nrrd`` destination.
         orientation: ``"source"`` (default) writes the voxel order of the file
             the volume came from; an axis code forces one; ``None`` writes the
             array as it is.
@@ -101,4 +104,6 @@ def save_volume(volume: Volume, path, orientation: str | None = "source") -> pat
     """
     if not isinstance(volume, Volume):
         raise ConfigError(f"save_volume needs a Volume, got {type(volume).__name__}")
+    if pathlib.Path(path).suffix.lower() == ".nrrd":
+        return write_nrrd(volume, path, orientation=orientation)
     return write_nifti(volume, path, orientation=orientation)
