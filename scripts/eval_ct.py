@@ -2,15 +2,16 @@
 
 Usage:
     python scripts/eval_ct.py --model runs/ct_cascade.keras [--data data/ct512_heldout10000 --preds preds_cascade]
-        [--real ../shared/data/real/totalsegmentator] [--limit N] [--out result.json]
+        [--real ../shared/data/real] [--limit N] [--out result.json]
 
 Every volume of ``--data`` (a phantom or LiTS folder) is segmented with no ``--spacing`` and
 no ``--patch``: the model's plan decides (a `CTCascade` runs both stages). Masks go to
 ``--preds`` (NIfTI, on each volume's grid), then `evaluate_folder` scores them (liver and
 tumour Dice per case and global, recall of lesions >= 10 mm, by size band and lesion kind,
 false-positive lesions per case). The seconds per volume (model loaded once, reading and
-writing excluded) are reported too. With ``--real``, the TotalSegmentator examples get liver
-Dice against their label 5. A cascade is scored twice from one run of its models: as it is (with its lesion
+writing excluded) are reported too. With ``--real``, every real CT with a liver label
+(`evaluate_real_scans`, as ``scripts/eval_real.py``) gets its liver Dice (an older command's
+``--real .../totalsegmentator`` means its parent). A cascade is scored twice from one run of its models: as it is (with its lesion
 probability floor) and without the floor (``without_probability_floor``). A summary prints as JSON.
 """
 
@@ -25,13 +26,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from keras_liver.evaluation import evaluate_folder  # noqa: E402
+from keras_liver.evaluation import evaluate_folder, evaluate_real_scans  # noqa: E402
 from keras_liver.inference import cascade_predict, predict_volume, run_cascade  # noqa: E402
 from keras_liver.inference.sliding_window import model_predictor  # noqa: E402
 from keras_liver.io import find_lits_cases, load_volume, save_volume  # noqa: E402
 from keras_liver.models import CTCascade, load_model  # noqa: E402
-
-REAL_PAIRS = (("example_ct_dicom", "example_seg_dicom.nii.gz"), ("example_ct_sm.nii.gz", "example_seg.nii.gz"))
 
 
 def _segment(model, volume):
@@ -82,7 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True, help="a .keras CT model or cascade")
     parser.add_argument("--data", default=None, help="held-out folder (volume-N / segmentation-N)")
     parser.add_argument("--preds", default=None, help="folder for the predicted masks (with --data)")
-    parser.add_argument("--real", default=None, help="folder of the TotalSegmentator examples")
+    parser.add_argument("--real", default=None, help="the real-scan folder (../shared/data/real)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
     parser.add_argument("--out", default=None, help="JSON file for the summary")
     args = parser.parse_args(argv)
@@ -94,16 +93,10 @@ def main(argv=None) -> int:
         summary.update(_held_out(model, pathlib.Path(args.data), pathlib.Path(args.preds), args.limit))
     if args.real:
         real = pathlib.Path(args.real)
-        for image, label in REAL_PAIRS:
-            if not (real / image).exists():
-                continue
-            volume, truth = load_volume(real / image), load_volume(real / label)
-            started = time.perf_counter()
-            liver = _segment(model, volume).array > 0
-            took = time.perf_counter() - started
-            t = truth.array == 5
-            summary[f"real {image} liver dice"] = round(2 * float((t & liver).sum()) / float(t.sum() + liver.sum()), 4)
-            summary[f"real {image} seconds"] = round(took, 1)
+        real = real.parent if real.name == "totalsegmentator" else real
+        for row in evaluate_real_scans(lambda v: _segment(model, v), real):
+            summary[f"real {row['scan']} liver dice"] = row["liver_dice"]
+            summary[f"real {row['scan']} seconds"] = row["seconds"]
     text = json.dumps(summary, indent=2)
     print(text)
     if args.out:
