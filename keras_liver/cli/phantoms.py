@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     p.add_argument("--phase", default="portal-venous",
                    choices=["portal-venous", "non-contrast", "arterial", "delayed", "mixed"],
                    help="CT: contrast phase (mixed: drawn per case, same anatomy per seed)")
+    p.add_argument("--variety", action="store_true",
+                   help="CT: wider anatomy and pathology (habitus, arms, table, liver shapes and disease, masses "
+                        "outside the liver labelled background, metal); writes masses-N.nii.gz")
     p.add_argument("--balanced", action="store_true", help="DCE: cycle through the lesion classes")
     p.add_argument("--preview", default=None, help="PNG: CT montage, or DCE frames and curves per class")
     p.set_defaults(run=run)
@@ -36,11 +39,15 @@ def run(args) -> int:
         raise ConfigError(f"--out {args.out}: is a file; give a folder for the cases")
     if args.modality == "dce" and args.phase != "portal-venous":
         raise ConfigError(f"--phase {args.phase}: for CT phantoms only (DCE series hold every phase as frames)")
+    if args.modality == "dce" and args.variety:
+        raise ConfigError("--variety: for CT phantoms only")
     if args.modality == "ct":
         size = args.shape or (48, 128, 128)
-        write_ct_dataset(args.out, args.cases, seed=args.seed, shape=size, progress=True, phase=args.phase)
+        variety = True if args.variety else None
+        write_ct_dataset(args.out, args.cases, seed=args.seed, shape=size, progress=True, phase=args.phase,
+                         variety=variety)
         if args.preview:
-            case = ct_case(args.seed, shape=size, phase=args.phase)
+            case = ct_case(args.seed, shape=size, phase=args.phase, variety=variety)
             preview_figure(case.image, case.label, args.preview, n_slices=8, title=f"CT phantom, seed {args.seed}")
     else:
         size = args.shape or DCE_DEFAULT_SHAPE

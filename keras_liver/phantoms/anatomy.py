@@ -13,6 +13,7 @@ import enum
 import numpy as np
 
 from keras_liver.phantoms.grid import Grid, capsule_distance, ellipsoid_level, random_rotation, smooth_noise
+from keras_liver.phantoms.variety import Variety
 
 
 class Tissue(enum.IntEnum):
@@ -43,6 +44,9 @@ class Tissue(enum.IntEnum):
     TUMOUR = 22
     TUMOUR_CORE = 23
     TUMOUR_RIM = 24
+    MASS = 25  # a mass outside the liver (label: background)
+    TABLE = 26
+    METAL = 27
 
 
 LIVER_LABEL_TISSUES = (Tissue.LIVER, Tissue.PORTAL_VEIN, Tissue.HEPATIC_VEIN)
@@ -78,7 +82,11 @@ class Lesion:
 
 @dataclasses.dataclass
 class Anatomy:
-    """The drawn body: tissue codes, lesion ids, a texture field and the geometry."""
+    """The drawn body: tissue codes, lesion ids, a texture field and the geometry.
+
+    ``mass_id`` (with a `Variety`) holds the ids of the masses outside the liver (0: none),
+    ``masses`` their descriptions.
+    """
 
     grid: Grid
     tissue: np.ndarray
@@ -86,6 +94,8 @@ class Anatomy:
     texture: np.ndarray
     lesions: list
     params: dict
+    mass_id: np.ndarray | None = None
+    masses: list = dataclasses.field(default_factory=list)
 
     def label(self) -> np.ndarray:
         """LiTS labels: 0 background, 1 liver (with its vessels), 2 tumour."""
@@ -110,7 +120,8 @@ def _paint(tissue, slices, mask, code, protect=()):
     region[mask] = code
 
 
-def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anatomy:
+def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None, variety: Variety | None = None,
+                  variety_rng=None) -> Anatomy:
     """Draw the abdomen.
 
     Args:
@@ -120,16 +131,25 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
         z0: z (mm) of slice 0; the liver centre is near z = 0.
         lesions: Lesion requests ``(kind, diameter_mm, touches_surface)``.
         gallbladder: Draw a gallbladder (``None``: with probability 0.6).
+        variety: Wider anatomy and pathology (`Variety`); ``None``: the base phantom.
+        variety_rng: The generator of the variety's own shapes (required with ``variety``),
+            so ``rng``'s draws, and the base anatomy, stay those of the seed.
 
     Returns:
         The `Anatomy`.
     """
     grid = Grid(shape, spacing, z0)
+    if variety is not None:
+        grid.x = grid.x - variety.offset_mm[0]  # the patient's axis sits off the field's centre
+        grid.y = grid.y - variety.offset_mm[1]
     nz, ny, nx = grid.shape
     tissue = np.zeros(grid.shape, np.uint8)
     a = rng.uniform(135, 170)  # body half-width (mm)
     b = rng.uniform(95, 125)  # body half-depth
     skin_mm, fat_mm, muscle_mm = 2.0, rng.uniform(10, 30), rng.uniform(8, 14)
+    if variety is not None:
+        a, b = variety.body_half_mm
+        fat_mm = min(variety.fat_mm, 0.45 * min(a, b))
     params = {"body_half_width_mm": a, "body_half_depth_mm": b, "subcutaneous_fat_mm": fat_mm}
 
     # Body wall: one 2D ellipse, scaled slightly along z.
@@ -176,7 +196,9 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
     ]
     lobes = [(c * rng.uniform(0.9, 1.1, 3) + rng.normal(0, 4, 3), np.array(r) * rng.uniform(0.88, 1.12, 3))
              for c, r in lobes]
-    half = np.array([0.75 * a, 0.85 * b, 110.0])
+    if variety is not None:
+        lobes = _liver_shape(lobes, variety.liver_shape, a, b)
+    half = np.array([0.75 * a, 0.85 * b, 110.0 if variety is None else 150.0])
     sl, coords = grid.window(liver_c, half)
     z, y, x = coords
     levels = [ellipsoid_level((z - (c[2] - liver_c[2]), y - (c[1] - liver_c[1]), x - (c[0] - liver_c[0])), r,
@@ -184,6 +206,8 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
     box_shape = tuple(s.stop - s.start for s in sl)
     deform = smooth_noise(rng, box_shape, cells=5)
     liver_level = _soft_min([np.broadcast_to(lv, box_shape) for lv in levels]) + 0.09 * deform
+    if variety is not None and variety.liver_shape == "cirrhotic":  # a nodular surface
+        liver_level = liver_level + 0.06 * smooth_noise(variety_rng, box_shape, cells=16)
     liver = (liver_level < 1) & cavity[sl]
     liver &= ~np.isin(tissue[sl], spine_protect)
     _paint(tissue, sl, liver, Tissue.LIVER)
@@ -205,7 +229,8 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
             _paint(tissue, sl_o, inside & (level < inner[0]), inner[1], protect)
         return sl_o, level
 
-    organ((0.55 * a, 0.30 * b, 25.0), (0.17 * a, 0.30 * b, 50.0), Tissue.SPLEEN)
+    spleen = 1.0 if variety is None else variety.spleen_scale
+    organ((0.55 * a, 0.30 * b, 25.0), (0.17 * a * spleen, 0.30 * b * min(spleen, 1.3), 50.0 * spleen), Tissue.SPLEEN)
     for side in (-1, 1):
         organ((side * 0.36 * a, 0.45 * b, -60.0 + 10 * side), (27.0, 30.0, 52.0), Tissue.KIDNEY_CORTEX,
               inner=(0.62, Tissue.KIDNEY_MEDULLA))
@@ -303,6 +328,16 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
             _paint(tissue, sl_g, gb & cavity[sl_g], Tissue.GALLBLADDER, spine_protect)
     params["gallbladder"] = gallbladder
 
+    mass_id, masses = None, []
+    if variety is not None:
+        from keras_liver.phantoms.variety_paint import paint_variety
+
+        mass_id, masses = paint_variety(variety_rng, grid, tissue, variety,
+                                        {"a": a, "b": b, "rn": rn, "rn2d": rn2d, "depth": depth, "cavity": cavity,
+                                         "wall_mm": skin_mm + fat_here + muscle_mm, "spine": (vy, vr),
+                                         "protect": (Tissue.LIVER, Tissue.PORTAL_VEIN, Tissue.HEPATIC_VEIN)
+                                         + spine_protect})
+        params["variety"] = variety.info()
     texture = smooth_noise(rng, grid.shape, cells=12)
     lesion_id = np.zeros(grid.shape, np.uint8)
     placed = []
@@ -312,7 +347,21 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None) -> Anat
             lesion_id[lesion.slices][lesion.mask] = lesion.lesion_id
             tissue[lesion.slices][lesion.mask] = Tissue.TUMOUR
             placed.append(lesion)
-    return Anatomy(grid, tissue, lesion_id, texture, placed, params)
+    return Anatomy(grid, tissue, lesion_id, texture, placed, params, mass_id, masses)
+
+
+def _liver_shape(lobes, shape, a, b):
+    """The three lobes ``[(centre, radii)]`` (right, left, caudate) changed for a liver shape."""
+    (rc, rr), (lc, lr), (cc, cr) = lobes
+    if shape == "riedel":  # a tongue of the right lobe reaching down towards the pelvis
+        return lobes + [(rc + np.array([-0.05 * a, 0.12 * b, -70.0]), np.array([0.14 * a, 0.2 * b, 48.0]))]
+    if shape == "atrophic_left":
+        return [(rc, rr), (lc, lr * np.array([0.6, 0.6, 0.7])), (cc, cr)]
+    if shape == "hepatomegaly":
+        return [(c, r * 1.2) for c, r in lobes]
+    if shape == "cirrhotic":  # a shrunken right lobe, an enlarged caudate
+        return [(rc, rr * 0.85), (lc, lr), (cc, cr * 1.35)]
+    return lobes
 
 
 def _place_lesion(rng, grid, tissue, liver_box, lesion_id, kind, diameter, surface):

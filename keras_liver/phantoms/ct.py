@@ -62,6 +62,7 @@ from keras_liver.io.volume import Volume
 from keras_liver.phantoms.anatomy import Tissue, build_anatomy
 from keras_liver.phantoms.grid import smooth_noise
 from keras_liver.phantoms.phantom_case import PhantomCase
+from keras_liver.phantoms.variety import Variety
 
 HU_RANGES = {
     Tissue.AIR: (-1000, -1000),
@@ -86,6 +87,9 @@ HU_RANGES = {
     Tissue.HEPATIC_VEIN: (150, 220),
     Tissue.GALLBLADDER: (0, 20),
     Tissue.HEART: (40, 60),
+    Tissue.MASS: (30, 90),  # redrawn per mass like a liver tumour (`_tumour_hu`)
+    Tissue.TABLE: (-150, 0),  # carbon-fibre table top with foam core (assumption)
+    Tissue.METAL: (2500, 3071),  # steel / titanium implants saturate the 12-bit range
 }
 PHASE_HU = {
     "portal-venous": {},
@@ -163,7 +167,7 @@ def ct_phase(seed: int, phase: str = "portal-venous") -> str:
 
 
 def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, noise_sigma=None,
-            gallbladder=None, phase: str = "portal-venous") -> PhantomCase:
+            gallbladder=None, phase: str = "portal-venous", variety=None) -> PhantomCase:
     """An abdominal CT with liver and tumour labels, portal-venous unless ``phase`` says otherwise.
 
     Args:
@@ -177,10 +181,16 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
         gallbladder: Force a gallbladder on or off.
         phase: ``"portal-venous"``, ``"non-contrast"``, ``"arterial"``, ``"delayed"``
             (see the module's tables), or ``"mixed"`` (drawn per case, `ct_phase`).
+        variety: Wider anatomy and pathology (`keras_liver.phantoms.variety`): ``True``
+            draws a `Variety` from ``default_rng([seed, 18])`` (the base anatomy stays the
+            seed's), a `Variety` uses that one, ``None`` draws the base phantom only. With
+            it the field of view is 300 to 500 mm, a fatty liver is 0 to 40 HU unenhanced,
+            and metal throws streaks.
 
     Returns:
         A `PhantomCase` with ``image`` int16 HU, ``label`` uint8 0/1/2 and
-        ``clean`` (float32 HU before blur and noise), all in LPS voxel order.
+        ``clean`` (float32 HU before blur and noise), all in LPS voxel order; with a
+        variety, ``masses`` holds the ids of the masses outside the liver.
 
     Example:
         >>> case = ct_case(0)
@@ -190,11 +200,21 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
     phase = ct_phase(seed, phase)
     rng = np.random.default_rng(seed)
     shape = tuple(int(n) for n in shape)
+    fixed_spacing = spacing is not None
     spacing, z0 = ct_geometry(rng, shape, spacing)
+    if variety is True:
+        variety = Variety.draw(np.random.default_rng([int(seed), 18]))
+    variety_rng = np.random.default_rng([int(seed), 19]) if variety is not None else None
+    if variety is not None and not fixed_spacing:  # fields of view of 300 to 500 mm
+        in_plane = variety_rng.uniform(300, 500) / max(shape[1:])
+        spacing = (spacing[0], in_plane, in_plane)
     requests = _draw_tumours(rng, n_tumours)
-    anatomy = build_anatomy(rng, shape, spacing, z0, lesions=requests, gallbladder=gallbladder)
+    anatomy = build_anatomy(rng, shape, spacing, z0, lesions=requests, gallbladder=gallbladder, variety=variety,
+                            variety_rng=variety_rng)
     ranges = {**HU_RANGES, **PHASE_HU[phase]}
     hu = {t: float(rng.uniform(*r)) for t, r in ranges.items()}
+    if variety is not None and variety.liver_state == "fatty":  # steatosis: unenhanced liver under 40 HU
+        hu[Tissue.LIVER] = float(np.clip(hu[Tissue.LIVER] - variety_rng.uniform(30, 70), 0, None))
     lut = np.zeros(len(Tissue), np.float32)
     for t, v in hu.items():
         lut[t] = v
@@ -202,7 +222,13 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
     texture_lut = np.zeros(len(Tissue), np.float32)
     for t, v in TEXTURE_HU.items():
         texture_lut[t] = v
+    if variety is not None and variety.liver_state == "cirrhotic":
+        texture_lut[Tissue.LIVER] = 9.0  # a coarse, heterogeneous parenchyma
     clean += texture_lut[anatomy.tissue] * anatomy.texture
+    for mass in anatomy.masses:  # liver-tumour-like attenuation, but outside the liver (label background)
+        mass["hu"] = round(_tumour_hu(variety_rng, mass["kind"], hu[Tissue.LIVER], phase), 1)
+        inside = anatomy.mass_id == mass["id"]
+        clean[inside] = mass["hu"] + 6.0 * anatomy.texture[inside]
 
     lesion_info = []
     for lesion in anatomy.lesions:
@@ -215,6 +241,10 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
     noise = rng.standard_normal(shape).astype(np.float32)
     noise = ndimage.gaussian_filter(noise, (0.0, corr, corr), mode="wrap")
     noise *= noise_sigma / float(noise.std())
+    streaks = {}
+    if variety is not None and (anatomy.tissue == Tissue.METAL).any():
+        streaks = _metal_artefacts(variety_rng, blurred, anatomy.tissue == Tissue.METAL, anatomy.tissue,
+                                   hu[Tissue.METAL])
     image = np.clip(np.rint(blurred + noise), -1024, 3071).astype(np.int16)
 
     affine = anatomy.grid.affine()
@@ -233,6 +263,9 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
         "anatomy": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in anatomy.params.items()},
         "lesions": lesion_info,
     }
+    if variety is not None:
+        info["masses"] = anatomy.masses
+        info["metal_artefacts"] = streaks
     return PhantomCase(
         image=Volume(image, affine, meta=meta),
         label=Volume(anatomy.label(), affine, meta={**meta, "kind": "label"}),
@@ -240,7 +273,40 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
         lesion_class=None,
         info=info,
         tissue=Volume(anatomy.tissue, affine, meta={**meta, "kind": "tissue"}),
+        masses=None if anatomy.mass_id is None else Volume(anatomy.mass_id, affine, meta={**meta, "kind": "masses"}),
     )
+
+
+def _metal_artefacts(rng, image, metal, tissue, metal_hu):
+    """Streaks from each slice's metal and a beam-hardening cupping, added to ``image`` in place.
+
+    The metal itself stays at ``metal_hu`` through the partial-volume blur (it saturates).
+
+    Streaks: alternating bright and dark rays from the metal's centre in its slice,
+    ``amplitude * cos(n * angle + phase) * exp(-r / length)`` (n 6 to 16 rays, 150 to 500 HU,
+    60 to 150 mm); dark bands along the line between metal pieces are not drawn. Cupping:
+    the body's centre 5 to 25 HU darker than its edge. Teaching approximations of the
+    artefacts' look (assumption), not a simulation of the physics.
+    """
+    rays, amplitude, length = int(rng.integers(6, 17)), float(rng.uniform(150, 500)), float(rng.uniform(60, 150))
+    cup = float(rng.uniform(5, 25))
+    body = tissue != Tissue.AIR
+    ny, nx = image.shape[1:]
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32)
+    for z in np.nonzero(metal.any(axis=(1, 2)))[0]:
+        cy, cx = (c.mean() for c in np.nonzero(metal[z]))
+        r = np.hypot(yy - cy, xx - cx) + 1.0
+        angle = np.arctan2(yy - cy, xx - cx)
+        streak = amplitude * np.cos(rays * angle + rng.uniform(0, 2 * np.pi)) * np.exp(-r / (length * nx / 512))
+        image[z] += np.where(body[z] & ~metal[z], streak, 0).astype(np.float32)
+    image[metal] = metal_hu
+    rows, cols = np.nonzero(body.any(axis=0))
+    if len(rows):
+        cy, cx, ry, rx = rows.mean(), cols.mean(), max(np.ptp(rows), 1) / 2, max(np.ptp(cols), 1) / 2
+        rn2 = np.clip(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2, 0, 1)
+        image -= (cup * (1 - rn2))[None] * body
+    return {"rays": rays, "amplitude_hu": round(amplitude, 1), "length_mm": round(length, 1),
+            "cupping_hu": round(cup, 1)}
 
 
 # Tumour contrast against the liver per phase and kind, (low, high) HU added to the liver's;

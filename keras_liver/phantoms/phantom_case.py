@@ -25,6 +25,8 @@ class PhantomCase:
             augmentation. Not written to disk by the data-set writers.
         instance: DCE: ``uint8`` lesion ids on the label's grid (0 none,
             ``k`` the lesion with ``id`` k in ``info["lesions"]``), or ``None``.
+        masses: CT with a `Variety`: ``uint8`` ids of the masses outside the liver
+            (``k``: the mass with ``id`` k in ``info["masses"]``; label background), or ``None``.
     """
 
     image: Volume
@@ -34,3 +36,4 @@ class PhantomCase:
     info: dict = dataclasses.field(default_factory=dict)
     tissue: Volume | None = None
     instance: Volume | None = None
+    masses: Volume | None = None

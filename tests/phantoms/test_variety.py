@@ -1,0 +1,94 @@
+"""Wider phantoms (issue 18): masses outside the liver stay background, shapes and disease change what they should."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_liver.cli.main import main
+from keras_liver.io import find_lits_cases, load_volume
+from keras_liver.phantoms import Tissue, Variety, ct_case
+
+SHAPE = (30, 96, 104)
+BASE = Variety(body_half_mm=(150.0, 110.0), fat_mm=20.0, arms="up", table=False)
+
+
+def test_masses_outside_the_liver_are_background_with_tumour_like_attenuation():
+    found = 0
+    for seed in range(8):
+        case = ct_case(seed, SHAPE, variety=True, n_tumours=2)
+        masses = case.masses.array
+        for mass in case.info["masses"]:
+            inside = masses == mass["id"]
+            assert inside.sum() == mass["voxels"] > 0
+            assert not case.label.array[inside].any()  # never liver, never tumour
+            assert np.all(case.tissue.array[inside] == Tissue.MASS)
+            liver = case.info["hu"]["liver"]
+            contrast = mass["hu"] - liver
+            assert (mass["kind"] == "cyst" and 0 <= mass["hu"] <= 20) or abs(contrast) >= 15 or mass["hu"] >= 130
+            found += 1
+    assert found >= 4
+
+
+def test_the_base_phantom_is_unchanged_and_a_variety_is_deterministic():
+    plain, again = ct_case(3, SHAPE), ct_case(3, SHAPE, variety=None)
+    np.testing.assert_array_equal(plain.image.array, again.image.array)
+    assert plain.masses is None and "variety" not in plain.info["anatomy"]
+    one, two = ct_case(3, SHAPE, variety=True), ct_case(3, SHAPE, variety=True)
+    np.testing.assert_array_equal(one.image.array, two.image.array)
+    assert not np.array_equal(one.image.array, plain.image.array)
+    assert one.info["anatomy"]["variety"] == Variety.draw(np.random.default_rng([3, 18])).info()
+
+
+def _liver_voxels(shape_name, seed=5, **changes):
+    variety = dataclasses.replace(BASE, liver_shape=shape_name, **changes)
+    return ct_case(seed, SHAPE, spacing=(8.0, 3.5, 3.5), variety=variety, n_tumours=0).label.array == 1
+
+
+def test_liver_shapes_change_the_liver_as_named():
+    normal = _liver_voxels("normal")
+    assert _liver_voxels("hepatomegaly").sum() > 1.3 * normal.sum()
+    assert _liver_voxels("atrophic_left").sum() < normal.sum()
+    riedel = _liver_voxels("riedel")
+    lowest = lambda m: int(np.nonzero(m.any(axis=(1, 2)))[0].min())  # noqa: E731 (slice 0 is inferior)
+    assert lowest(riedel) < lowest(normal) and riedel.sum() > normal.sum()
+
+
+def test_fatty_liver_is_under_40_hu_unenhanced_and_arms_and_table_lie_outside_the_body():
+    fatty = ct_case(2, SHAPE, phase="non-contrast", variety=dataclasses.replace(BASE, liver_state="fatty"))
+    assert fatty.info["hu"]["liver"] <= 40
+    armed = ct_case(2, SHAPE, spacing=(8.0, 4.5, 4.5), variety=dataclasses.replace(BASE, arms="side", table=True))
+    plain = ct_case(2, SHAPE, spacing=(8.0, 4.5, 4.5), variety=BASE)
+    tissue, bare = armed.tissue.array, plain.tissue.array
+    assert (tissue == Tissue.TABLE).any() and not (bare == Tissue.TABLE).any()
+    gained = (tissue != Tissue.AIR) & (bare == Tissue.AIR)  # only outside the body
+    assert np.isin(tissue[gained], [Tissue.SKIN, Tissue.FAT, Tissue.MUSCLE, Tissue.BONE_CORTEX, Tissue.BONE_MARROW,
+                                    Tissue.TABLE]).all()
+    assert (tissue[gained] == Tissue.BONE_MARROW).any()  # a humerus on each side
+    np.testing.assert_array_equal(armed.label.array, plain.label.array)
+
+
+def test_metal_saturates_and_throws_streaks():
+    case = ct_case(4, SHAPE, spacing=(6.0, 3.5, 3.5), variety=dataclasses.replace(BASE, metal="spine"))
+    metal = case.tissue.array == Tissue.METAL
+    assert metal.any() and case.image.array[metal].max() >= 2000
+    assert case.info["metal_artefacts"]["rays"] >= 6
+    calm = ct_case(4, SHAPE, spacing=(6.0, 3.5, 3.5), variety=BASE)
+    z = int(np.nonzero(metal.any(axis=(1, 2)))[0][0])
+    fat = (case.tissue.array[z] == Tissue.FAT) & (calm.tissue.array[z] == Tissue.FAT)
+    assert np.std(case.clean.array[z][fat]) < np.std(case.image.array[z][fat].astype(float) -
+                                                     calm.image.array[z][fat])  # streaks add structure
+
+
+def test_the_cli_writes_masses_beside_each_case(tmp_path, capsys):
+    assert main(["phantoms", "ct", "--cases", "3", "--seed", "2", "--shape", "20,64,64", "--variety",
+                 "--out", str(tmp_path)]) == 0
+    cases = find_lits_cases(tmp_path)
+    assert len(cases) == 3
+    masses = sorted(tmp_path.glob("masses-*.nii.gz"))
+    assert masses
+    for path in masses:
+        n = path.name.split("-")[1].split(".")[0]
+        seg = load_volume(tmp_path / f"segmentation-{n}.nii.gz").array
+        assert not seg[load_volume(path).array > 0].any()
+    assert main(["phantoms", "dce", "--cases", "1", "--variety", "--out", str(tmp_path / "d")]) != 0
+    assert "--variety: for CT phantoms only" in capsys.readouterr().err
