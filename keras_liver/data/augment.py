@@ -11,6 +11,42 @@ import math
 
 import tensorflow as tf
 
+from keras_liver.phantoms.anatomy import TUMOUR_TISSUES, Tissue
+
+TISSUE_CODES = 32  # look-up table size of the per-tissue remap (codes of `Tissue` and spare)
+TISSUE_REMAP = {"p": 0.8, "shift_hu": 40.0, "tumour_delta_hu": 10.0}
+
+
+def remap_tissues(image, tissue, seed, *, spatial_dims: int = 3, p: float = 0.8, shift_hu: float = 40.0,
+                  tumour_delta_hu: float = 10.0):
+    """Shift every phantom tissue's intensity by its own random amount (SynthSeg's idea, milder).
+
+    Each tissue code gets a shift drawn from ``[-shift_hu, shift_hu]``; air keeps its value;
+    the tumour tissues get the liver's shift plus at most ``tumour_delta_hu``, so a tumour
+    keeps most of its contrast against the liver while every other border (liver against
+    muscle, spleen, a mass outside the liver) moves. The shift field is averaged over 3
+    voxels so the borders stay as blurred as the acquisition made them.
+
+    Args:
+        image: ``(*spatial, c)`` float32 patch (every channel is shifted alike).
+        tissue: ``(*spatial)`` integer tissue codes of the patch (`Tissue`).
+        seed: ``(2,)`` stateless seed.
+        spatial_dims: 2 or 3.
+        p: Probability of the remap.
+        shift_hu: Largest shift.
+        tumour_delta_hu: Largest departure of the tumour's shift from the liver's.
+    """
+    codes = tf.range(TISSUE_CODES)
+    shifts = _u(seed, 50, -shift_hu, shift_hu, (TISSUE_CODES,))
+    tumour = tf.reduce_any(codes[:, None] == tf.constant([int(t) for t in TUMOUR_TISSUES])[None], axis=1)
+    shifts = tf.where(tumour, shifts[int(Tissue.LIVER)] + _u(seed, 51, -tumour_delta_hu, tumour_delta_hu,
+                                                              (TISSUE_CODES,)), shifts)
+    shifts = tf.where(codes == int(Tissue.AIR), 0.0, shifts)
+    field = tf.gather(shifts, tf.clip_by_value(tf.cast(tissue, tf.int32), 0, TISSUE_CODES - 1))[None, ..., None]
+    pool = tf.nn.avg_pool3d if spatial_dims == 3 else tf.nn.avg_pool2d
+    field = pool(field, 3, 1, "SAME")[0]
+    return tf.cond(_u(seed, 52) < p, lambda: image + field, lambda: image)
+
 
 def _u(seed, salt, low=0.0, high=1.0, shape=()):
     return tf.random.stateless_uniform(shape, tf.random.experimental.stateless_fold_in(seed, salt), low, high)
@@ -50,7 +86,7 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
                   rotate_degrees: float = 15.0, scale_range=(0.85, 1.15), p_affine: float = 0.3,
                   intensity_scale=(0.9, 1.1), intensity_shift=20.0, gamma_range=(0.8, 1.25), p_gamma: float = 0.3,
                   noise_sigma: float = 10.0, p_noise: float = 0.3, hu_channels: int = 1, p_lowres: float = 0.0,
-                  lowres_range=(1.5, 3.5)):
+                  lowres_range=(1.5, 3.5), tissue=None, tissue_remap=None):
     """Augment one ``(z, y, x, c)`` (or ``(y, x, c)``) image patch and its label map ``(z, y, x)``.
 
     Geometric transforms (flips, 90-degree in-plane rotations, small
@@ -62,6 +98,8 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
     factor (area-averaged, as a coarser acquisition integrates) and
     enlarged back (bilinear, as resampling a coarse scan to the model's
     spacing does), so a model trained at 1 mm also sees 1.5-3.5 mm scans.
+    Tissues (``tissue`` and ``tissue_remap``): `remap_tissues` first, on the
+    HU channels, while the tissue map still lies on the image.
 
     Args:
         image: float32 patch, channels last.
@@ -81,11 +119,17 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
             for example a HOG map, is left as it is).
         p_lowres: Probability of the resolution change.
         lowres_range: Range of its in-plane shrink factor.
+        tissue: Optional tissue codes of the patch (the label's shape).
+        tissue_remap: `remap_tissues` settings (``{}``: `TISSUE_REMAP`), or ``None``: off.
 
     Returns:
         ``(image, label)`` with the input shapes and dtypes.
     """
     label_dtype = label.dtype
+    if tissue is not None and tissue_remap is not None:
+        first, rest = image[..., :hu_channels], image[..., hu_channels:]
+        first = remap_tissues(first, tissue, seed, spatial_dims=spatial_dims, **{**TISSUE_REMAP, **tissue_remap})
+        image = tf.concat([first, rest], axis=-1)
     label = tf.cast(label, tf.float32)[..., None]
     axes = list(range(spatial_dims)) if flip_axes is None else list(flip_axes)
     for k, axis in enumerate(axes):

@@ -15,7 +15,7 @@ from keras_liver.io.lits_case import find_lits_cases
 logger = logging.getLogger(__name__)
 
 
-def _settings_key(cases, target_spacing, crop_margin_mm, denoise=None, roi_source=None) -> str:
+def _settings_key(cases, target_spacing, crop_margin_mm, denoise=None, roi_source=None, tissue=False) -> str:
     settings = {"cases": [[str(c.image_path), str(c.label_path)] for c in cases],
                 "mtimes": [pathlib.Path(c.image_path).stat().st_mtime_ns for c in cases],
                 "target_spacing": target_spacing, "crop_margin_mm": crop_margin_mm}
@@ -23,13 +23,24 @@ def _settings_key(cases, target_spacing, crop_margin_mm, denoise=None, roi_sourc
         settings["denoise"] = denoise
     if roi_source is not None:
         settings["roi_source"] = roi_source
+    if tissue:
+        settings["tissue"] = True
     text = json.dumps(settings)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _tissue_path(case):
+    """``tissue-N.nii[.gz]`` beside a case's volume, or ``None``."""
+    folder = pathlib.Path(case.image_path).parent
+    for name in (f"tissue-{case.case_id}.nii.gz", f"tissue-{case.case_id}.nii"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm: float | None = 20.0,
                    case_ids=None, denoise: dict | None = None, roi_masks=None,
-                   roi_source: str | None = None) -> pathlib.Path:
+                   roi_source: str | None = None, tissue: bool = False) -> pathlib.Path:
     """Preprocess a LiTS folder once into an HDF5 store (reused while nothing changed).
 
     Each case is loaded (LPS voxel order), cropped to its liver label plus
@@ -51,6 +62,9 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
             only when the cache is (re)built.
         roi_source: What ``roi_masks`` is (goes into the settings hash, so a new model
             rebuilds the cache).
+        tissue: Also cache each case's phantom tissue map (``tissue-N.nii.gz`` beside its
+            volume, written by ``keras-liver phantoms ct --variety``) as key ``"tissue"``,
+            cropped and resampled (nearest) like the label.
 
     Returns:
         The store path.
@@ -63,7 +77,12 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
     if any(c.label_path is None for c in cases):
         raise ConfigError(f"{data_dir}: every training case needs a segmentation file")
     store_path = pathlib.Path(store_path)
-    key = _settings_key(cases, target_spacing, crop_margin_mm, denoise, roi_source)
+    if tissue:
+        missing = [c for c in cases if _tissue_path(c) is None]
+        if missing:
+            raise ConfigError(f"{data_dir}: case {missing[0].case_id} has no tissue-{missing[0].case_id}.nii.gz "
+                              f"(per-tissue randomisation needs phantoms written with --variety)")
+    key = _settings_key(cases, target_spacing, crop_margin_mm, denoise, roi_source, tissue)
     if store_path.exists():
         with CaseStore(store_path) as store:
             if store.attrs(store.case_ids()[0]).get("settings_key") == key and len(store) == len(cases):
@@ -77,6 +96,12 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
             if mask is not None and roi_masks is not None:
                 given = roi_masks(str(case.case_id), image)
                 mask = mask if given is None else given
+            extra = None
+            if tissue:
+                from keras_liver.io import load_volume
+
+                codes = load_volume(_tissue_path(case))
+                extra = {"tissue": prep(image, codes, crop_mask=mask)[1]}
             image, label, record = prep(image, label, crop_mask=mask)
             hu = image.array
             if denoise is not None:
@@ -85,6 +110,7 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
                 hu = threshold_denoise(hu.astype(np.float32), **denoise)
             hu = np.clip(np.rint(hu), -32768, 32767).astype(np.int16)
             writer.add(str(case.case_id), image.replace(hu), label,
-                       attrs={"settings_key": key, "record": record.to_dict(), "source": str(case.image_path)})
+                       attrs={"settings_key": key, "record": record.to_dict(), "source": str(case.image_path)},
+                       extra=extra)
     logger.info("cached %d cases in %s", len(cases), store_path)
     return store_path

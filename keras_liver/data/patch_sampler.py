@@ -7,6 +7,12 @@ from keras_liver.errors import ConfigError
 
 
 TUMOUR_SAMPLING = ("voxel", "lesion")
+TISSUE_FACTOR = 8  # label + 8 * tissue code: one uint8 carries both (labels 0..7, tissue codes 0..31)
+
+
+def split_tissue(combined):
+    """``(label, tissue)`` of a patch label that carries tissue codes (NumPy or TensorFlow integers)."""
+    return combined % TISSUE_FACTOR, combined // TISSUE_FACTOR
 
 
 class PatchSampler:
@@ -54,13 +60,23 @@ class PatchSampler:
         tumour_sampling: ``"voxel"`` (default) or ``"lesion"`` (every lesion equally often).
         hard_fraction: Share of hard-negative-centred patches among the non-tumour draws.
         hard_hu: HU distance from the median liver that makes a liver voxel a hard negative.
+        tissues: Optional per-case phantom tissue maps (``uint8``, like the labels): each
+            patch's label then carries its tissue codes as ``label + TISSUE_FACTOR * tissue``
+            (`split_tissue`), for per-tissue intensity randomisation (`augment_patch`).
     """
 
     def __init__(self, images, labels, patch_size, *, tumour_fraction: float = 0.34,
                  foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0,
-                 hard_fraction: float = 0.0, hard_hu: float = 25.0, tumour_sampling: str = "voxel"):
+                 hard_fraction: float = 0.0, hard_hu: float = 25.0, tumour_sampling: str = "voxel", tissues=None):
         if len(images) != len(labels) or not images:
             raise ConfigError("PatchSampler: need as many label maps as images, at least one")
+        if tissues is not None and len(tissues) != len(labels):
+            raise ConfigError("PatchSampler: need one tissue map per case")
+        self.tissues = None if tissues is None else [np.asarray(t, np.uint8) for t in tissues]
+        if self.tissues is not None and any(t.shape != lab.shape for t, lab in zip(self.tissues, labels)):
+            raise ConfigError("PatchSampler: every tissue map must match its label map's shape")
+        if self.tissues is not None and max(int(t.max(initial=0)) for t in self.tissues) >= 256 // TISSUE_FACTOR:
+            raise ConfigError(f"PatchSampler: tissue codes must stay under {256 // TISSUE_FACTOR}")
         self.images = [np.asarray(a) for a in images]
         self.labels = [np.asarray(a, np.uint8) for a in labels]
         self.two_d = len(patch_size) == 2
@@ -154,6 +170,8 @@ class PatchSampler:
         lead = (Ellipsis,)
         lab = np.zeros(self.patch, np.uint8)
         lab[tuple(dst)] = label[tuple(src)]
+        if self.tissues is not None:  # carried in the label's high bits (`split_tissue` undoes it)
+            lab[tuple(dst)] += TISSUE_FACTOR * self.tissues[case][tuple(src)]
         if self.context:  # 2.5D: the centre slice and its neighbours (edges repeated) as channels
             z = np.clip(np.arange(-self.context, self.context + 1) + int(centre[0]), 0, label.shape[0] - 1)
             img = np.full(self.lead + (self.channels,) + self.patch[1:], self.pad[case], np.float32)

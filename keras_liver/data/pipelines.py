@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_liver.data.augment import augment_patch
+from keras_liver.data.patch_sampler import split_tissue
 from keras_liver.errors import ConfigError
 from keras_liver.io.case_store import CaseStore
 
@@ -17,12 +18,17 @@ def _seed(seed, index):
     return tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
 
 
-def load_store(store_path, case_ids=None):
-    """All (or the named) cases of a case store as ``(ids, images, labels)`` arrays in memory."""
+def load_store(store_path, case_ids=None, tissue: bool = False):
+    """All (or the named) cases of a case store as ``(ids, images, labels)`` arrays in memory.
+
+    With ``tissue`` a fourth item: the cases' ``"tissue"`` maps (`build_ct_cache`).
+    """
     with CaseStore(store_path) as store:
         ids = [c for c in store.case_ids() if case_ids is None or c in {str(i) for i in case_ids}]
         images = [store.read(c, "image").array for c in ids]
         labels = [store.read(c, "label").array for c in ids]
+        if tissue:
+            return ids, images, labels, [store.read(c, "tissue").array for c in ids]
     return ids, images, labels
 
 
@@ -67,18 +73,24 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
     indices = tf.data.Dataset.range(first, start + count, stride) if count is not None else \
         tf.data.Dataset.range(first, 2 ** 62, stride)
 
+    carries_tissue = getattr(sampler, "tissues", None) is not None
+
     def load(i):
         image, label = tf.numpy_function(sampler, [i], [tf.float32, tf.uint8], stateful=False)
         image.set_shape(lead + patch + (channels,))
         label.set_shape(patch)
-        return i, image, label
+        label, tissue = split_tissue(label) if carries_tissue else (label, tf.zeros_like(label))
+        return i, image, label, tissue
 
-    def aug(i, image, label):
+    def aug(i, image, label, tissue):
         if augment and lead:
             return augment_series(image, label, _seed(seed, i))
         if augment:
+            options = dict(augment_options or {})
+            if carries_tissue:
+                options["tissue"] = tissue
             image, label = augment_patch(image, label, _seed(seed, i), spatial_dims=spatial_dims,
-                                         hu_channels=channels, **(augment_options or {}))
+                                         hu_channels=channels, **options)
         return image, label
 
     def pack(image, label):

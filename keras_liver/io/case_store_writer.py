@@ -93,7 +93,7 @@ class CaseStoreWriter:
         return False
 
     def add(self, case_id: str, image: Volume, label: Volume | None = None, attrs: dict | None = None,
-            overwrite: bool = False) -> None:
+            overwrite: bool = False, extra: dict | None = None) -> None:
         """Add one case.
 
         Args:
@@ -102,6 +102,8 @@ class CaseStoreWriter:
             label: Optional label map on the same grid (stored ``uint8``).
             attrs: JSON-serialisable case attributes (phantom parameters, ...).
             overwrite: Replace an existing case of that name instead of failing.
+            extra: Further ``uint8`` maps on the image's grid by key (for example a phantom's
+                ``"tissue"`` codes), read back with ``CaseStore.read(case, key)``.
         """
         if self._file is None:
             raise ConfigError("CaseStoreWriter.add must be called inside its `with` block")
@@ -114,18 +116,24 @@ class CaseStoreWriter:
                 raise FileFormatError(f"{self.path}: case {case_id!r} already stored (pass overwrite=True)")
             del cases[case_id]
             self._order.remove(case_id)
-        if label is not None:
-            if label.spatial_shape != image.spatial_shape:
+        for key, volume in {"label": label, **(extra or {})}.items():
+            if volume is None:
+                continue
+            if key == "image":
+                raise ConfigError(f"case {case_id!r}: an extra map cannot be called 'image'")
+            if volume.spatial_shape != image.spatial_shape:
                 raise GeometryError(
-                    f"case {case_id!r}: label shape {label.spatial_shape} != image shape {image.spatial_shape}"
+                    f"case {case_id!r}: {key} shape {volume.spatial_shape} != image shape {image.spatial_shape}"
                 )
-            if not np.allclose(label.affine, image.affine, atol=1e-3):
-                raise GeometryError(f"case {case_id!r}: label affine differs from image affine")
+            if not np.allclose(volume.affine, image.affine, atol=1e-3):
+                raise GeometryError(f"case {case_id!r}: {key} affine differs from image affine")
         group = cases.create_group(case_id)
         group.attrs["attrs"] = json.dumps(attrs or {}, default=_json_default)
         self._put(group, "image", image, image.array)
         if label is not None:
             self._put(group, "label", label, label.array.astype(np.uint8, copy=False))
+        for key, volume in (extra or {}).items():
+            self._put(group, key, volume, volume.array.astype(np.uint8, copy=False))
         self._order.append(case_id)
 
     def _put(self, group, key, volume, array):

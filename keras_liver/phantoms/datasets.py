@@ -23,7 +23,7 @@ def _prepare(out_dir, n_cases):
         raise ConfigError(f"n_cases={n_cases}: need at least one case")
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stale = remove_stale_temporaries(out, ("volume-", "segmentation-", "masses-", "dce-", "cases.", "dce_cases."))
+    stale = remove_stale_temporaries(out, ("volume-", "segmentation-", "masses-", "tissue-", "dce-", "cases.", "dce_cases."))
     if stale:
         logger.info("removed %d temporary files a killed run left in %s", len(stale), out)
     return out
@@ -36,8 +36,10 @@ def write_ct_dataset(out_dir, n_cases: int, seed: int = 0, shape=(48, 128, 128),
     Case ``N`` uses seed ``seed + N``; each file is written in the
     orientation its case drew (RAS, LPS, LAS, ...), so readers are
     exercised. ``cases.json`` records every case's drawn parameters. A case
-    with masses outside the liver (``variety``) also gets ``masses-N.nii.gz``,
-    their ids (label background in the segmentation).
+    with a ``variety`` also gets ``masses-N.nii.gz`` (the ids of its masses
+    outside the liver, label background in the segmentation) and
+    ``tissue-N.nii.gz`` (every voxel's `Tissue` code, for per-tissue intensity
+    randomisation in training).
 
     Args:
         out_dir: Output folder (created).
@@ -57,6 +59,7 @@ def write_ct_dataset(out_dir, n_cases: int, seed: int = 0, shape=(48, 128, 128),
         write_nifti(case.label, out / f"segmentation-{n}.nii.gz")  # the label first: a volume is never alone
         if case.masses is not None:
             write_nifti(case.masses, out / f"masses-{n}.nii.gz")
+            write_nifti(case.tissue, out / f"tissue-{n}.nii.gz")
         paths.append(write_nifti(case.image, out / f"volume-{n}.nii.gz"))
         infos[f"volume-{n}"] = case.info
     write_text_atomic(out / "cases.json", json.dumps(infos, indent=1))

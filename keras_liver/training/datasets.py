@@ -32,20 +32,23 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
     spacings = data_spacings(config.data)
     target = resolve_target_spacing(config, spacings)
     roi = _val_roi(config) if config.val_roi_model else {}
+    tissue = (config.augment_args or {}).get("tissue_remap") is not None  # per-tissue randomisation
     store = data.build_ct_cache(config.data, pathlib.Path(cache_path), target_spacing=target,
-                                crop_margin_mm=config.crop_margin_mm, denoise=config.denoise_args, **roi)
-    ids, images, labels = data.load_store(store)
+                                crop_margin_mm=config.crop_margin_mm, denoise=config.denoise_args, tissue=tissue,
+                                **roi)
+    ids, images, labels, *tissues = data.load_store(store, tissue=tissue)
     train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, config.val_cases)
     patch = tuple(int(p) for p in config.patch_size)
     options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
                    context_slices=config.context_slices, hard_fraction=config.hard_fraction, hard_hu=config.hard_hu,
                    tumour_sampling=config.tumour_sampling)
 
-    def sampler(wanted, seed):
+    def sampler(wanted, seed, with_tissue=False):
+        maps = [tissues[0][ids.index(i)] for i in wanted] if with_tissue else None
         return data.PatchSampler([images[ids.index(i)] for i in wanted], [labels[ids.index(i)] for i in wanted],
-                                 patch, seed=seed, **options)
+                                 patch, seed=seed, tissues=maps, **options)
 
-    return {"train": sampler(train_ids, config.seed), "val": sampler(val_ids, config.seed + 1) if val_ids else None,
+    return {"train": sampler(train_ids, config.seed, with_tissue=tissue), "val": sampler(val_ids, config.seed + 1) if val_ids else None,
             "split": {"train": train_ids, "val": val_ids}, "plan": make_plan(config, spacings, target)}
 
 
