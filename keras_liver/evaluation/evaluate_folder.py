@@ -17,11 +17,14 @@ logger = logging.getLogger(__name__)
 NUMBER = re.compile(r"(\d+)(?=\.nii(\.gz)?$)")
 
 
+SIDE_FILES = ("volume-", "masses-", "tissue-")  # beside a phantom's segmentation, never a label to score
+
+
 def _by_case(folder: pathlib.Path) -> dict:
     files = sorted(list(folder.glob("*.nii.gz")) + list(folder.glob("*.nii")))
     out = {}
     for f in files:
-        if f.name.startswith("volume-"):
+        if f.name.startswith(SIDE_FILES):
             continue
         match = NUMBER.search(f.name)
         out[match.group(1) if match else f.name] = f
@@ -103,7 +106,10 @@ def evaluate_folder(pred_dir, truth_dir, out_dir=None, *, min_lesion_diameter_mm
         ``{"cases": {id: metrics}, "tumour_dice": {...}, "liver_dice": {...}, "detection": {...}}``;
         each case's ``detection`` lists its true lesions (diameter, found), and
         the overall ``detection["by_diameter_mm"]`` counts found / total of all
-        true lesions (any size) by diameter band.
+        true lesions (any size) by diameter band. A phantom folder with
+        ``masses-N`` files (``phantoms ct --variety``) adds ``"masses"``: the
+        voxels of the masses outside the liver, the share of them predicted
+        liver or tumour, and that share by site.
     """
     pred_dir, truth_dir = pathlib.Path(pred_dir), pathlib.Path(truth_dir)
     for folder in (pred_dir, truth_dir):
@@ -139,6 +145,7 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
 
     cases, pairs, detections = {}, [], []
     phantom = _phantom_lesions(truths[common[0]].parent) if common else {}
+    masses = {"voxels": 0, "called_liver_or_tumour": 0, "by_site": {}}
     for case in common:
         truth = load_volume(truths[case])
         pred = load_volume(preds[case])
@@ -150,6 +157,10 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
         detection = lesion_detection(pred.array, truth.array, truth.spacing, min_diameter_mm=min_lesion_diameter_mm)
         _assign_kinds(detection, phantom.get(case, []), truth.affine)
         metrics["detection"] = detection
+        mass_file = truths[case].with_name(f"masses-{case}.nii.gz")
+        if mass_file.is_file():
+            metrics["masses"] = _mass_scores(load_volume(mass_file).array, pred.array,
+                                             _phantom_masses(truths[case].parent, case), masses)
         cases[case] = metrics
         pairs.append((pred.array, truth.array))
         volume = truths[case].with_name(f"volume-{case}.nii.gz")
@@ -168,6 +179,11 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
                             "by_kind": _by_kind([les for d in detections for les in d["lesions"]]),
                             "false_positive_lesions_per_case": float(np.mean([d["false_positive_pred"]
                                                                               for d in detections]))}}
+    if masses["voxels"]:
+        masses["share_called_liver_or_tumour"] = masses["called_liver_or_tumour"] / masses["voxels"]
+        for site in masses["by_site"].values():
+            site["share"] = site["called"] / site["voxels"]
+        result["masses"] = masses
     rows = [{"case": c, "liver dice": m["liver"]["dice"], "tumour dice": m["tumour"]["dice"],
              "liver assd mm": m["liver"]["assd"], "liver hd95 mm": m["liver"]["hd95"],
              "tumour burden error mL": m["tumour_burden_ml"]["error"],
@@ -182,4 +198,35 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
         + (". By kind: " + ", ".join(f"{k} {f}/{n}" for k, (f, n) in result["detection"]["by_kind"].items())
            if result["detection"]["by_kind"] else "")
         + f". False-positive lesions per case: {result['detection']['false_positive_lesions_per_case']:.2f}.\n")
+    if "masses" in result:
+        md += (f"\nMasses outside the liver: {100 * result['masses']['share_called_liver_or_tumour']:.2f} % of their "
+               f"{result['masses']['voxels']} voxels called liver or tumour ("
+               + ", ".join(f"{k} {100 * v['share']:.1f} %" for k, v in result["masses"]["by_site"].items()) + ").\n")
     return result, md
+
+
+def _phantom_masses(truth_dir: pathlib.Path, case: str) -> dict:
+    """``{mass id: site}`` of a phantom case from ``cases.json`` (empty when it has none)."""
+    import json
+
+    try:
+        info = json.loads((truth_dir / "cases.json").read_text()).get(f"volume-{case}", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {int(m["id"]): str(m.get("site", "unknown")) for m in info.get("masses") or []}
+
+
+def _mass_scores(mass_id, pred, sites, totals) -> dict:
+    """Voxels of each mass outside the liver and how many the prediction calls liver or tumour."""
+    out = {"voxels": 0, "called_liver_or_tumour": 0}
+    for k in np.unique(mass_id[mass_id > 0]):
+        inside = mass_id == k
+        n, called = int(inside.sum()), int((pred[inside] > 0).sum())
+        out["voxels"] += n
+        out["called_liver_or_tumour"] += called
+        site = totals["by_site"].setdefault(sites.get(int(k), "unknown"), {"voxels": 0, "called": 0})
+        site["voxels"] += n
+        site["called"] += called
+    totals["voxels"] += out["voxels"]
+    totals["called_liver_or_tumour"] += out["called_liver_or_tumour"]
+    return out
