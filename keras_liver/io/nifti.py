@@ -15,7 +15,7 @@ import numpy as np
 from keras_liver.errors import ConfigError, FileFormatError, MissingPathError
 from keras_liver.io.atomic import temp_beside, write_text_atomic
 from keras_liver.io.limits import check_voxel_count
-from keras_liver.io.orientation import DEFAULT_ORIENTATION, orientation_code, reorient
+from keras_liver.io.orientation import DEFAULT_ORIENTATION, array_to_write, orientation_code, reorient
 from keras_liver.io.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -325,13 +325,7 @@ def write_nifti(volume: Volume, path, orientation: str | None = "source") -> pat
         raise ConfigError(f"{path}: output must end in .nii or .nii.gz")
     if not path.parent.is_dir():
         raise MissingPathError(f"{path.parent}: output folder does not exist")
-    array, affine = volume.array, volume.affine
-    if array.dtype == bool:
-        array = array.astype(np.uint8)
-    if orientation == "source":
-        orientation = volume.meta.get("source_orientation")
-    if orientation is not None:
-        array, affine = reorient(array, affine, orientation)
+    array, affine = array_to_write(volume, orientation)
     img = nib.Nifti1Image(np.asarray(array).T, affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)

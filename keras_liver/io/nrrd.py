@@ -22,9 +22,9 @@ import re
 import numpy as np
 
 from keras_liver.errors import ConfigError, FileFormatError, MissingPathError
-from keras_liver.io.atomic import temp_beside
+from keras_liver.io.atomic import write_bytes_atomic
 from keras_liver.io.limits import check_voxel_count
-from keras_liver.io.orientation import DEFAULT_ORIENTATION, orientation_code, reorient
+from keras_liver.io.orientation import DEFAULT_ORIENTATION, array_to_write, orientation_code, reorient
 from keras_liver.io.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -291,15 +291,9 @@ def write_nrrd(volume: Volume, path, orientation: str | None = "source") -> path
         raise ConfigError(f"{path}: an NRRD output must end in .nrrd")
     if not path.parent.is_dir():
         raise MissingPathError(f"{path.parent}: output folder does not exist")
-    array, affine = volume.array, volume.affine
-    if array.dtype == bool:
-        array = array.astype(np.uint8)
+    array, affine = array_to_write(volume, orientation)
     if array.dtype.str.lstrip("<>=|") not in _WRITE_TYPES:
         raise ConfigError(f"{path}: NRRD cannot hold {array.dtype} voxels")
-    if orientation == "source":
-        orientation = volume.meta.get("source_orientation")
-    if orientation is not None:
-        array, affine = reorient(array, affine, orientation)
     array = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False)
     lps = np.array([-1.0, -1.0, 1.0])
     directions = [_vector(lps * affine[:3, i]) for i in range(3)]
@@ -312,13 +306,6 @@ def write_nrrd(volume: Volume, path, orientation: str | None = "source") -> path
     if array.ndim == 4 and volume.meta.get("frame_times_s") is not None:
         lines.append("frame_times_s:=" + " ".join(repr(float(t)) for t in volume.meta["frame_times_s"]))
     data = ("\n".join(lines) + "\n\n").encode("latin-1") + gzip.compress(array.tobytes(), compresslevel=4)
-    fd, tmp = temp_beside(path, suffix=".nrrd")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data)
     logger.debug("wrote %s %s %s", path, array.shape, orientation_code(affine))
     return path

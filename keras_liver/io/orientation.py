@@ -75,3 +75,21 @@ def reorient(
     moved = nio.apply_orientation(ijk, transform)
     new_affine = np.asarray(affine, dtype=np.float64) @ nio.inv_ornt_aff(transform, spatial_shape)
     return np.ascontiguousarray(moved.T), new_affine
+
+
+def array_to_write(volume, orientation: str | None = "source"):
+    """``(array, affine)`` of a `Volume` as a writer stores it: ``bool`` as ``uint8``, in ``orientation``.
+
+    Args:
+        volume: The `Volume`.
+        orientation: ``"source"`` (the voxel order of the file it came from,
+            ``meta["source_orientation"]``), an axis code, or ``None`` (as it is).
+    """
+    array, affine = volume.array, volume.affine
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    if orientation == "source":
+        orientation = volume.meta.get("source_orientation")
+    if orientation is not None:
+        array, affine = reorient(array, affine, orientation)
+    return array, affine
