@@ -76,3 +76,18 @@ def test_the_cache_holds_tissue_maps_of_variety_phantoms_and_asks_for_them(tmp_p
     write_ct_dataset(tmp_path / "plain", 1, seed=1, shape=(12, 40, 40))
     with pytest.raises(ConfigError, match="--variety"):
         build_ct_cache(tmp_path / "plain", tmp_path / "p.h5", tissue=True)
+
+
+def test_a_config_with_tissue_remap_trains_on_variety_phantoms(tmp_path):
+    from keras_liver.training import TrainConfig, build_data
+
+    write_ct_dataset(tmp_path / "v", 3, seed=4, shape=(12, 40, 40), variety=True)
+    config = TrainConfig.from_dict({"task": "ct_segmentation", "data": str(tmp_path / "v"), "model": "FusedUNet",
+                                    "patch_size": [16, 16], "batch_size": 2, "val_fraction": 0.34,
+                                    "augment_args": {"tissue_remap": {"p": 1.0}}, "seed": 0})
+    (tmp_path / "run").mkdir()
+    built = build_data(config, tmp_path / "run")
+    assert built["steps"] > 0
+    inputs, targets = next(iter(built["train"]))
+    assert inputs["image"].shape == (2, 16, 16, 1)
+    assert set(np.unique(targets["probabilities"].numpy())) <= {0, 1, 2}  # the tissue codes stripped
