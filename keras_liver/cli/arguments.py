@@ -22,6 +22,14 @@ def shape(text: str) -> tuple:
     return values
 
 
+def crop(text: str) -> tuple:
+    """A lesion crop ``Z,Y,X`` in voxels, each at least 2."""
+    values = _numbers(text, int, (3,), 2)
+    if values is None:
+        raise argparse.ArgumentTypeError(f"--crop {text!r}: give Z,Y,X voxels, each at least 2, e.g. 8,24,24")
+    return values
+
+
 def window(text: str) -> tuple:
     """A sliding-window size ``Z,Y,X`` (2D models ``1,Y,X``), or ``Y,X``."""
     values = _numbers(text, int, (2, 3), 1)

@@ -2,6 +2,8 @@
 
 import pathlib
 
+from keras_liver.cli.arguments import crop
+
 
 def add_parser(sub) -> None:
     """Register ``compare``."""
@@ -14,6 +16,9 @@ def add_parser(sub) -> None:
     p.add_argument("--test-data", default=None, help="a held-out DCE folder to score on (then all of --data trains)")
     p.add_argument("--time-budget-s", type=float, default=None, help="seconds of training per Keras model")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-lesion", action="store_true",
+                   help="every lesion a sample with its own class (as the DCE pipeline classifies), not one per series")
+    p.add_argument("--crop", type=crop, default=None, help="lesion crop Z,Y,X (default 8,32,32)")
     p.set_defaults(run=run)
 
 
@@ -22,6 +27,7 @@ def run(args) -> int:
 
     data = compare_classifiers(args.data, args.out, test_data=args.test_data, epochs=args.epochs,
                                batch_size=args.batch_size, test_fraction=args.test_fraction, seed=args.seed,
-                               time_budget_s=args.time_budget_s, verbose=0)
+                               time_budget_s=args.time_budget_s, verbose=0, per_lesion=args.per_lesion,
+                               **({"lesion_crop": args.crop} if args.crop else {}))
     print((pathlib.Path(args.out) / "table1.md").read_text())
     return 0 if data else 1

@@ -15,12 +15,22 @@ logger = logging.getLogger(__name__)
 METHODS = ("SVM (HOG)", "LSTM (time-intensity curves)", "CNN (single phase)", "3D CNN + ConvLSTM (proposed)")
 
 
-def _table1_inputs(folder, lesion_crop):
-    """Stream a DCE folder once: per series its class, the index lesion's HOG (whole series) and crop."""
+def _table1_inputs(folder, lesion_crop, per_lesion=False):
+    """Stream a DCE folder once: per series its class, the index lesion's HOG (whole series) and crop.
+
+    ``per_lesion``: one sample per lesion instead (`load_lesion_crops`: every lesion's crop with
+    its own class; the HOG of the crop's lesion voxels), each sample's series in ``"owner"``.
+    """
     from keras_liver.data import lesion_crop as crop
-    from keras_liver.data import load_dce_cases
+    from keras_liver.data import load_dce_cases, load_lesion_crops
     from keras_liver.features import series_lesion_hog_features
 
+    if per_lesion:
+        crops = load_lesion_crops(folder, lesion_crop)
+        hog = [series_lesion_hog_features(s, lab, window=None) for s, lab in zip(crops["series"], crops["labels"])]
+        return {"ids": crops["case_ids"], "classes": crops["classes"], "names": crops["class_names"],
+                "hog": np.stack(hog), "series": crops["series"], "labels": crops["labels"],
+                "owner": crops["cases"], "case_classes": crops["case_classes"]}
     hog = []
 
     def features(series, label):
@@ -34,7 +44,8 @@ def _table1_inputs(folder, lesion_crop):
 
 def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, batch_size: int = 8,
                         test_fraction: float = 0.3, seed: int = 0, encoder_filters=(8, 16, 32), lstm_filters=(16,),
-                        learning_rate=1e-3, lesion_crop=(8, 32, 32), time_budget_s=None, verbose: int = 0) -> dict:
+                        learning_rate=1e-3, lesion_crop=(8, 32, 32), time_budget_s=None, verbose: int = 0,
+                        per_lesion: bool = False) -> dict:
     """Train the four classifiers on the same series and tabulate their test metrics.
 
     With ``test_data`` every series of ``data_dir`` trains (a tenth of them monitors the
@@ -45,7 +56,9 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
     the SVM uses the HOG of the index lesion's ROI in every frame, the LSTM the lesion and
     liver time-intensity curves of the lesion crop, the CNN one post-contrast phase of the
     crop, the proposed model the whole crop. A series' class is its index lesion's; its
-    extra lesions count as liver here.
+    extra lesions count as liver here. With ``per_lesion`` every lesion of every series is a
+    sample with its own class (its crop, its HOG), as the DCE pipeline classifies each
+    predicted lesion; splits stay by series.
 
     Returns:
         ``{"results": {method: classification_metrics}, "split", "seconds", "settings"}``
@@ -58,19 +71,25 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    train_set = _table1_inputs(data_dir, lesion_crop)
+    train_set = _table1_inputs(data_dir, lesion_crop, per_lesion)
     names = train_set["names"]
     if test_data is None:
         ids = train_set["ids"]
-        train_ids, test_ids = split_cases(ids, test_fraction, seed, strata=train_set["classes"])
-        tr = np.array([ids.index(i) for i in train_ids])
-        te = np.array([ids.index(i) for i in test_ids])
+        strata = train_set["case_classes"] if per_lesion else train_set["classes"]
+        train_ids, test_ids = split_cases(ids, test_fraction, seed, strata=strata)
+        if per_lesion:  # every lesion goes where its series goes
+            owner = train_set["owner"]
+            tr = np.array([k for k, c in enumerate(owner) if c in set(train_ids)])
+            te = np.array([k for k, c in enumerate(owner) if c in set(test_ids)])
+        else:
+            tr = np.array([ids.index(i) for i in train_ids])
+            te = np.array([ids.index(i) for i in test_ids])
         test_set = train_set
         monitor = {"val_cases": test_ids}
     else:
-        test_set = _table1_inputs(test_data, lesion_crop)
+        test_set = _table1_inputs(test_data, lesion_crop, per_lesion)
         train_ids, test_ids = train_set["ids"], test_set["ids"]
-        tr, te = np.arange(len(train_ids)), np.arange(len(test_ids))
+        tr, te = np.arange(len(train_set["classes"])), np.arange(len(test_set["classes"]))
         monitor = {"val_fraction": 0.1}
     prepared = time.time() - start
     y_test = test_set["classes"][te]
@@ -86,7 +105,7 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
     common = {"task": "dce_classification", "data": str(data_dir), "batch_size": batch_size, "epochs": epochs,
               "seed": seed, "learning_rate": learning_rate, "verbose": verbose, "steps_per_epoch": None,
               "lesion_crop": None if lesion_crop is None else list(lesion_crop), "time_budget_s": time_budget_s,
-              **monitor}
+              "lesion_crop_each": bool(per_lesion), **monitor}
     runs = {METHODS[1]: ("CurveLSTM", {"units": [32]}),
             METHODS[2]: ("SinglePhaseCNN", {"encoder_filters": list(encoder_filters), "phase": 2}),
             METHODS[3]: ("DCEClassifier", {"encoder_filters": list(encoder_filters),
@@ -112,14 +131,15 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
             for m, r in results.items()]
     where = (f"from `{data_dir}`, split by case and stratified by class (seed {seed})" if test_data is None
              else f"from `{data_dir}` and `{test_data}` (held out)")
+    unit = (f" ({len(tr)} and {len(te)} lesions, each with its own class)" if per_lesion else "")
     md = (f"# Lesion classification on DCE phantoms (the paper's Table 1)\n\n{len(train_ids)} training and "
-          f"{len(test_ids)} test cases {where}; precision, recall and F-measure are macro averages over the "
+          f"{len(test_ids)} test cases{unit} {where}; precision, recall and F-measure are macro averages over the "
           f"classes. Reading the series and their features took {prepared:.0f} s.\n\n"
           + markdown_table(rows, list(rows[0])))
     data = {"results": results, "split": {"train": train_ids, "test": test_ids}, "seconds": seconds,
             "settings": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "test_fraction": test_fraction,
                          "test_data": None if test_data is None else str(test_data), "time_budget_s": time_budget_s,
-                         "prepare_s": round(prepared, 1),
+                         "prepare_s": round(prepared, 1), "per_lesion": bool(per_lesion),
                          "encoder_filters": list(encoder_filters), "lstm_filters": list(lstm_filters),
                          "lesion_crop": None if lesion_crop is None else list(lesion_crop)}}
     write_report(out_dir, "table1", data, md)

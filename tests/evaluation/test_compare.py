@@ -38,3 +38,20 @@ def test_compare_scores_a_held_out_folder_when_given(tmp_path, capsys):
     for result in table["results"].values():
         assert result["n"] == 5 and np.asarray(result["confusion_matrix"]).sum() == 5
     assert "held out" in capsys.readouterr().out
+
+
+def test_compare_per_lesion_scores_every_lesion_with_its_own_class(tmp_path):
+    write_dce_dataset(tmp_path / "train", 5, seed=3, balanced=True, shape=(6, 20, 20), n_frames=4, n_lesions=2)
+    write_dce_dataset(tmp_path / "test", 3, seed=10000, balanced=True, shape=(6, 20, 20), n_frames=4, n_lesions=2)
+    lesions = sum(len(json.loads(p.read_text())["lesions"]) for p in (tmp_path / "test").glob("dce-*.json"))
+    assert main(["compare", "--data", str(tmp_path / "train"), "--test-data", str(tmp_path / "test"),
+                 "--out", str(tmp_path / "t1"), "--epochs", "1", "--batch-size", "4", "--per-lesion",
+                 "--crop", "4,8,8"]) == 0
+    table = json.loads((tmp_path / "t1" / "table1.json").read_text())
+    assert table["settings"]["per_lesion"] and table["settings"]["lesion_crop"] == [4, 8, 8]
+    assert len(table["split"]["test"]) == 3 and lesions > 3
+    for result in table["results"].values():
+        assert result["n"] == lesions  # one sample per lesion, not per series
+    with pytest.raises(SystemExit) as bad:
+        main(["compare", "--data", str(tmp_path / "train"), "--out", str(tmp_path / "t2"), "--crop", "4,1,8"])
+    assert bad.value.code == 2
