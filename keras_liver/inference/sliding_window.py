@@ -35,10 +35,31 @@ def gaussian_importance(patch_size, sigma_scale: float = 0.125) -> np.ndarray:
     return np.maximum(out, 1e-3)
 
 
+def _blend(mean, weight_sum, weights, chunk, patch, pred) -> None:
+    """Fold one batch of window predictions into the running weighted mean, in place (float32).
+
+    ``mean += (w / W) * (p - mean)`` after ``W += w``: a weighted mean that never divides a
+    large sum, so windows that agree at a voxel leave exactly their value there (the
+    identity and ``x + 1`` oracles stay exact in float32).
+    """
+    for start, p in zip(chunk, pred):
+        region = tuple(slice(s, s + q) for s, q in zip(start, patch))
+        w_sum = weight_sum[region]
+        w_sum += weights
+        ratio = (weights / w_sum)[..., None]
+        m = mean[region]
+        m += ratio * (p - m)
+
+
 def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.5, batch_size: int = 4,
                            importance: str = "gaussian", flip_tta: bool = False, pad_value=None,
                            progress: bool = False) -> np.ndarray:
     """Predict a whole volume window by window and blend the overlaps.
+
+    The windows' predictions are blended into a running weighted mean in float32
+    (`_blend`) by a second thread while the predictor works on the next batch, and the
+    next batch is cut while the previous one is blended: on a CPU the model, which
+    releases the GIL, and the blending overlap.
 
     Args:
         predictor: Callable mapping a batch ``(n, *patch_size, c)`` to
@@ -57,9 +78,10 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
 
     Returns:
         float32 ``(*spatial, k)``: the weighted mean of the window predictions.
-        Accumulation is in float64, so an identity predictor returns its
-        float32 input exactly.
+        Where every window agrees (an identity predictor), that value exactly.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     volume = np.asarray(volume)
     patch = tuple(int(p) for p in patch_size)
     nd = len(patch)
@@ -81,29 +103,41 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
     starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(padded_shape, patch, steps)]))
     if importance not in ("gaussian", "constant"):
         raise ConfigError(f"importance: 'gaussian' or 'constant', got {importance!r}")
-    weights = gaussian_importance(patch) if importance == "gaussian" else np.ones(patch, np.float64)
+    weights = (gaussian_importance(patch) if importance == "gaussian" else np.ones(patch)).astype(np.float32)
     flips = [()] + ([(a,) for a in range(1, nd + 1)] if flip_tta else [])
-    total = weight_sum = None
-    report = max(1, len(starts) // 10)
-    for b in range(0, len(starts), int(batch_size)):
-        chunk = starts[b:b + int(batch_size)]
-        batch = np.stack([volume[tuple(slice(s, s + p) for s, p in zip(st, patch))] for st in chunk])
-        pred = 0.0
-        for axes in flips:
-            out = np.asarray(predictor(np.flip(batch, axes) if axes else batch), np.float64)
-            pred = pred + (np.flip(out, axes) if axes else out)
-        pred = pred / len(flips)
-        if total is None:
-            total = np.zeros(padded_shape + (pred.shape[-1],), np.float64)
-            weight_sum = np.zeros(padded_shape, np.float64)
-        for st, p in zip(chunk, pred):
-            region = tuple(slice(s, s + q) for s, q in zip(st, patch))
-            total[region] += p * weights[..., None]
-            weight_sum[region] += weights
-        if progress and (b // int(batch_size)) % report == 0:
-            logger.info("sliding window: %d / %d windows", min(b + len(chunk), len(starts)), len(starts))
-    out = total / weight_sum[..., None]
-    return out[tuple(slice(0, s) for s in spatial)].astype(np.float32)
+    size = int(batch_size)
+    report = max(1, len(starts) // (10 * size))
+
+    def cut(b):
+        chunk = starts[b:b + size]
+        return chunk, np.stack([volume[tuple(slice(s, s + p) for s, p in zip(st, patch))] for st in chunk])
+
+    def predict(batch):
+        pred = None
+        for n, axes in enumerate(flips, start=1):  # a running mean over the flips too (exact when they agree)
+            out = np.asarray(predictor(np.flip(batch, axes) if axes else batch), np.float32)
+            out = np.flip(out, axes) if axes else out
+            pred = out.copy() if pred is None else pred + (out - pred) / np.float32(n)
+        return pred
+
+    mean = weight_sum = None
+    pending = None
+    with ThreadPoolExecutor(max_workers=1) as blender:
+        chunk, batch = cut(0)
+        for k, b in enumerate(range(0, len(starts), size)):
+            pred = predict(batch)
+            if mean is None:
+                mean = np.zeros(padded_shape + (pred.shape[-1],), np.float32)
+                weight_sum = np.zeros(padded_shape, np.float32)
+            if pending is not None:
+                pending.result()  # one batch blended at a time, in order
+            pending = blender.submit(_blend, mean, weight_sum, weights, chunk, patch, pred)
+            if b + size < len(starts):
+                chunk, batch = cut(b + size)  # cut while the last batch is blended
+            if progress and k % report == 0:
+                logger.info("sliding window: %d / %d windows", min(b + size, len(starts)), len(starts))
+        pending.result()
+    return np.ascontiguousarray(mean[tuple(slice(0, s) for s in spatial)])
 
 
 def dict_predictor(call, input_shapes: dict, output_name: str = "probabilities"):
