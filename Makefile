@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: test demo install bench clean
+.PHONY: test demo install bench bench-peers clean
+PEERS := .venv-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,5 +29,14 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_io.py
 
+# MONAI and CPU torch in a virtualenv of their own (never a dependency of keras-liver), then the side-by-side run.
+$(PEERS)/bin/python:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0 monai==1.6.1
+
+bench-peers: $(STAMP) $(PEERS)/bin/python
+	$(BIN)/python scripts/bench_vs_monai.py --peers $(PEERS)/bin/python --out bench_peers.json
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(PEERS) $(DEMO_OUT) build *.egg-info .pytest_cache

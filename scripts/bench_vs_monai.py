@@ -1,0 +1,172 @@
+"""keras-liver against MONAI on this machine, side by side, interleaved (issue 20).
+
+    make bench-peers            # builds .venv-peers (MONAI + CPU torch, never a package dependency), then runs this
+    python scripts/bench_vs_monai.py --peers .venv-peers/bin/python [--rounds 3] [--threads 2]
+        [--cascade runs/ct_cascade_v3/cascade.keras] [--out bench_peers.json]
+
+Each round runs one worker process per side (this script with ``--worker ours`` in this
+interpreter, ``--worker monai`` in ``--peers``), alternating which side goes first; each worker
+builds every row's model, warms it up once and times one run of each row. The figure of a row
+is the best of the rounds. Both sides get ``--threads`` intra-op threads (TensorFlow's and
+torch's). Rows:
+
+| row | keras-liver | MONAI |
+|---|---|---|
+| unet2d | FusedUNet 2D, depth 4, 32 filters, forward, 4 x 256 x 256 | BasicUNetPlusPlus 2D, features 32..512 |
+| unet3d | FusedUNet 3D, depth 4, 16 filters, 1 x 32 x 96 x 96 | BasicUNetPlusPlus 3D, features 16..256 |
+| sw_identity | `sliding_window_predict`, 100 x 512 x 512, windows 1 x 128 x 128, overlap 0.5, Gaussian, identity | `sliding_window_inference`, the same |
+| sw_unet2d | the same windows with the 2D model (128 x 128 input), 24 x 256 x 256 | the same |
+| sw3d_identity | 64 x 256 x 256, windows 32 x 96 x 96, identity | the same |
+| sw3d_unet3d | the same with the 3D model | the same |
+| ct_cascade | the CT cascade (``--cascade``) on a 100 x 512 x 512 phantom, whole volume | (no MONAI counterpart) |
+
+Prints a markdown table (seconds, ratio MONAI / keras-liver: above 1 means keras-liver is
+faster) and writes the JSON to ``--out``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROWS = ("unet2d", "unet3d", "sw_identity", "sw_unet2d", "sw3d_identity", "sw3d_unet3d", "ct_cascade")
+
+
+def _timed(fn) -> float:
+    fn()  # warm-up (graph building, allocator)
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _ours(threads: int, cascade: str | None) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from keras_liver.inference.sliding_window import model_predictor, sliding_window_predict
+    from keras_liver.models import FusedUNet
+
+    rng = np.random.default_rng(0)
+    out = {}
+    net2d = FusedUNet(input_shape=(None, None, 1), depth=4, filters=32)
+    x2d = rng.normal(size=(4, 256, 256, 1)).astype(np.float32)
+    out["unet2d"] = _timed(lambda: net2d.predict_on_batch({"image": x2d}))
+    net3d = FusedUNet(input_shape=(32, 96, 96, 1), depth=4, filters=16)
+    x3d = rng.normal(size=(1, 32, 96, 96, 1)).astype(np.float32)
+    out["unet3d"] = _timed(lambda: net3d.predict_on_batch({"image": x3d}))
+    big = rng.normal(size=(100, 512, 512)).astype(np.float32)
+    out["sw_identity"] = _timed(lambda: sliding_window_predict(lambda b: b, big, (1, 128, 128), overlap=0.5,
+                                                               batch_size=4))
+    predict2d, _, _ = model_predictor(net2d)
+    mid = rng.normal(size=(24, 256, 256)).astype(np.float32)
+    out["sw_unet2d"] = _timed(lambda: sliding_window_predict(predict2d, mid, (1, 128, 128), overlap=0.5, batch_size=4))
+    vol3d = rng.normal(size=(64, 256, 256)).astype(np.float32)
+    out["sw3d_identity"] = _timed(lambda: sliding_window_predict(lambda b: b, vol3d, (32, 96, 96), overlap=0.5,
+                                                                 batch_size=1))
+    predict3d, _, _ = model_predictor(net3d)
+    out["sw3d_unet3d"] = _timed(lambda: sliding_window_predict(predict3d, vol3d, (32, 96, 96), overlap=0.5,
+                                                               batch_size=1))
+    if cascade:
+        from keras_liver.inference import cascade_predict
+        from keras_liver.models import load_model
+        from keras_liver.phantoms import ct_case
+
+        model = load_model(cascade, compile=False)
+        image = ct_case(10000, shape=(100, 512, 512)).image
+        out["ct_cascade"] = _timed(lambda: cascade_predict(model, image))
+    return out
+
+
+def _monai(threads: int) -> dict:
+    import torch
+    from monai.inferers import sliding_window_inference
+    from monai.networks.nets import BasicUNetPlusPlus
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    out = {}
+    net2d = BasicUNetPlusPlus(spatial_dims=2, in_channels=1, out_channels=3, features=(32, 64, 128, 256, 512, 32)).eval()
+    net3d = BasicUNetPlusPlus(spatial_dims=3, in_channels=1, out_channels=3, features=(16, 32, 64, 128, 256, 16)).eval()
+
+    def first(y):
+        return y[0] if isinstance(y, (list, tuple)) else y
+
+    def as_2d(x):  # windows (n, 1, 1, y, x) of a 3D volume to the 2D net and back
+        return first(net2d(x[:, :, 0]))[:, :, None]
+
+    with torch.inference_mode():
+        x2d = torch.randn(4, 1, 256, 256)
+        out["unet2d"] = _timed(lambda: net2d(x2d))
+        x3d = torch.randn(1, 1, 32, 96, 96)
+        out["unet3d"] = _timed(lambda: net3d(x3d))
+        big = torch.randn(1, 1, 100, 512, 512)
+        out["sw_identity"] = _timed(lambda: sliding_window_inference(big, (1, 128, 128), 4, lambda b: b, overlap=0.5,
+                                                                     mode="gaussian"))
+        mid = torch.randn(1, 1, 24, 256, 256)
+        out["sw_unet2d"] = _timed(lambda: sliding_window_inference(mid, (1, 128, 128), 4, as_2d, overlap=0.5,
+                                                                   mode="gaussian"))
+        vol3d = torch.randn(1, 1, 64, 256, 256)
+        out["sw3d_identity"] = _timed(lambda: sliding_window_inference(vol3d, (32, 96, 96), 1, lambda b: b,
+                                                                       overlap=0.5, mode="gaussian"))
+        out["sw3d_unet3d"] = _timed(lambda: sliding_window_inference(vol3d, (32, 96, 96), 1,
+                                                                     lambda b: first(net3d(b)), overlap=0.5,
+                                                                     mode="gaussian"))
+    return out
+
+
+def _run_worker(python: str, side: str, args) -> dict:
+    command = [python, os.path.abspath(__file__), "--worker", side, "--threads", str(args.threads)]
+    if side == "ours" and args.cascade:
+        command += ["--cascade", args.cascade]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"{side} worker failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peers", default=".venv-peers/bin/python", help="the Python of the MONAI virtualenv")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cascade", default=None, help="a CT cascade .keras for the whole-volume row")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--worker", choices=("ours", "monai"), default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        result = _ours(args.threads, args.cascade) if args.worker == "ours" else _monai(args.threads)
+        print(json.dumps(result))
+        return 0
+    if not os.path.exists(args.peers):
+        sys.exit(f"--peers {args.peers}: no such Python; `make bench-peers` builds .venv-peers")
+    best = {"ours": {}, "monai": {}}
+    for r in range(args.rounds):
+        order = ("ours", "monai") if r % 2 == 0 else ("monai", "ours")
+        for side in order:
+            seconds = _run_worker(sys.executable if side == "ours" else args.peers, side, args)
+            for row, value in seconds.items():
+                best[side][row] = min(value, best[side].get(row, float("inf")))
+            print(f"round {r + 1}, {side}: " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()),
+                  file=sys.stderr, flush=True)
+    print("| row | keras-liver s | MONAI s | MONAI / keras-liver |\n|---|---|---|---|")
+    for row in ROWS:
+        ours, theirs = best["ours"].get(row), best["monai"].get(row)
+        if ours is None:
+            continue
+        ratio = f"{theirs / ours:.2f}" if theirs else "-"
+        print(f"| {row} | {ours:.2f} | {theirs:.2f} | {ratio} |" if theirs else f"| {row} | {ours:.2f} | - | - |")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"best_s": best, "rounds": args.rounds, "threads": args.threads, "date": time.strftime("%Y-%m-%d"),
+                       "machine": f"{platform.node()} ({os.cpu_count()} CPUs)"}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
