@@ -2,7 +2,7 @@
 
     python scripts/eval_dce_pipeline.py --model runs/dce_pipeline/pipeline.keras --data data/dce_heldout10000
         [--limit N] [--out eval.json] [--preds DIR] [--liver-gate-mm MM|none] [--lesion-threshold P]
-        [--lesions lesions.json]
+        [--min-lesion-probability P] [--lesions lesions.json]
 
 For every series of the folder (``keras-liver phantoms dce``; held-out seeds are 10000 and up) the
 pipeline (`pipeline_predict`) gives a label map and a class per predicted lesion. Scored against
@@ -16,7 +16,9 @@ summary and writes it (with the per-case rows) to ``--out``.
 detected, stage 2's lesion probability inside it (peak, mean, share of voxels >= 0.5 / 0.3 / 0.2),
 the share inside stage 1's liver, and its contrast-to-noise per frame (mean signal in the lesion
 minus the mean in a liver ring 1-3 voxels outside it, over the ring's standard deviation): does
-the model see a missed lesion at all, and could it?
+the model see a missed lesion at all, and could it? It also writes one row per PREDICTED lesion
+(``"kind": "pred"``): its size, whether it is a true positive, and stage 2's peak lesion
+probability in it (what a probability floor would keep).
 """
 
 import argparse
@@ -45,11 +47,14 @@ def dice(a: np.ndarray, b: np.ndarray) -> float | None:
     return None if total == 0 else 2.0 * float(np.logical_and(a, b).sum()) / total
 
 
-def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages) -> list[dict]:
-    """One diagnosis row per true lesion of a series (see ``--lesions``)."""
+def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance) -> list[dict]:
+    """One diagnosis row per true and per predicted lesion of a series (see ``--lesions``)."""
     found = {row["id"]: row for row in match["truth"]}
     probability, liver = stages["lesion_probability"], stages["liver"]
-    rows = []
+    rows = [{"case": case, "kind": "pred", "id": int(row["id"]), "diameter_mm": row["diameter_mm"],
+             "true_positive": row["true_positive"],
+             "peak_probability": round(float(probability[instance == row["id"]].max()), 4)}
+            for row in match["pred"]]
     for lesion in sidecar["lesions"]:
         mask = truth_ids == int(lesion["id"])
         if not mask.any():
@@ -62,7 +67,7 @@ def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages) -> list[
             cnr = [round(float(v), 2) for v in (signal - ring.mean(1)) / np.maximum(ring.std(1), 1e-6)]
         else:
             cnr = None
-        rows.append({"case": case, "id": int(lesion["id"]), "class": lesion["class"],
+        rows.append({"case": case, "kind": "truth", "id": int(lesion["id"]), "class": lesion["class"],
                      "diameter_mm": found.get(int(lesion["id"]), {}).get("diameter_mm"),
                      "detected": found.get(int(lesion["id"]), {}).get("detected"),
                      "peak_probability": round(float(p.max()), 4), "mean_probability": round(float(p.mean()), 4),
@@ -80,6 +85,8 @@ def main(argv=None):
     parser.add_argument("--preds", default=None, help="also save each label map here")
     parser.add_argument("--liver-gate-mm", default=None, help="run_dce_cascade's liver_gate_mm ('none': no gate)")
     parser.add_argument("--lesion-threshold", default=None, help="run_dce_cascade's lesion_threshold ('none': arg-max)")
+    parser.add_argument("--min-lesion-probability", default=None,
+                        help="run_dce_cascade's min_lesion_probability ('none': no floor)")
     parser.add_argument("--lesions", default=None, help="write one diagnosis row per true lesion here (JSON)")
     args = parser.parse_args(argv)
     pipeline = load_model(args.model, compile=False)
@@ -94,6 +101,9 @@ def main(argv=None):
         options["liver_gate_mm"] = None if args.liver_gate_mm == "none" else float(args.liver_gate_mm)
     if args.lesion_threshold is not None:
         options["lesion_threshold"] = None if args.lesion_threshold == "none" else float(args.lesion_threshold)
+    if args.min_lesion_probability is not None:
+        options["min_lesion_probability"] = (None if args.min_lesion_probability == "none"
+                                             else float(args.min_lesion_probability))
     if args.preds:
         pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
     cases, matches, diagnosis, inter, total = [], [], [], 0, 0
@@ -114,7 +124,7 @@ def main(argv=None):
                               truth_classes={int(r["id"]): r["class"] for r in sidecar["lesions"]})
         matches.append(match)
         if args.lesions:
-            diagnosis += lesion_rows(n, series, truth, truth_ids, sidecar, match, stages)
+            diagnosis += lesion_rows(n, series, truth, truth_ids, sidecar, match, stages, instance.array)
         inter += int(np.logical_and(pred == 2, truth == 2).sum())
         total += int((pred == 2).sum() + (truth == 2).sum())
         cases.append({"case": n, "seconds": round(seconds, 2), "lesion_dice": dice(pred == 2, truth == 2),

@@ -83,12 +83,19 @@ def test_a_lesion_threshold_labels_a_doubtful_lesion_that_the_arg_max_calls_live
 
     series, liver = _series(), _rule_predictor(_liver_rule)
     plain = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0).array
-    low = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0, lesion_threshold=0.3).array
+    low = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0, lesion_threshold=0.3,
+                          min_lesion_probability=None).array
     high = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0, lesion_threshold=0.4).array
     assert not (plain == 2).any() and not (high == 2).any()
     for box in LESIONS:
         assert np.all(plain[box] == 1) and np.all(low[box] == 2)
     assert np.array_equal(low == 1, (plain == 1) & (low != 2))  # only the doubtful voxels changed
+    floored = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0, lesion_threshold=0.3,
+                              min_lesion_probability=0.5).array
+    assert not (floored == 2).any() and np.array_equal(floored > 0, low > 0)  # peaks of 0.35: back to liver
+    kept = run_dce_cascade(liver, soft_lesion, PLAN, series, min_lesion_mm3=0.0, lesion_threshold=0.3,
+                           min_lesion_probability=0.3).array
+    np.testing.assert_array_equal(kept, low)
 
 
 def test_no_liver_gives_an_empty_map_and_the_plan_needs_a_box_rule():
@@ -185,7 +192,7 @@ def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
 
     pipeline = _biased(_tiny_pipeline())
     series = _series()
-    want_labels, want_ids, want = pipeline_predict(pipeline, series, min_lesion_mm3=0.0)
+    want_labels, want_ids, want = pipeline_predict(pipeline, series, min_lesion_mm3=0.0, min_lesion_probability=None)
     assert want, "the biased pipeline should find lesions"
     path = export_saved_model(pipeline, tmp_path / "models", "dce_lesion", 1)
     meta = json.loads((path / "metadata.json").read_text())
@@ -195,7 +202,7 @@ def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
     with DevServer(registry, port=0, rest_port=0) as server:
         target = f"127.0.0.1:{server.port}"
         with PredictClient(target, "dce_lesion") as client:
-            labels, ids, lesions = client.segment_lesions(series, min_lesion_mm3=0.0)
+            labels, ids, lesions = client.segment_lesions(series, min_lesion_mm3=0.0, min_lesion_probability=None)
             np.testing.assert_array_equal(labels.array, want_labels.array)
             np.testing.assert_array_equal(ids.array, want_ids.array)
             assert [r["class"] for r in lesions] == [r["class"] for r in want]
