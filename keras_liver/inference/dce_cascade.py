@@ -47,9 +47,22 @@ def series_window_predictor(call, input_name: str = "sequence", output_name: str
 
 
 def model_series_predictor(model):
-    """`series_window_predictor` of a local Keras DCE segmenter (3D, or 2D + time)."""
-    dims = len(model.input["sequence"].shape) - 3
-    return series_window_predictor(model.predict_on_batch, spatial_dims=dims)
+    """`series_window_predictor` of a local Keras DCE segmenter (3D, or 2D + time).
+
+    A series with another number of frames than the model was built for is refused with
+    one line (`ConfigError`) instead of a shape error from deep inside Keras.
+    """
+    shape = model.input["sequence"].shape
+    dims, frames = len(shape) - 3, shape[1]
+    predict = series_window_predictor(model.predict_on_batch, spatial_dims=dims)
+
+    def checked(batch):
+        if frames is not None and batch.shape[-1] != frames:
+            raise ConfigError(f"series: {batch.shape[-1]} frames, but {model.name} was trained on series of "
+                              f"{frames} frames; resample the series in time or retrain")
+        return predict(batch)
+
+    return checked
 
 
 def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batch_size: int = 2):

@@ -166,6 +166,12 @@ def test_pipeline_round_trips_and_predict_writes_labels_and_lesions_json(tmp_pat
         assert lesion["class"] in ("a", "b", "c") and abs(sum(lesion["probabilities"].values()) - 1) < 1e-3
 
 
+def test_a_series_of_another_frame_count_is_refused_in_one_line():
+    pipeline = _tiny_pipeline()
+    with pytest.raises(ConfigError, match="3 frames, but .* series of 5 frames"):
+        pipeline_predict(pipeline, _series(frames=3))
+
+
 def test_pipeline_checks_its_parts(tmp_path):
     pipeline = _tiny_pipeline()
     with pytest.raises(ConfigError, match="classifier: needs a dce_classification"):
