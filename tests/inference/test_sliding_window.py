@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,35 @@ def test_postprocess_keeps_one_liver_and_real_lesions():
     out = postprocess_liver_tumour(labels, (1.0, 1.0, 1.0), min_lesion_mm3=5.0)
     assert out[2:4, 15:18, 15:18].max() == 0 and out[7:9, 16:19, 1:3].max() == 0
     assert (out[4:6, 4:7, 4:7] == 2).all() and out[5, 9, 9] == 1
+
+
+def test_a_failing_predictor_stops_the_window_loop_with_its_error():
+    calls = []
+
+    def failing(batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("model server went away")
+        return batch
+
+    with pytest.raises(RuntimeError, match="went away"):
+        sliding_window_predict(failing, np.zeros((9, 9), np.float32), (4, 4), overlap=0.5, batch_size=2)
+    assert len(calls) == 3  # no call after the failure
+
+
+def test_blending_matches_a_float64_weighted_mean(rng):
+    volume = rng.normal(size=(11, 13, 9)).astype(np.float32)
+
+    def noisy(batch):  # windows disagree: each window offset by its own mean
+        return batch + batch.mean(axis=tuple(range(1, batch.ndim)), keepdims=True)
+
+    out = sliding_window_predict(noisy, volume, (5, 6, 4), overlap=0.5, batch_size=3)[..., 0]
+    # oracle: the weighted mean in float64, window by window
+    w = gaussian_importance((5, 6, 4))
+    total, weight = np.zeros(volume.shape), np.zeros(volume.shape)
+    for st in itertools.product(*[window_starts(s, p, max(1, round(p * 0.5))) for s, p in zip(volume.shape, (5, 6, 4))]):
+        region = tuple(slice(s, s + p) for s, p in zip(st, (5, 6, 4)))
+        win = volume[region]
+        total[region] += w * (win + win.mean())
+        weight[region] += w
+    np.testing.assert_allclose(out, total / weight, rtol=1e-5, atol=1e-6)
