@@ -74,7 +74,8 @@ def _scores(result) -> dict:
             "recall_10mm": result["detection"]["recall"],
             "by_diameter_mm": result["detection"]["by_diameter_mm"],
             "by_kind": result["detection"]["by_kind"],
-            "false_positive_lesions_per_case": result["detection"]["false_positive_lesions_per_case"]}
+            "false_positive_lesions_per_case": result["detection"]["false_positive_lesions_per_case"],
+            "masses_called_liver_or_tumour": result.get("masses", {}).get("share_called_liver_or_tumour")}
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
