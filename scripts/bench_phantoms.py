@@ -29,6 +29,9 @@ def main(argv=None):
     parser.add_argument("--dce-cases", type=int, default=100)
     parser.add_argument("--variety-seeds", type=int, default=5)
     args = parser.parse_args(argv)
+    if args.dce_cases < 5 * len(LESION_CLASSES):
+        parser.error(f"--dce-cases {args.dce_cases}: 5-fold cross-validation needs at least 5 cases of each of the "
+                     f"{len(LESION_CLASSES)} classes ({5 * len(LESION_CLASSES)})")
     print("| case | seconds (best of %d) |" % args.repeats)
     print("|---|---|")
     print(f"| CT 48x128x128 (default) | {best_of(lambda: ct_case(0), args.repeats):.3f} |")
