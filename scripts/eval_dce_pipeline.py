@@ -87,7 +87,7 @@ def main(argv=None):
     parser.add_argument("--lesion-threshold", default=None, help="run_dce_cascade's lesion_threshold ('none': arg-max)")
     parser.add_argument("--min-lesion-probability", default=None,
                         help="run_dce_cascade's min_lesion_probability ('none': no floor)")
-    parser.add_argument("--lesions", default=None, help="write one diagnosis row per true lesion here (JSON)")
+    parser.add_argument("--lesions", default=None, help="write one diagnosis row per true and predicted lesion here")
     args = parser.parse_args(argv)
     pipeline = load_model(args.model, compile=False)
     if not isinstance(pipeline, DCEPipeline):
@@ -96,14 +96,11 @@ def main(argv=None):
     with open(folder / "cases.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))[:args.limit]
     names = pipeline.class_names
-    options = {}
-    if args.liver_gate_mm is not None:
-        options["liver_gate_mm"] = None if args.liver_gate_mm == "none" else float(args.liver_gate_mm)
-    if args.lesion_threshold is not None:
-        options["lesion_threshold"] = None if args.lesion_threshold == "none" else float(args.lesion_threshold)
-    if args.min_lesion_probability is not None:
-        options["min_lesion_probability"] = (None if args.min_lesion_probability == "none"
-                                             else float(args.min_lesion_probability))
+    options = {}  # run_dce_cascade settings given on the command line ('none' turns one off)
+    for name in ("liver_gate_mm", "lesion_threshold", "min_lesion_probability"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = None if value == "none" else float(value)
     if args.preds:
         pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
     cases, matches, diagnosis, inter, total = [], [], [], 0, 0

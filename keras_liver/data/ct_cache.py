@@ -7,6 +7,7 @@ import pathlib
 
 import numpy as np
 
+from keras_liver.data.patch_sampler import TISSUE_FACTOR, split_tissue
 from keras_liver.errors import ConfigError
 from keras_liver.io.case_store import CaseStore
 from keras_liver.io.case_store_writer import CaseStoreWriter
@@ -96,13 +97,18 @@ def build_ct_cache(data_dir, store_path, *, target_spacing=None, crop_margin_mm:
             if mask is not None and roi_masks is not None:
                 given = roi_masks(str(case.case_id), image)
                 mask = mask if given is None else given
-            extra = None
-            if tissue:
+            if tissue:  # carried in the label's high bits through one crop and nearest resampling
                 from keras_liver.io import load_volume
 
-                codes = load_volume(_tissue_path(case))
-                extra = {"tissue": prep(image, codes, crop_mask=mask)[1]}
+                codes = load_volume(_tissue_path(case)).array
+                if codes.shape != label.shape:
+                    raise ConfigError(f"{_tissue_path(case)}: shape {codes.shape} is not its label's {label.shape}")
+                label = label.replace((label.array + TISSUE_FACTOR * codes).astype(np.uint8))
             image, label, record = prep(image, label, crop_mask=mask)
+            extra = None
+            if tissue:
+                plain, codes = split_tissue(label.array)
+                label, extra = label.replace(plain.astype(np.uint8)), {"tissue": label.replace(codes.astype(np.uint8))}
             hu = image.array
             if denoise is not None:
                 from keras_liver.preprocess import threshold_denoise

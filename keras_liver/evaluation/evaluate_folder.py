@@ -48,8 +48,8 @@ def _by_diameter(lesions) -> dict:
 KINDS = ("hypodense", "hyperdense", "cystic", "rim-enhancing")
 
 
-def _phantom_lesions(truth_dir: pathlib.Path) -> dict:
-    """``{case number: [lesion info]}`` from a phantom data set's ``cases.json`` (empty for other folders)."""
+def _phantom_cases(truth_dir: pathlib.Path) -> dict:
+    """``{case number: drawn parameters}`` from a phantom data set's ``cases.json`` (empty for other folders)."""
     import json
 
     path = truth_dir / "cases.json"
@@ -63,7 +63,7 @@ def _phantom_lesions(truth_dir: pathlib.Path) -> dict:
     for name, case in (info.items() if isinstance(info, dict) else ()):
         match = re.search(r"(\d+)$", str(name))  # "volume-3"
         if match and isinstance(case, dict):
-            out[match.group(1)] = list(case.get("lesions") or [])
+            out[match.group(1)] = case
     return out
 
 
@@ -144,7 +144,10 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
     from keras_liver.io.lits_case import as_label_array
 
     cases, pairs, detections = {}, [], []
-    phantom = _phantom_lesions(truths[common[0]].parent) if common else {}
+    drawn = _phantom_cases(truths[common[0]].parent) if common else {}
+    phantom = {k: list(v.get("lesions") or []) for k, v in drawn.items()}
+    mass_sites = {k: {int(m["id"]): str(m.get("site", "unknown")) for m in v.get("masses") or []}
+                  for k, v in drawn.items()}
     masses = {"voxels": 0, "called_liver_or_tumour": 0, "by_site": {}}
     for case in common:
         truth = load_volume(truths[case])
@@ -160,7 +163,7 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
         mass_file = truths[case].with_name(f"masses-{case}.nii.gz")
         if mass_file.is_file():
             metrics["masses"] = _mass_scores(load_volume(mass_file).array, pred.array,
-                                             _phantom_masses(truths[case].parent, case), masses)
+                                             mass_sites.get(case, {}), masses)
         cases[case] = metrics
         pairs.append((pred.array, truth.array))
         volume = truths[case].with_name(f"volume-{case}.nii.gz")
@@ -203,17 +206,6 @@ def _score(common, preds, truths, figures_dir, min_lesion_diameter_mm):
                f"{result['masses']['voxels']} voxels called liver or tumour ("
                + ", ".join(f"{k} {100 * v['share']:.1f} %" for k, v in result["masses"]["by_site"].items()) + ").\n")
     return result, md
-
-
-def _phantom_masses(truth_dir: pathlib.Path, case: str) -> dict:
-    """``{mass id: site}`` of a phantom case from ``cases.json`` (empty when it has none)."""
-    import json
-
-    try:
-        info = json.loads((truth_dir / "cases.json").read_text()).get(f"volume-{case}", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return {int(m["id"]): str(m.get("site", "unknown")) for m in info.get("masses") or []}
 
 
 def _mass_scores(mass_id, pred, sites, totals) -> dict:

@@ -225,14 +225,17 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
     if variety is not None and variety.liver_state == "cirrhotic":
         texture_lut[Tissue.LIVER] = 9.0  # a coarse, heterogeneous parenchyma
     clean += texture_lut[anatomy.tissue] * anatomy.texture
+    # with a fatty liver, lesions (and masses, which look like them) keep at least 15 HU of contrast to it
+    min_contrast = 15.0 if variety is not None and variety.liver_state == "fatty" else None
     for mass in anatomy.masses:  # liver-tumour-like attenuation, but outside the liver (label background)
-        mass["hu"] = round(_tumour_hu(variety_rng, mass["kind"], hu[Tissue.LIVER], phase), 1)
+        mass["hu"] = round(_tumour_hu(variety_rng, mass["kind"], hu[Tissue.LIVER], phase, min_contrast), 1)
         inside = anatomy.mass_id == mass["id"]
         clean[inside] = mass["hu"] + 6.0 * anatomy.texture[inside]
 
     lesion_info = []
     for lesion in anatomy.lesions:
-        lesion_info.append(_paint_tumour(rng, clean, lesion, hu[Tissue.LIVER], anatomy.grid.spacing, phase))
+        lesion_info.append(_paint_tumour(rng, clean, lesion, hu[Tissue.LIVER], anatomy.grid.spacing, phase,
+                                         min_contrast))
 
     sigma_blur = (rng.uniform(0.3, 0.5), rng.uniform(0.5, 0.8), rng.uniform(0.5, 0.8))
     blurred = ndimage.gaussian_filter(clean, sigma_blur, mode="nearest")
@@ -318,7 +321,17 @@ TUMOUR_CONTRAST = {
 }
 
 
-def _tumour_hu(rng, kind, liver_hu, phase):
+def _tumour_hu(rng, kind, liver_hu, phase, min_contrast_hu=None):
+    value = _drawn_tumour_hu(rng, kind, liver_hu, phase)
+    if min_contrast_hu is not None and abs(value - liver_hu) < min_contrast_hu:
+        # A fatty liver (0-40 HU) can be as dark as a cyst or a hypodense tumour: keep the lesion visible,
+        # darker when it can be, else brighter than the liver (as lesions look in severe steatosis).
+        below = liver_hu - min_contrast_hu
+        value = below if kind != "hyperdense" and below >= -5 else liver_hu + min_contrast_hu
+    return float(value)
+
+
+def _drawn_tumour_hu(rng, kind, liver_hu, phase):
     if kind == "cyst":
         return float(rng.uniform(0, 20))
     if phase == "portal-venous":
@@ -330,11 +343,11 @@ def _tumour_hu(rng, kind, liver_hu, phase):
     return max(liver_hu + float(rng.uniform(*TUMOUR_CONTRAST[phase][kind])), 10.0)
 
 
-def _paint_tumour(rng, clean, lesion, liver_hu, spacing, phase="portal-venous"):
+def _paint_tumour(rng, clean, lesion, liver_hu, spacing, phase="portal-venous", min_contrast_hu=None):
     region = clean[lesion.slices]
     mask, level = lesion.mask, lesion.level
     kind = lesion.kind
-    base = _tumour_hu(rng, kind, liver_hu, phase)
+    base = _tumour_hu(rng, kind, liver_hu, phase, min_contrast_hu)
     values = np.full(mask.shape, base, np.float32)
     parts = {"hu": round(base, 1)}
     if kind != "cyst":
