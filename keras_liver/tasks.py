@@ -112,12 +112,14 @@ TASKS = {
         expects={"image": "raw CT intensities in HU", "hog": "keras_liver.features.hog_map of the image"}),
     "dce_classification": Task(
         name="dce_classification", kind="classification", modality="DCE", inputs=("sequence", "curves"),
-        input_ranks={"sequence": (5,), "curves": (2,)}, optional_inputs=(),
+        input_ranks={"sequence": (5,), "curves": (2,), "masks": (4,)}, optional_inputs=("masks",),
         model_outputs=("probabilities", "label"), serving_outputs=("probabilities", "label", "class_name"),
         target_keys=("probabilities", "label"), label_names=None, data="dce_folder", losses=("cross_entropy",),
         metric_names=("accuracy", "macro_f1", "macro_auc"), default_monitor="val_macro_f1", stratified_split=True,
         expects={"sequence": "raw DCE-MRI signal, (time, z, y, x, 1), frames in acquisition order",
-                 "curves": "keras_liver.features.time_intensity_curves of the series"}),
+                 "curves": "keras_liver.features.time_intensity_curves of the series",
+                 "masks": "the lesion's own voxels and the liver's on the crop's grid, (z, y, x, 2), "
+                          "keras_liver.data.lesion_mask_crops"}),
     "dce_segmentation": Task(
         name="dce_segmentation", kind="segmentation", modality="DCE", inputs=("sequence",),
         input_ranks={"sequence": (5,)},

@@ -134,12 +134,15 @@ def load_lesion_crops(folder, size, *, ids=None):
     Returns:
         ``{"cases": case id per sample, "lesion_ids", "series": (n, t, *size) float32,
         "labels": (n, *size) uint8, "classes": (n,) int32, "class_names", "case_ids",
-        "case_classes"}`` (the last two: one entry per series, its index lesion's class,
-        for a split by series stratified by class).
+        "case_classes", "diameters_mm"}`` (``case_ids`` and ``case_classes``: one entry per series,
+        its index lesion's class, for a split by series stratified by class; ``diameters_mm``: per
+        sample, the sidecar's lesion diameter, NaN where it has none; ``masks``: per sample
+        ``(*size, 2)`` uint8, that lesion's own voxels and the liver parenchyma's, the
+        ``masks`` input of a `DCEClassifier` with ``lesion_masks``).
     """
     import json
 
-    from keras_liver.data.lesion_crop import lesion_crops
+    from keras_liver.data.lesion_crop import lesion_crops, lesion_mask_crops
     from keras_liver.io import load_volume
     from keras_liver.phantoms import LESION_CLASSES
 
@@ -150,7 +153,7 @@ def load_lesion_crops(folder, size, *, ids=None):
         wanted = {str(i) for i in ids}
         rows = [r for r in rows if r["case"] in wanted]
     out = {"cases": [], "lesion_ids": [], "series": [], "labels": [], "classes": [], "class_names": names,
-           "case_ids": [], "case_classes": []}
+           "case_ids": [], "case_classes": [], "diameters_mm": [], "masks": []}
     size = tuple(int(v) for v in size)
     for row in rows:
         n = row["case"]
@@ -162,26 +165,31 @@ def load_lesion_crops(folder, size, *, ids=None):
         series = load_volume(paths[0]).array.astype(np.float32)
         label = load_volume(paths[1]).array.astype(np.uint8)
         instance = load_volume(paths[2]).array.astype(np.int32)
-        lesions = {int(r["id"]): r["class"] for r in json.loads(paths[3].read_text())["lesions"]}
+        side = {int(r["id"]): r for r in json.loads(paths[3].read_text())["lesions"]}
+        lesions = {i: r["class"] for i, r in side.items()}
         present = [i for i in sorted(lesions) if np.any(instance == i)]
         compact = np.zeros_like(instance)  # ids 1..k in the order of `present`, as `lesion_crops` numbers them
         for k, i in enumerate(present, start=1):
             compact[instance == i] = k
         crops = lesion_crops(series, compact, size)
         label_crops = lesion_crops(label[None], compact, size, mode="constant")
-        for i, crop, lab in zip(present, crops, label_crops):
+        mask_crops = lesion_mask_crops(compact, label == 1, size)
+        for i, crop, lab, masks in zip(present, crops, label_crops, mask_crops):
             if lesions[i] not in names:
                 raise ConfigError(f"{paths[3]}: unknown lesion class {lesions[i]!r} of lesion {i}")
             out["cases"].append(n)
             out["lesion_ids"].append(i)
             out["series"].append(crop)
             out["labels"].append(lab[0])
+            out["masks"].append(masks)
             out["classes"].append(names.index(lesions[i]))
+            out["diameters_mm"].append(float(side[i].get("diameter_mm", np.nan)))
         out["case_ids"].append(n)
         out["case_classes"].append(names.index(row["lesion_class"]))
     if not out["series"]:
         raise ConfigError(f"{folder}: no lesion to crop")
-    out["series"], out["labels"] = np.stack(out["series"]), np.stack(out["labels"])
+    out["series"], out["labels"], out["masks"] = np.stack(out["series"]), np.stack(out["labels"]), np.stack(out["masks"])
     out["classes"], out["case_classes"] = np.asarray(out["classes"], np.int32), np.asarray(out["case_classes"])
+    out["diameters_mm"] = np.asarray(out["diameters_mm"], np.float32)
     logger.info("%d lesion crops from %d series of %s", len(out["cases"]), len(out["case_ids"]), folder)
     return out

@@ -57,3 +57,20 @@ def lesion_crops(series, instances: np.ndarray, size, *, mode: str = "edge") -> 
         return []
     centres = ndimage.center_of_mass(np.ones(instances.shape), instances, np.arange(1, n + 1))
     return [crop_centred(series, centre, size, mode=mode) for centre in centres]
+
+
+def lesion_mask_crops(instances: np.ndarray, liver, size) -> list[np.ndarray]:
+    """Per lesion of an instance map, the ``(*size, 2)`` uint8 crop of its own voxels and of the liver's.
+
+    The crops are centred as `lesion_crops` centres them (same order, ids 1, 2, ...), so
+    each goes with that lesion's series crop: channel 0 is the lesion (not its
+    neighbours), channel 1 the liver parenchyma ``liver`` (a boolean ``(z, y, x)`` map), the
+    ``masks`` input of a `DCEClassifier` built with ``lesion_masks``.
+    """
+    instances = np.asarray(instances)
+    liver = np.asarray(liver, bool)
+    if liver.shape != instances.shape:
+        raise ImageValueError(f"liver: shape {liver.shape} differs from the instance map's {instances.shape}")
+    stacked = np.stack([instances, liver.astype(instances.dtype)])
+    crops = lesion_crops(stacked, instances, size, mode="constant")
+    return [np.stack([c[0] == k, c[1] > 0], axis=-1).astype(np.uint8) for k, c in enumerate(crops, start=1)]

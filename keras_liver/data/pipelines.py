@@ -112,23 +112,33 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
     return ds.batch(int(batch_size), drop_remainder=count is None).prefetch(tf.data.AUTOTUNE)
 
 
-def augment_series(series, label, seed):
+def augment_series(series, label, seed, masks=None):
     """In-plane flips of a ``(t, z, y, x, 1)`` or ``(t, y, x, 1)`` series (and its ``(z, y, x)`` or
     ``(y, x)`` label map, if given) and Gaussian noise of up to 3 % of the first frame's standard
     deviation, from the stateless ``seed``.
 
+    Args:
+        series: The series.
+        label: Its label map, or ``None``.
+        seed: Stateless seed ``(2,)``.
+        masks: Optional ``(z, y, x, m)`` masks (a lesion classifier's ``masks`` input),
+            flipped with the series.
+
     Returns:
-        ``(series, label)``; ``label`` is returned unchanged when ``None``.
+        ``(series, label)``, or ``(series, label, masks)`` when ``masks`` is given; ``label``
+        is returned unchanged when ``None``.
     """
     for k, axis in enumerate((-2, -3)):  # x then y, counted from the channel axis
         flip = tf.random.stateless_uniform((), tf.random.experimental.stateless_fold_in(seed, k)) < 0.5
         series = tf.cond(flip, lambda a=axis: tf.reverse(series, [a]), lambda: series)
         if label is not None:
             label = tf.cond(flip, lambda a=axis + 1: tf.reverse(label, [a]), lambda: label)
+        if masks is not None:
+            masks = tf.cond(flip, lambda a=axis: tf.reverse(masks, [a]), lambda: masks)
     scale = tf.math.reduce_std(series[0]) * 0.03
     noise = tf.random.stateless_normal(tf.shape(series), tf.random.experimental.stateless_fold_in(seed, 9))
     series = series + noise * scale
-    return series, label
+    return (series, label) if masks is None else (series, label, masks)
 
 
 def load_dce_folder(folder):
@@ -163,7 +173,7 @@ def load_dce_folder(folder):
 
 
 def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: bool = True, augment: bool = True,
-                epochs_hint: int = 1000, target_keys=("probabilities",), curves=None) -> tf.data.Dataset:
+                epochs_hint: int = 1000, target_keys=("probabilities",), curves=None, masks=None) -> tf.data.Dataset:
     """Batches of ``({"sequence": (t, z, y, x, 1)}, {key: target for key in target_keys})`` from in-memory series.
 
     ``targets`` are class indices (classification) or label maps
@@ -171,7 +181,9 @@ def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: boo
     and Gaussian noise of up to 3 % of the series' baseline standard
     deviation, all from stateless seeds ``(seed, element)``. Shuffling is
     seeded, so the order is reproducible. With ``curves`` (``(n, t, f)``)
-    the input is ``{"curves": ...}`` instead (the LSTM baseline).
+    the input is ``{"curves": ...}`` instead (the LSTM baseline). With ``masks``
+    (``(n, z, y, x, m)``, `load_lesion_crops`) the input also has ``"masks"``, flipped with
+    the series (a `DCEClassifier` with ``lesion_masks``).
     """
     series = np.asarray(series, np.float32)
     targets = np.asarray(targets)
@@ -184,14 +196,19 @@ def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: boo
     series_t = tf.constant(series[..., None])
     targets_t = tf.constant(targets)
     curves_t = None if curves is None else tf.constant(np.asarray(curves, np.float32))
+    masks_t = None if masks is None else tf.constant(np.asarray(masks, np.float32))
 
     def make(element, i):
         x, y = tf.gather(series_t, i), tf.gather(targets_t, i)
+        m = None if masks_t is None else tf.gather(masks_t, i)
         s = _seed(seed, element)
         if augment and curves_t is None:
-            x, label = augment_series(x, y if segmentation else None, s)
+            x, label, *rest = augment_series(x, y if segmentation else None, s, masks=m)
             y = label if segmentation else y
+            m = rest[0] if rest else m
         inputs = {"sequence": x} if curves_t is None else {"curves": tf.gather(curves_t, i)}
+        if m is not None:
+            inputs["masks"] = m
         return inputs, {key: y for key in target_keys}
 
     return index.map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(int(batch_size)).prefetch(

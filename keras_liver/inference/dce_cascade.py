@@ -161,25 +161,31 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
     return result
 
 
-def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_names) -> list[dict]:
+def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_names, *, liver=None) -> list[dict]:
     """Each lesion of an instance map cropped from the series and classified.
 
     Args:
-        classify: ``(n, t, z, y, x, 1)`` float32 crops -> ``(n, classes)`` probabilities.
+        classify: ``{"sequence": (n, t, z, y, x, 1)}`` float32 crops (and ``"masks"``
+            ``(n, z, y, x, 2)`` when ``liver`` is given) -> ``(n, classes)`` probabilities.
         series: ``(t, z, y, x)`` raw series.
         instance: ``(z, y, x)`` lesion ids 1..n (0 elsewhere).
         crop_size: The classifier's ``(z, y, x)`` crop.
         class_names: Names by class index.
+        liver: Boolean ``(z, y, x)`` liver parenchyma, for a classifier that takes each
+            lesion's mask and the liver's (`lesion_mask_crops`); ``None``: crops only.
 
     Returns:
         One ``{"class", "probabilities": {name: p}}`` per lesion id, in id order.
     """
-    from keras_liver.data.lesion_crop import lesion_crops  # keras_liver.data imports TensorFlow: not at import time
+    from keras_liver.data.lesion_crop import lesion_crops, lesion_mask_crops  # imports TensorFlow: not at import
 
     crops = lesion_crops(series, instance, crop_size)
     if not crops:
         return []
-    probs = np.asarray(classify(np.stack(crops)[..., None].astype(np.float32)), np.float64)
+    feed = {"sequence": np.stack(crops)[..., None].astype(np.float32)}
+    if liver is not None:
+        feed["masks"] = np.stack(lesion_mask_crops(instance, liver, crop_size)).astype(np.float32)
+    probs = np.asarray(classify(feed), np.float64)
     if probs.shape != (len(crops), len(class_names)):
         raise ConfigError(f"classifier: returned {probs.shape} for {len(crops)} lesions of {len(class_names)} classes")
     return [{"class": str(class_names[int(p.argmax())]),
@@ -192,9 +198,9 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
 
     Args:
         liver_predict, lesion_predict: Window predictors of the two segmentation stages.
-        classify: ``(n, t, z, y, x, 1)`` crops -> ``(n, classes)`` probabilities.
+        classify: The classifier's feed (`classify_lesions`) -> ``(n, classes)`` probabilities.
         plan: The pipeline's `Plan`; its fingerprint's ``classifier`` entry gives the crop
-            size and the class names (`DCEPipeline.plan`).
+            size, the class names and whether it takes masks (`DCEPipeline.plan`).
         series: 4D `Volume` ``(t, z, y, x)``.
         return_stages: Also return `run_dce_cascade`'s stages (stage 1's liver, stage 2's
             lesion probability) as a fourth item.
@@ -212,7 +218,8 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
         raise ConfigError("plan: a DCE pipeline's plan names its classifier's crop_size and class_names")
     labels, stages = run_dce_cascade(liver_predict, lesion_predict, plan, series, return_stages=True, **options)
     instance, rows = lesion_table(labels)
-    classes = classify_lesions(classify, series.array, instance, info["crop_size"], info["class_names"])
+    liver = np.asarray(labels.array) == 1 if info.get("lesion_masks") else None
+    classes = classify_lesions(classify, series.array, instance, info["crop_size"], info["class_names"], liver=liver)
     lesions = [{"id": r["id"], **c, **{k: r[k] for k in ("volume_ml", "centroid_mm", "max_diameter_mm", "voxels")}}
                for r, c in zip(rows, classes)]
     if return_stages:
@@ -235,8 +242,8 @@ def pipeline_predict(pipeline, series: Volume, **options):
         ``class``, ``probabilities``, ``volume_ml``, ``centroid_mm`` world RAS,
         ``max_diameter_mm``, ``voxels``).
     """
-    def classify(crops):
-        return pipeline.classifier.predict_on_batch({"sequence": crops})["probabilities"]
+    def classify(feed):
+        return pipeline.classifier.predict_on_batch(feed)["probabilities"]
 
     return run_dce_pipeline(model_series_predictor(pipeline.liver_stage), model_series_predictor(pipeline.lesion_stage),
                             classify, pipeline.plan, series, **options)

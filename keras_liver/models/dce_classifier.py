@@ -4,7 +4,9 @@ import keras
 
 from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
+from keras_liver.layers.append_masks import AppendMasks
 from keras_liver.layers.fold_time import FoldTime
+from keras_liver.layers.lesion_curves import LesionCurves
 from keras_liver.layers.reduce_depth import ReduceDepth
 from keras_liver.layers.series_normalization import SeriesNormalization
 from keras_liver.layers.subtraction_images import SubtractionImages
@@ -30,6 +32,14 @@ class DCEClassifier(LiverModel):
     Outputs (dict): ``probabilities`` ``(batch, num_classes)`` float32, and
     ``label`` ``(batch,)`` int32, the most probable class.
 
+    With ``lesion_masks`` the model also takes ``masks`` ``(batch, z, y, x, 2)``: the
+    lesion's own voxels and the liver parenchyma's in the crop (a pipeline has both from
+    its segmentation). They ride beside every frame into the encoder (`AppendMasks`), and
+    the lesion's time-intensity curves against the liver (`LesionCurves`, in the graph) go
+    through an LSTM whose state joins the pooled ConvLSTM features before the softmax: the
+    mask tells the model which few voxels of a crop a small lesion is, which global
+    pooling over the crop cannot.
+
     Args:
         input_shape: ``(t, z, y, x, c)``; ``t`` and the spatial sizes may be
             ``None`` (spatial sizes divisible by ``2**(len(encoder_filters)-1)``).
@@ -46,6 +56,8 @@ class DCEClassifier(LiverModel):
         subtraction: Give every frame its subtraction image as a second
             channel (`SubtractionImages`, after the normalisation).
         class_names: Class names in index order, stored with the model.
+        lesion_masks: Take the ``masks`` input (see above).
+        curve_units: Units of the curve LSTM (with ``lesion_masks``).
         name: Model name.
 
     Reference:
@@ -56,12 +68,13 @@ class DCEClassifier(LiverModel):
     """
 
     task = "dce_classification"
-    config_keys = ('input_shape', 'num_classes', 'encoder_filters', 'lstm_filters', 'recurrent', 'depth_pooling', 'norm', 'activation', 'dropout', 'normalize_series', 'subtraction', 'class_names')
+    config_keys = ('input_shape', 'num_classes', 'encoder_filters', 'lstm_filters', 'recurrent', 'depth_pooling', 'norm', 'activation', 'dropout', 'normalize_series', 'subtraction', 'class_names', 'lesion_masks', 'curve_units')
 
     def __init__(self, input_shape=(8, 16, 64, 64, 1), num_classes: int = 5, encoder_filters=(16, 32, 64),
                  lstm_filters=(32,), recurrent: str = "convlstm2d", depth_pooling: str = "mean", norm="batch",
                  activation: str = "relu", dropout: float = 0.3, normalize_series: bool = True,
-                 subtraction: bool = False, class_names=None, name: str = "dce_classifier", **kwargs):
+                 subtraction: bool = False, class_names=None, lesion_masks: bool = False, curve_units: int = 32,
+                 name: str = "dce_classifier", **kwargs):
         input_shape = self.coerce_input_shape(input_shape, (5,), "(t, z, y, x, c)")
         if recurrent not in RECURRENT:
             raise ConfigError(f"recurrent: one of {RECURRENT}, got {recurrent!r}")
@@ -77,6 +90,10 @@ class DCEClassifier(LiverModel):
         x = SeriesNormalization(name="series_normalization")(sequence) if normalize_series else sequence
         if subtraction:
             x = SubtractionImages(name="subtraction_images")(x)
+        inputs = {"sequence": sequence}
+        if lesion_masks:
+            inputs["masks"] = keras.Input(tuple(input_shape[1:4]) + (2,), name="masks")
+            x = AppendMasks(name="append_masks")([x, inputs["masks"]])
         folded = FoldTime(name="fold_time")(x)
         h = blocks.encoder_3d(folded, encoder_filters, "encoder", norm=norm, activation=activation)[-1]
         if recurrent == "convlstm2d":
@@ -88,10 +105,15 @@ class DCEClassifier(LiverModel):
         for k, f in enumerate(lstm_filters):
             h = lstm(f, 3, padding="same", return_sequences=k < len(lstm_filters) - 1, name=f"convlstm_{k}")(h)
         h = pool(name="pool")(h)
+        if lesion_masks:
+            curves = LesionCurves(name="lesion_curves")([sequence, inputs["masks"]])
+            curves = keras.layers.LSTM(int(curve_units), name="curve_lstm")(curves)
+            h = keras.layers.Concatenate(name="features")([h, curves])
         outputs = blocks.classifier_head(h, num_classes, dropout)
-        super().__init__(inputs={"sequence": sequence}, outputs=outputs, name=name, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
         self._remember(input_shape=input_shape, num_classes=int(num_classes), encoder_filters=encoder_filters,
                        lstm_filters=lstm_filters, recurrent=recurrent, depth_pooling=depth_pooling, norm=norm,
                        activation=activation, dropout=float(dropout), normalize_series=bool(normalize_series),
-                       subtraction=bool(subtraction), class_names=class_names)
+                       subtraction=bool(subtraction), class_names=class_names, lesion_masks=bool(lesion_masks),
+                       curve_units=int(curve_units))

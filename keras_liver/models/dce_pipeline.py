@@ -50,9 +50,13 @@ class DCEPipeline(keras.Model):
         liver_stage.name, lesion_stage.name, classifier.name = "liver_stage", "lesion_stage", "classifier"
         ins = {f"{p}_sequence": keras.Input(tuple(m.input["sequence"].shape[1:]), name=f"{p}_sequence")
                for p, m in (("liver", liver_stage), ("lesion", lesion_stage), ("classifier", classifier))}
+        classifier_feed = {"sequence": ins["classifier_sequence"]}
+        if "masks" in classifier.input:  # a classifier with lesion_masks: each lesion's mask and the liver's
+            ins["classifier_masks"] = classifier_feed["masks"] = keras.Input(
+                tuple(classifier.input["masks"].shape[1:]), name="classifier_masks")
         outputs = {"liver_probabilities": liver_stage({"sequence": ins["liver_sequence"]})["probabilities"],
                    "probabilities": lesion_stage({"sequence": ins["lesion_sequence"]})["probabilities"],
-                   "class_probabilities": classifier({"sequence": ins["classifier_sequence"]})["probabilities"]}
+                   "class_probabilities": classifier(classifier_feed)["probabilities"]}
         super().__init__(inputs=ins, outputs=outputs, name=name, **kwargs)
         self.liver_stage, self.lesion_stage, self.classifier = liver_stage, lesion_stage, classifier
         if margin_mm is None:
@@ -90,7 +94,8 @@ class DCEPipeline(keras.Model):
         return Plan(task="dce_segmentation", stages=(liver, lesion),
                     fingerprint={"liver": dict(self.liver_stage.plan.fingerprint or {}),
                                  "lesion": dict(self.lesion_stage.plan.fingerprint or {}),
-                                 "classifier": {"crop_size": list(self.crop_size), "class_names": self.class_names}})
+                                 "classifier": {"crop_size": list(self.crop_size), "class_names": self.class_names,
+                                                "lesion_masks": "masks" in self.classifier.input}})
 
     def get_config(self):
         return {"liver_stage": keras.saving.serialize_keras_object(self.liver_stage),

@@ -256,8 +256,8 @@ class BaseClient:
             raise ServingError(f"{self.model_name!r} at {self.target} is not a DCE pipeline (no two-stage DCE plan)",
                                "INVALID_ARGUMENT")
 
-        def classify(crops):
-            return self.predict({"sequence": crops}, ["probabilities"], signature="classify")["probabilities"]
+        def classify(feed):
+            return self.predict(feed, ["probabilities"], signature="classify")["probabilities"]
 
         return run_dce_pipeline(self._series_predictor("liver"), self._series_predictor(None), classify, served_plan,
                                 series, **options)

@@ -119,8 +119,13 @@ def _dce_data(config):
     if config.series_patch is not None:
         return _series_patch_data(config, task)
     owner = None  # the series of each sample, when a series gives several (one crop per lesion)
+    masks = None  # a DCEClassifier with lesion_masks takes each lesion's own mask and the liver's
+    wants_masks = bool((config.model_args or {}).get("lesion_masks"))
+    if wants_masks and not (config.lesion_crop and config.lesion_crop_each):
+        raise ConfigError("model_args.lesion_masks: needs lesion_crop and lesion_crop_each (one crop per lesion)")
     if config.lesion_crop and config.lesion_crop_each:
         crops = data.load_lesion_crops(config.data, config.lesion_crop)
+        masks = crops["masks"] if wants_masks else None
         ids, classes, names = crops["case_ids"], crops["case_classes"], crops["class_names"]
         series, seg, owner = crops["series"], crops["labels"], crops["cases"]
     elif config.lesion_crop:  # crop each series as it is read: 500 whole series would need 8.4 GB
@@ -155,11 +160,12 @@ def _dce_data(config):
     train = data.dce_dataset(series[tr], targets[tr], config.batch_size, seed=config.seed, augment=config.augment,
                              target_keys=keys,
                              epochs_hint=config.epochs * max(1, math.ceil(steps * config.batch_size / len(tr))) + 1,
-                             curves=None if curves is None else curves[tr])
+                             curves=None if curves is None else curves[tr], masks=None if masks is None else masks[tr])
     val = None
     if len(va):
         val = data.dce_dataset(series[va], targets[va], config.batch_size, shuffle=False, augment=False,
-                               target_keys=keys, curves=None if curves is None else curves[va]).cache()
+                               target_keys=keys, curves=None if curves is None else curves[va],
+                               masks=None if masks is None else masks[va]).cache()
     return {"train": train, "val": val, "steps": steps, "val_steps": None, "input_shape": input_shape,
             "extra": None, "class_names": None if task.is_segmentation else names, "split": split}
 

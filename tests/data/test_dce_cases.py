@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from keras_liver.data import baseline_normalize, load_dce_cases, load_lesion_crops
-from keras_liver.errors import ConfigError, MissingPathError
+from keras_liver.data import baseline_normalize, crop_centred, lesion_mask_crops, load_dce_cases, load_lesion_crops
+from keras_liver.errors import ConfigError, ImageValueError, MissingPathError
 from keras_liver.io import load_volume
 from keras_liver.phantoms import LESION_CLASSES, write_dce_dataset
 
@@ -48,9 +48,14 @@ def test_every_lesion_gets_its_own_crop_and_class(folder):
     assert crops["series"].shape[1:] == (4, 3, 7, 7) and len(crops["case_ids"]) == 6
     n_lesions = sum(len(json.loads((folder / f"dce-{n}.json").read_text())["lesions"]) for n in crops["case_ids"])
     assert len(crops["cases"]) == n_lesions >= 6
-    for case, lesion, lab, cls in zip(crops["cases"], crops["lesion_ids"], crops["labels"], crops["classes"]):
-        sidecar = {r["id"]: r["class"] for r in json.loads((folder / f"dce-{case}.json").read_text())["lesions"]}
-        assert LESION_CLASSES[cls] == sidecar[lesion]
+    assert crops["masks"].shape == (len(crops["cases"]), 3, 7, 7, 2) and crops["masks"].dtype == np.uint8
+    for case, lesion, lab, cls, diameter, masks in zip(crops["cases"], crops["lesion_ids"], crops["labels"],
+                                                       crops["classes"], crops["diameters_mm"], crops["masks"]):
+        np.testing.assert_array_equal(masks[..., 1], lab == 1)  # the liver parenchyma
+        assert masks[..., 0].any() and np.all(lab[masks[..., 0] > 0] == 2)  # its own lesion, inside the lesion label
+        sidecar = {r["id"]: r for r in json.loads((folder / f"dce-{case}.json").read_text())["lesions"]}
+        assert LESION_CLASSES[cls] == sidecar[lesion]["class"]
+        assert diameter == pytest.approx(sidecar[lesion]["diameter_mm"], rel=1e-6)
         assert lab[1, 3, 3] == 2 or (lab == 2).any()  # a lesion at (or next to) the crop's centre
     with pytest.raises(MissingPathError, match="lesion-id map"):
         (folder / "dce-0.json").rename(folder / "moved.json")
@@ -85,3 +90,19 @@ def test_a_centred_crop_equals_padding_the_whole_array_then_slicing(mode, rng):
         want = whole[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(start, size))]
         got = crop_centred(array, centre, size, mode=mode)
         np.testing.assert_array_equal(got, want)
+
+
+def test_lesion_mask_crops_keep_each_lesion_apart_from_its_neighbour():
+    instance = np.zeros((5, 9, 11), np.int32)
+    instance[2, 3:5, 3:5] = 1
+    instance[2, 3:5, 6:8] = 2  # a neighbour inside the first lesion's crop
+    liver = np.zeros_like(instance, bool)
+    liver[:, :, :9] = True
+    liver[instance > 0] = False
+    first, second = lesion_mask_crops(instance, liver, (3, 5, 7))
+    assert first.shape == (3, 5, 7, 2) and first.dtype == np.uint8
+    assert first[..., 0].sum() == 4 and second[..., 0].sum() == 4  # only its own voxels
+    np.testing.assert_array_equal(first[1, 1:3, 2:4, 0], 1)  # centred: lesion 1 at the crop's middle
+    np.testing.assert_array_equal(first[..., 1], crop_centred(liver, (2, 3.5, 3.5), (3, 5, 7), mode="constant"))
+    with pytest.raises(ImageValueError, match="liver: shape"):
+        lesion_mask_crops(instance, liver[:2], (3, 5, 7))

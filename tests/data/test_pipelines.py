@@ -80,6 +80,12 @@ def test_dce_dataset_batches_and_flips_labels_with_series(rng):
     assert x["sequence"].shape == (3, 3, 4, 8, 9, 1)
     bright = x["sequence"].numpy()[:, 0, ..., 0] > 5
     np.testing.assert_array_equal(bright, y["mask"].numpy() == 1)
+    masks = np.stack([labels, 1 - labels], axis=-1)  # a classifier's masks: flipped with the series
+    for seed in range(4):
+        x, _ = next(iter(dce_dataset(series, np.zeros(6, np.int32), 6, seed=seed, masks=masks)))
+        assert x["masks"].shape == (6, 4, 8, 9, 2)
+        np.testing.assert_array_equal(x["sequence"].numpy()[:, 0, ..., 0] > 5, x["masks"].numpy()[..., 0] == 1)
+        np.testing.assert_array_equal(x["masks"].numpy()[..., 1], 1 - x["masks"].numpy()[..., 0])
 
 
 def test_lesion_crop_centres_the_largest_lesion():

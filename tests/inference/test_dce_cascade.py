@@ -9,7 +9,7 @@ import pytest
 from keras_liver.cli.main import main
 from keras_liver.data import baseline_normalize
 from keras_liver.errors import ConfigError
-from keras_liver.data import lesion_crops
+from keras_liver.data import lesion_crops, lesion_mask_crops
 from keras_liver.inference import classify_lesions, pipeline_predict, run_dce_cascade
 from keras_liver.io import Volume, load_volume, save_volume
 from keras_liver.models import DCEClassifier, DCEPipeline, DCESegmenter, load_model, save_model
@@ -115,23 +115,37 @@ def test_each_lesion_is_cropped_at_its_centre_and_classified():
     assert np.all(crops[0][:, :, 2, 2] == series[:, 4:7, 11, 13])  # centred on lesion 1 (z 5, y 11, x 13)
     names = ["a", "b", "c"]
 
-    def classify(batch):  # class by the crop's peak signal: lesion crops rise to 500
-        assert batch.shape[1:] == (5, 3, 5, 5, 1)
+    def classify(feed):  # class by the crop's peak signal: lesion crops rise to 500
+        batch = feed["sequence"]
+        assert batch.shape[1:] == (5, 3, 5, 5, 1) and "masks" not in feed
         return np.eye(3)[np.where(batch.max(axis=(1, 2, 3, 4, 5)) > 400, 1, 0)]
 
     out = classify_lesions(classify, series, instance, (3, 5, 5), names)
     assert [o["class"] for o in out] == ["b", "b"] and out[0]["probabilities"] == {"a": 0.0, "b": 1.0, "c": 0.0}
+    liver = np.zeros(series.shape[1:], bool)
+    liver[:, :, :12] = True
+    seen = {}
+
+    def classify_masked(feed):  # a classifier that takes masks gets each lesion's own and the liver's
+        seen.update(feed)
+        return np.eye(3)[[0] * len(feed["sequence"])]
+
+    classify_lesions(classify_masked, series, instance, (3, 5, 5), names, liver=liver)
+    assert seen["masks"].shape == (2, 3, 5, 5, 2) and seen["masks"].dtype == np.float32
+    for k, masks in enumerate(seen["masks"], start=1):
+        np.testing.assert_array_equal(masks, lesion_mask_crops(instance, liver, (3, 5, 5))[k - 1])
+        assert masks[1, 2, 2, 0] == 1  # the crop's centre is its own lesion
     assert classify_lesions(classify, series, np.zeros_like(instance), (3, 5, 5), names) == []
 
 
-def _tiny_pipeline():
+def _tiny_pipeline(lesion_masks=False):
     shape = (5, 4, 8, 8, 1)
     liver = DCESegmenter(input_shape=shape, filters=(2, 3), normalize_series=False, lstm_kernel=[1, 3])
     lesion = DCESegmenter(input_shape=shape, filters=(2, 3), normalize_series=False, lstm_kernel=1)
     liver.plan = Plan(task="dce_segmentation", stages=(PLAN.stages[0],))
     lesion.plan = Plan(task="dce_segmentation", stages=(PLAN.stages[1],))
     classifier = DCEClassifier(input_shape=(5, 3, 5, 5, 1), num_classes=3, encoder_filters=(2,), lstm_filters=(2,),
-                               class_names=["a", "b", "c"])
+                               class_names=["a", "b", "c"], lesion_masks=lesion_masks, curve_units=2)
     return DCEPipeline(liver, lesion, classifier)
 
 
@@ -196,7 +210,8 @@ def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
     from keras_liver.export import export_saved_model
     from keras_liver.serving import DevServer, ModelRegistry, PredictClient
 
-    pipeline = _biased(_tiny_pipeline())
+    pipeline = _biased(_tiny_pipeline(lesion_masks=True))  # the classifier also takes each lesion's mask
+    assert pipeline.plan.fingerprint["classifier"]["lesion_masks"] is True
     series = _series()
     want_labels, want_ids, want = pipeline_predict(pipeline, series, min_lesion_mm3=0.0, min_lesion_probability=None)
     assert want, "the biased pipeline should find lesions"

@@ -4,10 +4,12 @@ import pytest
 
 from keras_liver.errors import ConfigError
 from keras_liver.layers import (
+    AppendMasks,
     ArgMax,
     FingerprintNormalization,
     FoldTime,
     IntensityWindow,
+    LesionCurves,
     ReduceDepth,
     SelectFrame,
     SeriesNormalization,
@@ -91,3 +93,32 @@ def test_subtraction_images_add_each_frames_enhancement(rng):
     assert SubtractionImages.from_config(SubtractionImages(baseline_frame=2).get_config()).baseline_frame == 2
     with pytest.raises(ValueError, match="baseline_frame"):
         SubtractionImages(baseline_frame=-1)
+
+
+def test_lesion_curves_are_the_numpy_curves_of_each_lesion(rng):
+    from keras_liver.features import time_intensity_curves
+
+    series = rng.uniform(50, 400, (3, 5, 4, 7, 6, 1)).astype(np.float32)
+    masks = np.zeros((3, 4, 7, 6, 2), np.float32)
+    masks[:, 1:3, 2:5, 1:3, 0] = 1  # the lesion
+    masks[:, :, :, 3:, 1] = 1  # the liver beside it
+    masks[2, 0, 0, 0, 0] = 1  # a lesion of another shape in the last crop
+    out = LesionCurves()([series, masks]).numpy()
+    assert out.shape == (3, 5, 3)
+    for k in range(3):
+        label = np.where(masks[k, ..., 0] > 0, 2, np.where(masks[k, ..., 1] > 0, 1, 0))
+        np.testing.assert_allclose(out[k], time_intensity_curves(series[k, ..., 0], label), rtol=1e-5)
+    empty = LesionCurves()([series, np.zeros_like(masks)]).numpy()  # no lesion, no liver: the crop's mean, no NaN
+    crop = series[..., 0].mean(axis=(2, 3, 4))
+    np.testing.assert_allclose(empty[:, :, 0], crop / crop[:, :1], rtol=1e-5)
+    assert np.isfinite(empty).all()
+
+
+def test_append_masks_puts_the_masks_beside_every_frame(rng):
+    series = rng.normal(size=(2, 4, 3, 5, 6, 1)).astype(np.float32)
+    masks = (rng.uniform(size=(2, 3, 5, 6, 2)) > 0.5).astype(np.float32)
+    out = AppendMasks()([series, masks]).numpy()
+    assert out.shape == (2, 4, 3, 5, 6, 3)
+    np.testing.assert_array_equal(out[..., :1], series)
+    for frame in range(4):
+        np.testing.assert_array_equal(out[:, frame, ..., 1:], masks)

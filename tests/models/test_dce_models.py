@@ -32,6 +32,27 @@ def test_classifier_outputs_and_gradients(rng, recurrent, lstm_filters):
     assert_gradients_reach_every_weight(model, inputs)
 
 
+def _masks(rng, batch=2, lesion=True):
+    masks = np.zeros((batch, 12, 20, 20, 2), np.float32)
+    masks[:, 5:8, 8:12, 9:12, 0] = 1.0 if lesion else 0.0
+    masks[:, :, :, 12:, 1] = 1.0
+    return masks
+
+
+def test_a_classifier_with_lesion_masks_reads_the_masked_voxels(rng):
+    model = _classifier(lesion_masks=True, dropout=0.0)
+    assert set(model.input) == {"sequence", "masks"}
+    inputs = {**_series(rng), "masks": _masks(rng)}
+    probs = np.asarray(model(inputs)["probabilities"])
+    assert probs.shape == (2, 5)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    assert_gradients_reach_every_weight(model, inputs)  # the curve LSTM too
+    moved = {**inputs, "masks": np.roll(inputs["masks"], 4, axis=2)}  # the same series, another lesion
+    assert np.abs(np.asarray(model(moved)["probabilities"]) - probs).max() > 1e-4
+    with pytest.raises(ValueError):
+        model(_series(rng))  # the masks input is required
+
+
 def test_classifier_takes_any_number_of_frames(rng):
     model = _classifier()
     for frames in (3, 7):
@@ -83,12 +104,15 @@ def test_single_phase_cnn_sees_only_its_phase(rng):
     lambda: _classifier(),
     lambda: _classifier(recurrent="convlstm3d"),
     lambda: _classifier(subtraction=True),
+    lambda: _classifier(lesion_masks=True, curve_units=3),
     lambda: DCESegmenter(input_shape=(None, 12, 20, 20, 1), filters=(3, 4)),
     lambda: DCESegmenter(input_shape=(5, 12, 20, 20, 1), filters=(3, 4), subtraction=True),
     lambda: SinglePhaseCNN(input_shape=(5, 12, 20, 20, 1), encoder_filters=(3, 4), phase=-1),
 ])
 def test_round_trips(rng, tmp_path, build):
-    assert_round_trips(build(), _series(rng), tmp_path)
+    model = build()
+    inputs = {**_series(rng), **({"masks": _masks(rng)} if "masks" in model.input else {})}
+    assert_round_trips(model, inputs, tmp_path)
 
 
 def _dce_models():

@@ -121,6 +121,16 @@ def test_dce_classifier_on_lesion_crops_takes_the_crop(dce_folder, tmp_path):
                   "val_fraction": 0.5, "verbose": 0})
     split = json.loads((each / "split.json").read_text())
     assert sorted(split["train"] + split["val"], key=int) == [str(i) for i in range(10)]  # still by series
+    masked = train({"task": "dce_classification", "data": str(dce_folder), "out_dir": str(tmp_path / "masked"),
+                    "model": "DCEClassifier", "model_args": {"encoder_filters": [2, 3], "lstm_filters": [2],
+                                                             "lesion_masks": True, "curve_units": 2},
+                    "lesion_crop": [3, 6, 10], "lesion_crop_each": True, "batch_size": 4, "epochs": 1,
+                    "val_fraction": 0.5, "verbose": 0})
+    model = keras.saving.load_model(masked / "model.keras")
+    assert tuple(model.input["masks"].shape[1:]) == (3, 6, 10, 2)
+    with pytest.raises(ConfigError, match="lesion_masks: needs lesion_crop"):
+        train({"task": "dce_classification", "data": str(dce_folder), "out_dir": str(tmp_path / "bad"),
+               "model": "DCEClassifier", "model_args": {"lesion_masks": True}, "lesion_crop": [3, 6, 10]})
     with pytest.raises(ConfigError, match="lesion_crop_each"):
         train({"task": "dce_classification", "data": str(dce_folder), "out_dir": str(tmp_path / "bad"),
                "model": "DCEClassifier", "lesion_crop_each": True})
