@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from keras_liver.errors import ConfigError
 from keras_liver.layers import (
@@ -103,11 +104,26 @@ def test_lesion_curves_are_the_numpy_curves_of_each_lesion(rng):
     masks[:, 1:3, 2:5, 1:3, 0] = 1  # the lesion
     masks[:, :, :, 3:, 1] = 1  # the liver beside it
     masks[2, 0, 0, 0, 0] = 1  # a lesion of another shape in the last crop
+    masks[1, 1:4, 1:6, 0:3, 0] = 1  # a lesion 5 x 3 in-plane: a rim and a one-voxel-wide core
     out = LesionCurves()([series, masks]).numpy()
-    assert out.shape == (3, 5, 3)
+    assert out.shape == (3, 5, 5)
+    cube = np.zeros((1, 3, 3), bool)
+    cube[0] = True
     for k in range(3):
-        label = np.where(masks[k, ..., 0] > 0, 2, np.where(masks[k, ..., 1] > 0, 1, 0))
-        np.testing.assert_allclose(out[k], time_intensity_curves(series[k, ..., 0], label), rtol=1e-5)
+        lesion = masks[k, ..., 0] > 0
+        label = np.where(lesion, 2, np.where(masks[k, ..., 1] > 0, 1, 0))
+        np.testing.assert_allclose(out[k, :, :3], time_intensity_curves(series[k, ..., 0], label), rtol=1e-5)
+        once = ndimage.binary_erosion(lesion, cube, border_value=1)
+        twice = ndimage.binary_erosion(once, cube, border_value=1)
+        liver0 = series[k, 0, ..., 0][masks[k, ..., 1] > 0].mean()
+        rim = series[k, :, lesion & ~once, 0].mean(axis=0) if (lesion & ~once).any() else None
+        np.testing.assert_allclose(out[k, :, 3], rim / liver0, rtol=1e-5)
+        if twice.any():
+            np.testing.assert_allclose(out[k, :, 4], series[k, :, twice, 0].mean(axis=0) / liver0, rtol=1e-5)
+        elif once.any():
+            np.testing.assert_allclose(out[k, :, 4], series[k, :, once, 0].mean(axis=0) / liver0, rtol=1e-5)
+    assert (lambda m: not ndimage.binary_erosion(m, cube, border_value=1).any())(masks[0, ..., 0] > 0)
+    np.testing.assert_allclose(out[0, :, 4], out[0, :, 3], rtol=1e-6)  # no core: the rim's curve
     empty = LesionCurves()([series, np.zeros_like(masks)]).numpy()  # no lesion, no liver: the crop's mean, no NaN
     crop = series[..., 0].mean(axis=(2, 3, 4))
     np.testing.assert_allclose(empty[:, :, 0], crop / crop[:, :1], rtol=1e-5)
