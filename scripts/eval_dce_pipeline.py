@@ -2,7 +2,7 @@
 
     python scripts/eval_dce_pipeline.py --model runs/dce_pipeline/pipeline.keras --data data/dce_heldout10000
         [--limit N] [--out eval.json] [--preds DIR] [--liver-gate-mm MM|none] [--lesion-threshold P]
-        [--min-lesion-probability P] [--lesions lesions.json]
+        [--min-lesion-probability P] [--flip-tta] [--lesions lesions.json]
 
 For every series of the folder (``keras-liver phantoms dce``; held-out seeds are 10000 and up) the
 pipeline (`pipeline_predict`) gives a label map and a class per predicted lesion. Scored against
@@ -87,6 +87,7 @@ def main(argv=None):
     parser.add_argument("--lesion-threshold", default=None, help="run_dce_cascade's lesion_threshold ('none': arg-max)")
     parser.add_argument("--min-lesion-probability", default=None,
                         help="run_dce_cascade's min_lesion_probability ('none': no floor)")
+    parser.add_argument("--flip-tta", action="store_true", help="run_dce_cascade's flip_tta (stage 2 mirrored)")
     parser.add_argument("--lesions", default=None, help="write one diagnosis row per true and predicted lesion here")
     args = parser.parse_args(argv)
     pipeline = load_model(args.model, compile=False)
@@ -101,6 +102,8 @@ def main(argv=None):
         value = getattr(args, name)
         if value is not None:
             options[name] = None if value == "none" else float(value)
+    if args.flip_tta:
+        options["flip_tta"] = True
     if args.preds:
         pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
     cases, matches, diagnosis, inter, total = [], [], [], 0, 0

@@ -37,7 +37,7 @@ def run(args) -> int:
             raise ConfigError(f"--input {args.input}: the DCE pipeline takes a 4D DCE series, got shape {image.shape}")
         if args.spacing or args.patch:
             raise ConfigError("--spacing/--patch: a pipeline runs each stage by its own plan; they are not overridden")
-        labels, instance, lesions = pipeline_predict(model, image)
+        labels, instance, lesions = pipeline_predict(model, image, flip_tta=args.tta)
         return write_lesions(labels, instance, lesions, output=args.output, source=args.input, model=args.model,
                              class_names=model.class_names, instances=args.instances)
     if isinstance(model, CTCascade):

@@ -65,7 +65,8 @@ def model_series_predictor(model):
     return checked
 
 
-def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batch_size: int = 2):
+def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batch_size: int = 2,
+                         flip_tta: bool = False):
     """One stage of the DCE cascade on a series, as its plan says.
 
     Steps: `baseline_normalize` of the whole series (plan intensity ``series:baseline``),
@@ -79,6 +80,8 @@ def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batc
         stage: The stage's `StagePlan`.
         crop_mask: Boolean ``(z, y, x)`` region (stage 1's liver) or ``None`` for the whole series.
         batch_size: Windows per call.
+        flip_tta: Average every window's prediction with its mirror images
+            (`sliding_window_predict`'s test-time augmentation).
 
     Returns:
         ``(z, y, x, classes)`` float32 probabilities on the series' grid.
@@ -95,7 +98,7 @@ def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batc
     image, _, record = prep(work, crop_mask=crop_mask)
     volume = np.moveaxis(image.array, 0, -1)  # (z, y, x, t): time as window channels
     probs = sliding_window_predict(predict, volume, stage.patch_size, overlap=stage.overlap, batch_size=batch_size,
-                                   pad_value=float(volume.min()))
+                                   pad_value=float(volume.min()), flip_tta=flip_tta)
     return record.invert(probs, kind="probabilities").array.astype(np.float32)
 
 
@@ -112,7 +115,8 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
 def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batch_size: int = 2,
                     min_lesion_mm3: float = MIN_LESION_MM3, liver_gate_mm: float | None = LIVER_GATE_MM,
                     lesion_threshold: float | None = None,
-                    min_lesion_probability: float | None = MIN_LESION_PROBABILITY, return_stages: bool = False):
+                    min_lesion_probability: float | None = MIN_LESION_PROBABILITY, flip_tta: bool = False,
+                    return_stages: bool = False):
     """Stage 1 (liver, coarse, whole series), then stage 2 (liver and lesion) inside its liver box.
 
     Args:
@@ -128,6 +132,8 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
         min_lesion_probability: Lesion components whose peak lesion probability stays under
             this become liver (`drop_uncertain_lesions`, the high side of the hysteresis);
             ``None``: kept.
+        flip_tta: Mirroring test-time augmentation in stage 2 (the lesion stage; stage 1's
+            coarse liver does not need it). About 2x stage 2's time per extra axis.
         return_stages: Also return ``{"liver": stage-1 liver mask, "lesion_probability":
             stage 2's lesion probability on the series' grid}``.
 
@@ -144,7 +150,8 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
     if not liver.any():
         logger.warning("%s: stage 1 found no liver; the mask is empty", series.meta.get("source", "series"))
     else:
-        fine = segment_series_stage(lesion_predict, series, second, crop_mask=liver, batch_size=batch_size)
+        fine = segment_series_stage(lesion_predict, series, second, crop_mask=liver, batch_size=batch_size,
+                                    flip_tta=flip_tta)
         out = lesion_labels(fine, lesion_threshold)
         lesion_probability = fine[..., 2] if fine.shape[-1] > 2 else lesion_probability
         if liver_gate_mm is not None:
@@ -234,7 +241,8 @@ def pipeline_predict(pipeline, series: Volume, **options):
         pipeline: `DCEPipeline`.
         series: 4D `Volume` ``(t, z, y, x)``.
         **options: `run_dce_cascade` settings (``batch_size``, ``min_lesion_mm3``, ``liver_gate_mm``,
-            ``lesion_threshold``) and `run_dce_pipeline`'s ``return_stages``.
+            ``lesion_threshold``, ``min_lesion_probability``, ``flip_tta``) and `run_dce_pipeline`'s
+            ``return_stages``.
 
     Returns:
         ``(labels, instance, lesions)``: the uint8 label `Volume` (0 background, 1 liver,

@@ -74,6 +74,24 @@ def test_stage_two_runs_in_the_liver_box_and_lesions_land_on_the_series_grid():
     assert stages["lesion_probability"][LESIONS[0]].min() == 1.0
 
 
+def test_flip_tta_mirrors_only_stage_two_and_keeps_a_voxelwise_rule_exact():
+    def counting(rule, seen):
+        def predict(batch):
+            seen.append(len(batch))
+            return np.eye(3, dtype=np.float32)[rule(batch)]
+        return predict
+
+    series, runs = _series(), {}
+    for tta in (False, True):
+        liver_seen, lesion_seen = [], []
+        runs[tta] = run_dce_cascade(counting(_liver_rule, liver_seen), counting(_lesion_rule, lesion_seen), PLAN,
+                                    series, min_lesion_mm3=0.0, flip_tta=tta).array
+        runs[tta, "windows"] = (sum(liver_seen), sum(lesion_seen))
+    assert runs[True, "windows"][0] == runs[False, "windows"][0]  # stage 1 is not mirrored
+    assert runs[True, "windows"][1] == 4 * runs[False, "windows"][1]  # stage 2: itself and a mirror per axis
+    np.testing.assert_array_equal(runs[True], runs[False])  # a voxelwise rule commutes with mirroring
+
+
 def test_a_lesion_threshold_labels_a_doubtful_lesion_that_the_arg_max_calls_liver():
     def soft_lesion(batch):  # in the lesions: liver 0.5, lesion 0.35 (the arg-max says liver)
         probs = np.eye(3, dtype=np.float32)[_liver_rule(batch)]
