@@ -82,11 +82,40 @@ def _coarser(image, factor, spatial_dims):
     return out[0] if spatial_dims == 2 else out
 
 
+def _thicker(image, factor):
+    """A ``(z, y, x, c)`` patch shrunk through-plane by ``factor`` (area) and enlarged back (linear): thicker slices."""
+    by_row = tf.transpose(image, [1, 0, 2, 3])  # (y, z, x, c): each row a (z, x) image
+    size = tf.shape(by_row)[1:3]
+    small = tf.stack([tf.maximum(tf.cast(tf.round(tf.cast(size[0], tf.float32) / factor), tf.int32), 1), size[1]])
+    out = tf.image.resize(tf.image.resize(by_row, small, method="area"), size, method="bilinear")
+    return tf.ensure_shape(tf.transpose(out, [1, 0, 2, 3]), image.shape)
+
+
+def _textured(noise, spatial_dims):
+    """White noise smoothed in plane by a 3 x 3 mean and scaled back to unit variance: a reconstruction kernel's grain."""
+    batch = noise[None] if spatial_dims == 2 else noise  # (n, y, x, c)
+    smooth = tf.nn.avg_pool2d(batch, 3, 1, "SAME") * 3.0  # the mean of 9 unit normals has a standard deviation of 1/3
+    return smooth[0] if spatial_dims == 2 else smooth
+
+
+def _bias_field(shape, seed, spatial_dims, amplitude):
+    """A smooth additive field up to ``amplitude``: a random linear ramp per axis and a radial cupping term."""
+    axes = [tf.linspace(-1.0, 1.0, shape[a]) for a in range(spatial_dims)]
+    grids = tf.meshgrid(*axes, indexing="ij")
+    slopes = _u(seed, 60, -1.0, 1.0, (spatial_dims,))
+    ramp = tf.add_n([slopes[a] * grids[a] for a in range(spatial_dims)]) / float(spatial_dims)
+    radius = tf.add_n([g * g for g in grids[-2:]]) / 2.0  # in plane: the centre of the field of view is darker
+    cup = _u(seed, 61, -1.0, 1.0) * (radius - 0.5)
+    field = 0.5 * (ramp + cup)  # each part within [-0.5, 0.5]: the field within [-1, 1] times the amplitude
+    return (field * amplitude)[..., None]
+
+
 def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, rot90: bool = True,
                   rotate_degrees: float = 15.0, scale_range=(0.85, 1.15), p_affine: float = 0.3,
                   intensity_scale=(0.9, 1.1), intensity_shift=20.0, gamma_range=(0.8, 1.25), p_gamma: float = 0.3,
                   noise_sigma: float = 10.0, p_noise: float = 0.3, hu_channels: int = 1, p_lowres: float = 0.0,
-                  lowres_range=(1.5, 3.5), tissue=None, tissue_remap=None):
+                  lowres_range=(1.5, 3.5), p_thick: float = 0.0, thick_range=(1.5, 3.0), p_texture: float = 0.0,
+                  p_bias: float = 0.0, bias_hu: float = 25.0, tissue=None, tissue_remap=None):
     """Augment one ``(z, y, x, c)`` (or ``(y, x, c)``) image patch and its label map ``(z, y, x)``.
 
     Geometric transforms (flips, 90-degree in-plane rotations, small
@@ -97,7 +126,13 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
     Resolution (``p_lowres``): the image is shrunk in plane by a random
     factor (area-averaged, as a coarser acquisition integrates) and
     enlarged back (bilinear, as resampling a coarse scan to the model's
-    spacing does), so a model trained at 1 mm also sees 1.5-3.5 mm scans.
+    spacing does), so a model trained at 1 mm also sees 1.5-3.5 mm scans;
+    ``p_thick`` does the same through-plane (3D patches): thicker slices.
+    Noise texture (``p_texture``): the Gaussian noise smoothed in plane to
+    the grain of a soft reconstruction kernel, at the same standard
+    deviation. Bias (``p_bias``): a smooth additive field of at most
+    ``bias_hu`` (a linear ramp per axis and an in-plane cupping term, as
+    beam hardening leaves in CT). All of these are off by default.
     Tissues (``tissue`` and ``tissue_remap``): `remap_tissues` first, on the
     HU channels, while the tissue map still lies on the image.
 
@@ -119,6 +154,11 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
             for example a HOG map, is left as it is).
         p_lowres: Probability of the resolution change.
         lowres_range: Range of its in-plane shrink factor.
+        p_thick: Probability of the through-plane resolution change (3D only).
+        thick_range: Range of its through-plane shrink factor.
+        p_texture: Probability that the noise (when drawn) is textured.
+        p_bias: Probability of the bias field.
+        bias_hu: Its largest value (image units).
         tissue: Optional tissue codes of the patch (the label's shape).
         tissue_remap: `remap_tissues` settings (``{}``: `TISSUE_REMAP`), or ``None``: off.
 
@@ -156,6 +196,13 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
         first = tf.cond(_u(seed, 40) < p_lowres,
                         lambda: _coarser(first, _u(seed, 41, lowres_range[0], lowres_range[1]), spatial_dims),
                         lambda: first)
+    if p_thick > 0 and spatial_dims == 3:
+        first = tf.cond(_u(seed, 42) < p_thick, lambda: _thicker(first, _u(seed, 43, thick_range[0], thick_range[1])),
+                        lambda: first)
+    if p_bias > 0:
+        first = tf.cond(_u(seed, 62) < p_bias,
+                        lambda: first + _bias_field(tf.shape(first)[:-1], seed, spatial_dims, bias_hu),
+                        lambda: first)
     first = first * _u(seed, 30, intensity_scale[0], intensity_scale[1]) + _u(seed, 31, -intensity_shift,
                                                                                 intensity_shift)
     low, high = tf.reduce_min(first), tf.reduce_max(first)
@@ -163,7 +210,10 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
     gamma = _u(seed, 32, gamma_range[0], gamma_range[1])
     first = tf.cond(_u(seed, 33) < p_gamma, lambda: tf.pow((first - low) / span, gamma) * span + low, lambda: first)
     sigma = _u(seed, 34, 0.0, noise_sigma)
-    noise = tf.random.stateless_normal(tf.shape(first), tf.random.experimental.stateless_fold_in(seed, 35)) * sigma
+    noise = tf.random.stateless_normal(tf.shape(first), tf.random.experimental.stateless_fold_in(seed, 35))
+    if p_texture > 0:
+        noise = tf.cond(_u(seed, 37) < p_texture, lambda: _textured(noise, spatial_dims), lambda: noise)
+    noise = noise * sigma
     first = tf.cond(_u(seed, 36) < p_noise, lambda: first + noise, lambda: first)
     image = tf.concat([first, rest], axis=-1)
     return image, tf.cast(tf.round(label[..., 0]), label_dtype)

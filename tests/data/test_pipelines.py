@@ -189,6 +189,49 @@ def test_the_resolution_augmentation_blurs_the_image_but_not_the_label(rng):
     assert flat.shape == image[0].shape
 
 
+def test_thicker_slices_blur_through_plane_only(rng):
+    image = np.repeat(rng.normal(0, 50, (9, 1, 1, 1)), 20, axis=1).repeat(22, axis=2).astype(np.float32)
+    label = np.zeros((9, 20, 22), np.uint8)
+    off = dict(flip_axes=[], rot90=False, p_affine=0.0, intensity_scale=(1, 1), intensity_shift=0.0, p_gamma=0.0,
+               p_noise=0.0)
+    thick, _ = augment_patch(image, label, tf.constant([3, 4]), p_thick=1.0, thick_range=(3.0, 3.0), **off)
+    out = thick.numpy()[..., 0]
+    np.testing.assert_allclose(out, out[:, :1, :1].repeat(20, 1).repeat(22, 2), atol=1e-4)  # each slice stays flat
+    assert np.abs(np.diff(out[:, 0, 0])).sum() < 0.7 * np.abs(np.diff(image[:, 0, 0, 0])).sum()  # z is smoother
+    flat, _ = augment_patch(image[0], label[0], tf.constant([3, 4]), spatial_dims=2, p_thick=1.0, **off)
+    np.testing.assert_allclose(flat.numpy(), image[0], atol=1e-5)  # a 2D patch has no slices to thicken
+
+
+def test_textured_noise_keeps_its_level_and_correlates_neighbours():
+    image = np.zeros((6, 40, 40, 1), np.float32)
+    label = np.zeros((6, 40, 40), np.uint8)
+    off = dict(flip_axes=[], rot90=False, p_affine=0.0, intensity_scale=(1, 1), intensity_shift=0.0, p_gamma=0.0)
+    levels = {}
+    for texture in (0.0, 1.0):
+        out = augment_patch(image, label, tf.constant([5, 6]), noise_sigma=20.0, p_noise=1.0, p_texture=texture,
+                            **off)[0].numpy()[1:-1, 2:-2, 2:-2, 0]  # away from the pooling's border
+        neighbour = np.corrcoef(out[:, :, :-1].ravel(), out[:, :, 1:].ravel())[0, 1]
+        levels[texture] = (out.std(), neighbour)
+    assert abs(levels[0.0][1]) < 0.05 and levels[1.0][1] > 0.5  # white, then grain over neighbouring pixels
+    np.testing.assert_allclose(levels[1.0][0], levels[0.0][0], rtol=0.15)  # the same standard deviation
+
+
+def test_the_bias_field_is_smooth_and_bounded():
+    image = np.full((5, 32, 30, 1), 60.0, np.float32)
+    label = np.zeros((5, 32, 30), np.uint8)
+    off = dict(flip_axes=[], rot90=False, p_affine=0.0, intensity_scale=(1, 1), intensity_shift=0.0, p_gamma=0.0,
+               p_noise=0.0)
+    fields = []
+    for k in range(6):
+        out = augment_patch(image, label, tf.constant([7, k]), p_bias=1.0, bias_hu=25.0, **off)[0].numpy()[..., 0]
+        field = out - 60.0
+        assert np.abs(field).max() <= 25.0 + 1e-3 and np.abs(field).max() > 1.0
+        assert np.abs(np.diff(field, axis=2)).max() < 25.0 * 4 / 29  # smooth: a few HU per pixel at most
+        fields.append(field)
+    assert np.std([f.mean() for f in fields]) > 0.1 or np.std([f[0, 0, 0] for f in fields]) > 1.0  # random per seed
+    np.testing.assert_allclose(augment_patch(image, label, tf.constant([7, 0]), **off)[0].numpy(), image)  # off
+
+
 def test_hard_negative_patches_centre_on_liver_voxels_unlike_the_liver():
     rng = np.random.default_rng(2)
     label = np.zeros((9, 30, 31), np.uint8)
