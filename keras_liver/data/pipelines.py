@@ -112,6 +112,23 @@ def patch_dataset(sampler, batch_size: int, *, seed: int = 0, augment: bool = Tr
     return ds.batch(int(batch_size), drop_remainder=count is None).prefetch(tf.data.AUTOTUNE)
 
 
+def jitter_lesion_mask(masks, seed, p: float = 0.5):
+    """A classifier's ``(z, y, x, 2)`` masks with the lesion channel grown or shrunk by one voxel in plane.
+
+    With probability ``p`` (half each way) the lesion mask (channel 0) is dilated or eroded
+    by a 3 x 3 in-plane neighbourhood, as a predicted lesion's mask is a little larger or
+    smaller than the truth it was trained on; an erosion that would empty it leaves it as
+    it is. The liver channel is not touched.
+    """
+    lesion = masks[..., :1]
+    grown = tf.nn.max_pool2d(lesion, 3, 1, "SAME")  # depth is the batch: in-plane only
+    shrunk = -tf.nn.max_pool2d(-lesion, 3, 1, "SAME")
+    shrunk = tf.cond(tf.reduce_sum(shrunk) > 0, lambda: shrunk, lambda: lesion)
+    draw = tf.random.stateless_uniform((), tf.random.experimental.stateless_fold_in(seed, 11))
+    lesion = tf.where(draw < p / 2, grown, tf.where(draw < p, shrunk, lesion))
+    return tf.concat([lesion, masks[..., 1:]], axis=-1)
+
+
 def augment_series(series, label, seed, masks=None):
     """In-plane flips of a ``(t, z, y, x, 1)`` or ``(t, y, x, 1)`` series (and its ``(z, y, x)`` or
     ``(y, x)`` label map, if given) and Gaussian noise of up to 3 % of the first frame's standard
@@ -183,7 +200,8 @@ def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: boo
     seeded, so the order is reproducible. With ``curves`` (``(n, t, f)``)
     the input is ``{"curves": ...}`` instead (the LSTM baseline). With ``masks``
     (``(n, z, y, x, m)``, `load_lesion_crops`) the input also has ``"masks"``, flipped with
-    the series (a `DCEClassifier` with ``lesion_masks``).
+    the series and, in training, grown or shrunk by a voxel half the time
+    (`jitter_lesion_mask`: a predicted lesion's mask is never exactly the truth).
     """
     series = np.asarray(series, np.float32)
     targets = np.asarray(targets)
@@ -205,7 +223,7 @@ def dce_dataset(series, targets, batch_size: int, *, seed: int = 0, shuffle: boo
         if augment and curves_t is None:
             x, label, *rest = augment_series(x, y if segmentation else None, s, masks=m)
             y = label if segmentation else y
-            m = rest[0] if rest else m
+            m = jitter_lesion_mask(rest[0], s) if rest else m
         inputs = {"sequence": x} if curves_t is None else {"curves": tf.gather(curves_t, i)}
         if m is not None:
             inputs["masks"] = m

@@ -84,8 +84,37 @@ def test_dce_dataset_batches_and_flips_labels_with_series(rng):
     for seed in range(4):
         x, _ = next(iter(dce_dataset(series, np.zeros(6, np.int32), 6, seed=seed, masks=masks)))
         assert x["masks"].shape == (6, 4, 8, 9, 2)
-        np.testing.assert_array_equal(x["sequence"].numpy()[:, 0, ..., 0] > 5, x["masks"].numpy()[..., 0] == 1)
-        np.testing.assert_array_equal(x["masks"].numpy()[..., 1], 1 - x["masks"].numpy()[..., 0])
+        bright = x["sequence"].numpy()[:, 0, ..., 0] > 5
+        np.testing.assert_array_equal(bright, x["masks"].numpy()[..., 1] == 0)  # the liver channel: flipped only
+        lesion = x["masks"].numpy()[..., 0] == 1
+        for b in range(6):  # the lesion channel: flipped, then maybe a voxel larger or smaller in plane
+            same, grown = np.array_equal(lesion[b], bright[b]), np.array_equal(lesion[b], _grow(bright[b]))
+            shrunk = np.array_equal(lesion[b], ~_grow(~bright[b]))
+            assert same or grown or shrunk
+
+
+def _grow(mask):
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, np.ones((1, 3, 3), bool))
+
+
+def test_jittered_lesion_masks_grow_or_shrink_by_one_voxel_in_plane():
+    from keras_liver.data.pipelines import jitter_lesion_mask
+
+    masks = np.zeros((3, 9, 9, 2), np.float32)
+    masks[1, 3:6, 3:6, 0] = 1
+    masks[..., 1] = 1 - masks[..., 0]
+    seen = set()
+    for k in range(40):
+        out = jitter_lesion_mask(tf.constant(masks), tf.constant([0, k])).numpy()
+        np.testing.assert_array_equal(out[..., 1], masks[..., 1])
+        seen.add(int(out[..., 0].sum()))
+    assert seen == {9, 25, 1}  # as it is, grown to 5 x 5, shrunk to its centre
+    dot = np.zeros((3, 9, 9, 2), np.float32)
+    dot[1, 4, 4, 0] = 1
+    sums = {int(jitter_lesion_mask(tf.constant(dot), tf.constant([1, k])).numpy()[..., 0].sum()) for k in range(40)}
+    assert sums == {1, 9}  # a one-voxel lesion is never erased
 
 
 def test_lesion_crop_centres_the_largest_lesion():
