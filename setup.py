@@ -24,6 +24,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_liver", "keras_liver.*"]),
+    package_data={"keras_liver.presets": ["*/preset.json", "*/README.md", "*/*.keras"]},  # the shipped presets
     install_requires=[
         "tensorflow>=2.20,<2.22",
         "keras>=3.10",

@@ -7,16 +7,19 @@ import zipfile
 from keras_liver.errors import FileFormatError, MissingPathError
 
 
-def load_model(path, compile: bool = True):
-    """``keras.saving.load_model`` after registering every keras-liver class.
+def load_model(path, compile: bool = True, safe_mode: bool = True):
+    """``keras.saving.load_model`` after registering every keras-liver class; a preset name works too.
 
     A ``.keras`` file names its classes (``keras_liver>FusedUNet``, losses,
     metrics); Keras finds them only once their modules are imported, which
-    this function does first.
+    this function does first. ``path`` may also name a shipped preset
+    (``"ct_liver_tumour"``) or a preset folder: its checksums are checked first
+    (`keras_liver.presets`).
 
     Args:
-        path: The ``.keras`` file.
+        path: The ``.keras`` file, a preset name or a preset folder.
         compile: Restore the optimizer, loss and metrics too.
+        safe_mode: Keras safe mode (no code from the file runs); always on for presets.
 
     Returns:
         The model.
@@ -28,11 +31,18 @@ def load_model(path, compile: bool = True):
     import keras_liver.metrics  # noqa: F401
     import keras_liver.models  # noqa: F401
 
+    from keras_liver import presets
+
+    preset = presets.resolve(path)
+    if preset is not None:
+        return preset.load(compile=compile)
     path = pathlib.Path(path)
     if not path.is_file():
-        raise MissingPathError(f"{path}: no such model file")
+        shipped = presets.names()
+        hint = f" (nor a preset: {', '.join(shipped)})" if shipped and "/" not in str(path) else ""
+        raise MissingPathError(f"{path}: no such model file{hint}")
     try:
-        return keras.saving.load_model(path, compile=compile)
+        return keras.saving.load_model(path, compile=compile, safe_mode=safe_mode)
     except (ValueError, OSError, TypeError, KeyError, zipfile.BadZipFile) as exc:
         raise FileFormatError(f"{path}: cannot load as a Keras model ({exc})") from None
 
