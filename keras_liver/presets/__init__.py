@@ -34,7 +34,7 @@ def load(spec, compile: bool = False):
 
 def list_presets() -> list:
     """``preset.json`` of every shipped preset (with ``folder``), by name."""
-    return [{**Preset.from_name(n).info, "folder": str(PRESETS_DIR / n)} for n in names()]
+    return [{**p.info, "folder": str(p.folder)} for p in map(Preset.from_name, names())]
 
 
 __all__ = ["MANIFEST", "PRESETS_DIR", "Preset", "float16_keras_file", "list_presets", "load", "names", "resolve",

@@ -9,6 +9,7 @@ from keras_liver import tasks
 from keras_liver.errors import ConfigError, MissingPathError
 
 SCHEDULES = ("cosine", "plateau", "constant")
+INIT_STAGES = (None, "liver", "tumour", "lesion", "classifier")
 PRECISIONS = ("auto", True, False, "float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -89,6 +90,13 @@ class TrainConfig:
             bound); with ``schedule: cosine`` the rate decays over the budget's time instead
             of the steps, so runs of different speed compare at equal time.
         early_stopping_patience: Epochs without improvement before stopping (``None``: never).
+        init_from: Start from the weights of a trained model: a preset name
+            (``ct_liver_tumour``), a preset folder or a ``.keras`` file (fine-tuning). Without
+            ``model_args`` its architecture is taken; with ``target_spacing: auto`` its plan's
+            spacing (so the weights see the scale they learned).
+        init_stage: Which model of a cascade or pipeline ``init_from`` gives: ``liver``,
+            ``tumour`` (or ``lesion``) or ``classifier``; default: the classifier for DCE
+            classification, else the second (tumour or lesion) stage.
         monitor: Metric for the best checkpoint and early stopping (default:
             ``val_dice_2`` for segmentation, ``val_macro_f1`` for DCE
             classification); a ``...loss`` is minimised, any other maximised.
@@ -133,11 +141,17 @@ class TrainConfig:
     xla: bool = False
     time_budget_s: float | None = None
     early_stopping_patience: int | None = None
+    init_from: str | None = None
+    init_stage: str | None = None
     monitor: str | None = None
     verbose: int = 2
 
     def __post_init__(self):
         self._check_types()
+        if self.init_stage not in INIT_STAGES:
+            raise ConfigError(f"init_stage: one of {INIT_STAGES}, got {self.init_stage!r}")
+        if self.init_stage is not None and self.init_from is None:
+            raise ConfigError("init_stage: needs init_from (the cascade or pipeline to take the stage from)")
         task = tasks.get(self.task)
         self._check_model(task)
         if self.schedule not in SCHEDULES:

@@ -16,6 +16,7 @@ from keras_liver.models import save_model
 from keras_liver.errors import TrainingDivergedError
 from keras_liver.training.callbacks import Diverged, MetricAliases, StopOnNonFinite, TimeBudget
 from keras_liver.training.datasets import build_data
+from keras_liver.training.init_from import adopt_source, copy_weights, init_source
 from keras_liver.training.model_setup import build_model, output_keys
 from keras_liver.training.train_config import TrainConfig
 
@@ -114,12 +115,19 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, callbacks) -> pathlib.
     keras.config.set_dtype_policy(policy)
     started = time.time()
     try:
+        source = None
+        if config.init_from is not None:  # fine-tuning: its architecture and spacing before the data is planned
+            source = init_source(config)
+            adopt_source(config, source)
+            write_text_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
         found = build_data(config, run_dir)
         write_text_atomic(run_dir / "split.json", json.dumps(found["split"], indent=1) + "\n")
         with _strategy().scope():
             model = build_model(config, found["input_shape"], found["extra"])
             if found["class_names"] is not None and hasattr(model, "class_names") and model.class_names is None:
                 model.class_names = list(found["class_names"])
+            if source is not None:
+                copy_weights(model, source, config.init_from)
             compile_model(model, config, found["steps"], getattr(model, "num_classes", 3))
         if found.get("plan") is not None:
             model.plan = found["plan"]  # saved inside best.keras and model.keras

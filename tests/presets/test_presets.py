@@ -101,3 +101,24 @@ def test_float16_storage_halves_the_weights_and_keeps_what_float16_cannot_hold(t
     np.testing.assert_array_equal(np.asarray(loaded.weights[0]), np.asarray(big))
     presets.float16_keras_file(tmp_path / "full.keras", tmp_path / "full16.keras")
     assert (tmp_path / "full16.keras").stat().st_size < 0.7 * (tmp_path / "full.keras").stat().st_size
+
+
+def test_shipped_presets_are_listed_by_name_and_work_as_a_model_argument(tmp_path, monkeypatch, capsys):
+    from keras_liver.cli.main import main
+    from keras_liver.presets import preset as preset_module
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    _write(shipped)
+    monkeypatch.setattr(preset_module, "PRESETS_DIR", shipped)
+    assert presets.names() == ["tiny_liver"]
+    assert main(["presets"]) == 0
+    table = capsys.readouterr().out
+    assert "tiny_liver" in table and "liver_dice 0.5" in table and "ct_segmentation" in table
+    assert main(["presets", "tiny_liver", "--verify"]) == 0
+    assert "# tiny_liver" in capsys.readouterr().out
+    assert type(load_model("tiny_liver")) is FusedUNet  # a name wherever a model is taken
+    (shipped / "tiny_liver" / "README.md").write_text("changed\n")
+    assert main(["presets", "--verify"]) == 2
+    assert "SHA-256 differs" in capsys.readouterr().err
+    assert main(["presets", "nothing"]) == 2

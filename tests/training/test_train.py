@@ -60,6 +60,34 @@ def test_ct_run_writes_its_directory(ct_folder, tmp_path):
     assert keras.saving.load_model(run / "best.keras", compile=False).plan == plan
 
 
+def test_a_run_can_start_from_a_trained_model_its_architecture_and_spacing(ct_folder, tmp_path):
+    from keras_liver.models import CTCascade, save_model
+
+    first = train(tiny_ct_config(ct_folder, tmp_path / "first", target_spacing=[3.0, 2.0, 2.0], epochs=1,
+                                 model_args={"depth": 2, "filters": 3, "intensity": "abdomen"}))
+    source = keras.saving.load_model(first / "model.keras")
+    frozen = tiny_ct_config(ct_folder, tmp_path / "tuned", model_args={}, epochs=1, learning_rate=1e-12,
+                            init_from=str(first / "model.keras"))
+    tuned = train(frozen)
+    saved = json.loads((tuned / "config.json").read_text())
+    assert saved["model_args"]["depth"] == 2 and saved["model_args"]["filters"] == 3  # its architecture
+    assert saved["target_spacing"] == [3.0, 2.0, 2.0]  # and the spacing its weights learned
+    model = keras.saving.load_model(tuned / "model.keras")
+    for got, want in zip(model.get_weights(), source.get_weights()):  # a rate of 1e-12 leaves them where they were
+        if got.dtype.kind == "f" and got.ndim > 1:
+            np.testing.assert_allclose(got, want, atol=1e-6)
+    cascade = save_model(CTCascade(source, keras.saving.load_model(first / "model.keras")), tmp_path / "c.keras")
+    train(tiny_ct_config(ct_folder, tmp_path / "stage", model_args={}, epochs=1, init_from=str(cascade),
+                         init_stage="liver"))
+    with pytest.raises(ConfigError, match="init_stage: .* has no classifier stage"):
+        train(tiny_ct_config(ct_folder, tmp_path / "bad", model_args={}, init_from=str(cascade),
+                             init_stage="classifier"))
+    with pytest.raises(ConfigError, match="do not fit"):
+        train(tiny_ct_config(ct_folder, tmp_path / "bad", init_from=str(first / "model.keras")))  # depth 1 != 2
+    with pytest.raises(ConfigError, match="init_stage: needs init_from"):
+        train(tiny_ct_config(ct_folder, tmp_path / "bad", init_stage="liver"))
+
+
 def test_native_spacing_plans_no_resampling(ct_folder, tmp_path):
     run = train(tiny_ct_config(ct_folder, tmp_path / "run", target_spacing="native", epochs=1))
     assert keras.saving.load_model(run / "model.keras", compile=False).plan.stage.target_spacing is None
