@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: test demo install bench bench-peers clean
+.PHONY: test demo install bench bench-peers presets clean
 PEERS := .venv-peers
 
 $(BIN)/python:
@@ -28,6 +28,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_io.py
+
+# Rebuild every shipped preset from scratch with its committed recipe (hours on 2 CPU cores; see docs/RESULTS.md).
+presets: $(STAMP)
+	$(BIN)/python scripts/train_presets.py ct_liver_tumour
+	$(BIN)/python scripts/train_presets.py dce_lesion
 
 # MONAI and CPU torch in a virtualenv of their own (never a dependency of keras-liver), then the side-by-side run.
 $(PEERS)/bin/python:
