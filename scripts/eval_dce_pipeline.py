@@ -17,8 +17,10 @@ detected, stage 2's lesion probability inside it (peak, mean, share of voxels >=
 the share inside stage 1's liver, and its contrast-to-noise per frame (mean signal in the lesion
 minus the mean in a liver ring 1-3 voxels outside it, over the ring's standard deviation): does
 the model see a missed lesion at all, and could it? It also writes one row per PREDICTED lesion
-(``"kind": "pred"``): its size, whether it is a true positive, and stage 2's peak lesion
-probability in it (what a probability floor would keep).
+(``"kind": "pred"``): its size, whether it is a true positive, stage 2's peak and mean lesion
+probability in it (what a probability floor would keep), its voxels, its share inside stage 1's
+liver, and its class with the classifier's probability for it; a true lesion's row names the
+predicted lesion that covers most of it (``match``), so a floor can be swept offline exactly.
 """
 
 import argparse
@@ -47,14 +49,22 @@ def dice(a: np.ndarray, b: np.ndarray) -> float | None:
     return None if total == 0 else 2.0 * float(np.logical_and(a, b).sum()) / total
 
 
-def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance) -> list[dict]:
+def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance, lesions) -> list[dict]:
     """One diagnosis row per true and per predicted lesion of a series (see ``--lesions``)."""
     found = {row["id"]: row for row in match["truth"]}
     probability, liver = stages["lesion_probability"], stages["liver"]
-    rows = [{"case": case, "kind": "pred", "id": int(row["id"]), "diameter_mm": row["diameter_mm"],
-             "true_positive": row["true_positive"],
-             "peak_probability": round(float(probability[instance == row["id"]].max()), 4)}
-            for row in match["pred"]]
+    classified = {int(r["id"]): r for r in lesions}
+    rows = []
+    for row in match["pred"]:
+        inside = instance == row["id"]
+        record = classified.get(int(row["id"]), {})
+        rows.append({"case": case, "kind": "pred", "id": int(row["id"]), "diameter_mm": row["diameter_mm"],
+                     "true_positive": row["true_positive"],
+                     "peak_probability": round(float(probability[inside].max()), 4),
+                     "mean_probability": round(float(probability[inside].mean()), 4),
+                     "voxels": int(inside.sum()), "share_in_stage1_liver": round(float(liver[inside].mean()), 4),
+                     "class": record.get("class"),
+                     "class_probability": max((record.get("probabilities") or {"": None}).values(), default=None)})
     for lesion in sidecar["lesions"]:
         mask = truth_ids == int(lesion["id"])
         if not mask.any():
@@ -70,6 +80,7 @@ def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance
         rows.append({"case": case, "kind": "truth", "id": int(lesion["id"]), "class": lesion["class"],
                      "diameter_mm": found.get(int(lesion["id"]), {}).get("diameter_mm"),
                      "detected": found.get(int(lesion["id"]), {}).get("detected"),
+                     "match": found.get(int(lesion["id"]), {}).get("match"),
                      "peak_probability": round(float(p.max()), 4), "mean_probability": round(float(p.mean()), 4),
                      **{f"share_p{t:g}": round(float((p >= t).mean()), 4) for t in (0.5, 0.3, 0.2)},
                      "share_in_stage1_liver": round(float(liver[mask].mean()), 4), "cnr_per_frame": cnr})
@@ -124,7 +135,7 @@ def main(argv=None):
                               truth_classes={int(r["id"]): r["class"] for r in sidecar["lesions"]})
         matches.append(match)
         if args.lesions:
-            diagnosis += lesion_rows(n, series, truth, truth_ids, sidecar, match, stages, instance.array)
+            diagnosis += lesion_rows(n, series, truth, truth_ids, sidecar, match, stages, instance.array, lesions)
         inter += int(np.logical_and(pred == 2, truth == 2).sum())
         total += int((pred == 2).sum() + (truth == 2).sum())
         cases.append({"case": n, "seconds": round(seconds, 2), "lesion_dice": dice(pred == 2, truth == 2),

@@ -1,11 +1,13 @@
 """Train the DCE lesion pipeline from scratch and tie it into one model (issue 17's recipe).
 
     python scripts/train_dce_pipeline.py [--out runs/dce_pipeline] [--liver-config configs/dce_cascade_liver.yaml]
-        [--lesion-config configs/dce_cascade_lesion.yaml] [--classifier-config configs/dce_pipeline_classifier.yaml]
+        [--lesion-config configs/dce_cascade_lesion.yaml] [--classifier-config configs/dce_pipeline_classifier_masks.yaml]
 
 Runs ``keras-liver train`` for stage 1 (the liver, coarse, whole series), stage 2 (liver and lesion
 in the liver box) and the lesion classifier, each as its own process, one after the other, then
-``keras-liver cascade --classifier`` on their best checkpoints. Stage 2 is validated on boxes from
+``keras-liver cascade --classifier`` on the stages' best checkpoints and the classifier's last weights
+(chosen on the validation series: its 10 % validation split saturates early, so its "best" epoch is
+an early one; docs/RESULTS.md). Stage 2 is validated on boxes from
 stage 1's predicted liver (``val_roi_model``, set here to this run's stage 1). A stage whose run folder already has a
 ``summary.json`` is reused (its wall time then is the run's, from its files). Writes
 ``OUT/pipeline.keras`` and ``OUT/timing.json`` (wall seconds per model: each recipe's "at most 60
@@ -39,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/dce_pipeline")
     parser.add_argument("--liver-config", default="configs/dce_cascade_liver.yaml")
     parser.add_argument("--lesion-config", default="configs/dce_cascade_lesion.yaml")
-    parser.add_argument("--classifier-config", default="configs/dce_pipeline_classifier.yaml")
+    parser.add_argument("--classifier-config", default="configs/dce_pipeline_classifier_masks.yaml")
     args = parser.parse_args(argv)
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,7 @@ def main(argv=None):
     timing["segmentation_s"] = timing["liver_s"] + timing["lesion_s"]
     timing["pipeline_s"] = run(["cascade", "--liver", str(checkpoint(out / "liver")), "--tumour",
                                 str(checkpoint(out / "lesion")), "--classifier",
-                                str(checkpoint(out / "classifier")), "--out", str(out / "pipeline.keras")],
+                                str(out / "classifier" / "model.keras"), "--out", str(out / "pipeline.keras")],
                                out / "pipeline.log")
     (out / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
     print(json.dumps(timing, indent=2))
