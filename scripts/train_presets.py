@@ -127,9 +127,7 @@ def main(argv=None) -> int:
                            work / "eval.log")
     figures = _figures(json.loads((work / "eval.json").read_text()), recipe["keys"])
 
-    import numpy as np  # noqa: F401  (after the subprocesses: TensorFlow loads only here)
-
-    from keras_liver import presets
+    from keras_liver import presets  # after the subprocesses: TensorFlow loads only here
     from keras_liver.models import load_model
 
     model = load_model(model_file, compile=False)
