@@ -44,6 +44,12 @@ class PatchSampler:
     structures a tumour model most often calls tumour. Cases without such
     voxels fall back to a liver-centred draw.
 
+    Beside the liver (``outside_fraction``, CT or series): that share of the draws that are
+    neither tumour- nor hard-negative-centred is centred on a background voxel at most
+    ``outside_voxels`` from the liver (26-connected dilation): the gallbladder, bowel, kidney
+    and vessels at the liver's border, which a model trained mostly inside the liver calls
+    lesion. Cases without liver fall back to the next draw.
+
     2.5D: with ``context_slices = k`` a 2D patch carries the ``k`` slices
     on each side of its centre slice as channels, ``(y, x, 2k + 1)`` in
     z order (centre at channel ``k``), repeating the first or last slice
@@ -60,6 +66,8 @@ class PatchSampler:
         tumour_sampling: ``"voxel"`` (default) or ``"lesion"`` (every lesion equally often).
         hard_fraction: Share of hard-negative-centred patches among the non-tumour draws.
         hard_hu: HU distance from the median liver that makes a liver voxel a hard negative.
+        outside_fraction: Share of the remaining draws centred just outside the liver.
+        outside_voxels: How far outside (voxels) such a centre may lie.
         tissues: Optional per-case phantom tissue maps (``uint8``, like the labels): each
             patch's label then carries its tissue codes as ``label + TISSUE_FACTOR * tissue``
             (`split_tissue`), for per-tissue intensity randomisation (`augment_patch`).
@@ -67,7 +75,8 @@ class PatchSampler:
 
     def __init__(self, images, labels, patch_size, *, tumour_fraction: float = 0.34,
                  foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0,
-                 hard_fraction: float = 0.0, hard_hu: float = 25.0, tumour_sampling: str = "voxel", tissues=None):
+                 hard_fraction: float = 0.0, hard_hu: float = 25.0, tumour_sampling: str = "voxel",
+                 outside_fraction: float = 0.0, outside_voxels: int = 4, tissues=None):
         if len(images) != len(labels) or not images:
             raise ConfigError("PatchSampler: need as many label maps as images, at least one")
         if tissues is not None and len(tissues) != len(labels):
@@ -112,6 +121,11 @@ class PatchSampler:
             raise ConfigError("hard_fraction: for CT volumes (z, y, x) only, not series")
         self.hard = [self._hard_voxels(a, lab) for a, lab in zip(self.images, self.labels)] if self.hard_fraction \
             else []
+        self.outside_fraction, self.outside_voxels = float(outside_fraction), int(outside_voxels)
+        if not 0 <= self.outside_fraction <= 1 or self.outside_voxels < 1:
+            raise ConfigError(f"outside_fraction: a share in [0, 1] and outside_voxels >= 1, got {outside_fraction} "
+                              f"and {outside_voxels}")
+        self.outside = [self._outside_voxels(lab) for lab in self.labels] if self.outside_fraction else []
 
     def _lesions(self):
         """``[(case, voxels (n, 3))]``: every 26-connected tumour component of every case."""
@@ -127,6 +141,14 @@ class PatchSampler:
                 idx = order[bounds[k]:bounds[k + 1]]
                 out.append((case, np.stack(np.unravel_index(idx, label.shape), axis=1)))
         return out
+
+    def _outside_voxels(self, label):
+        """``(n, 3)`` background voxels at most ``outside_voxels`` from the liver (liver and tumour)."""
+        organ = label > 0
+        if not organ.any():
+            return np.zeros((0, 3), np.int64)
+        near = ndimage.binary_dilation(organ, np.ones((3, 3, 3), bool), iterations=self.outside_voxels)
+        return np.argwhere(near & ~organ)
 
     def _hard_voxels(self, image, label):
         """``(n, 3)`` liver-labelled voxels whose local mean HU is far from the case's median liver HU."""
@@ -152,6 +174,8 @@ class PatchSampler:
         case = int(rng.integers(len(self.images)))
         if self.hard_fraction and rng.random() < self.hard_fraction and len(self.hard[case]):
             return case, self.hard[case][rng.integers(len(self.hard[case]))], "hard"
+        if self.outside_fraction and rng.random() < self.outside_fraction and len(self.outside[case]):
+            return case, self.outside[case][rng.integers(len(self.outside[case]))], "outside"
         if rng.random() < self.foreground_fraction and len(self.organ[case]):
             return case, self.organ[case][rng.integers(len(self.organ[case]))], "liver"
         return case, np.array([rng.integers(n) for n in self.labels[case].shape]), "any"

@@ -65,6 +65,10 @@ class TrainConfig:
         hard_fraction: CT: share of the non-tumour patches centred on hard negatives, liver
             voxels unlike the liver (vessels; see `PatchSampler`).
         hard_hu: CT: how far (HU, local mean) from the case's median liver a hard negative is.
+        outside_fraction: CT and ``series_patch``: share of the remaining patches centred on
+            background within ``outside_voxels`` of the liver (`PatchSampler`: the gallbladder,
+            bowel and kidney at its border).
+        outside_voxels: How far outside the liver those centres may lie (voxels, at least 1).
         augment: Random augmentation on or off.
         augment_args: Extra `augment_patch` arguments.
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
@@ -127,6 +131,8 @@ class TrainConfig:
     foreground_fraction: float = 0.5
     tumour_sampling: str = "voxel"
     hard_fraction: float = 0.0
+    outside_fraction: float = 0.0
+    outside_voxels: int = 4
     hard_hu: float = 25.0
     augment: bool = True
     augment_args: dict = dataclasses.field(default_factory=dict)
@@ -174,6 +180,12 @@ class TrainConfig:
         if self.crop_margin_mm is not None and not patches:
             raise ConfigError(f"crop_margin_mm: for patch training (CT, or DCE with series_patch) only, got it for "
                               f"task {self.task!r} without series_patch")
+        if float(self.outside_fraction) and not patches:
+            raise ConfigError(f"outside_fraction: for patch training (CT, or DCE with series_patch) only, got it for "
+                              f"task {self.task!r} without series_patch")
+        if not 0 <= float(self.outside_fraction) <= 1 or int(self.outside_voxels) < 1:
+            raise ConfigError(f"outside_fraction: a share in [0, 1] and outside_voxels: at least 1, got "
+                              f"{self.outside_fraction} and {self.outside_voxels}")
         if not 0 <= float(self.hard_fraction) <= 1 or float(self.hard_hu) <= 0:
             raise ConfigError(f"hard_fraction: a share in [0, 1] and hard_hu: HU above 0, got {self.hard_fraction} "
                               f"and {self.hard_hu}")

@@ -1,4 +1,5 @@
 import numpy as np
+from scipy import ndimage
 import pytest
 import tensorflow as tf
 
@@ -94,8 +95,6 @@ def test_dce_dataset_batches_and_flips_labels_with_series(rng):
 
 
 def _grow(mask):
-    from scipy import ndimage
-
     return ndimage.binary_dilation(mask, np.ones((1, 3, 3), bool))
 
 
@@ -281,6 +280,24 @@ def test_hard_negative_patches_centre_on_liver_voxels_unlike_the_liver():
     with pytest.raises(ConfigError, match="hard_fraction"):
         PatchSampler([np.zeros((3, 4, 8, 9), np.float32)], [np.zeros((4, 8, 9), np.uint8)], (2, 4, 4),
                      hard_fraction=0.2)
+
+
+def test_outside_patches_centre_just_beside_the_liver_also_in_series():
+    label = np.zeros((7, 30, 31), np.uint8)
+    label[1:6, 8:20, 6:24] = 1
+    label[3, 10:12, 10:12] = 2
+    series = np.zeros((4,) + label.shape, np.float32)  # a DCE series: leading time axis
+    sampler = PatchSampler([series], [label], (3, 5, 5), tumour_fraction=0.0, outside_fraction=1.0,
+                           outside_voxels=2, seed=3)
+    centres = [sampler.centre(np.random.default_rng([3, i])) for i in range(60)]
+    assert {kind for _, _, kind in centres} == {"outside"}
+    distance = ndimage.distance_transform_cdt(label == 0, metric="chessboard")
+    for _, (z, y, x), _ in centres:
+        assert label[z, y, x] == 0 and 1 <= distance[z, y, x] <= 2  # background, at most 2 voxels out
+    image, lab = sampler(0)
+    assert image.shape == (4, 3, 5, 5, 1) and lab.shape == (3, 5, 5)
+    with pytest.raises(ConfigError, match="outside_fraction"):
+        PatchSampler([series], [label], (3, 5, 5), outside_fraction=0.5, outside_voxels=0)
 
 
 def test_lesion_sampling_draws_small_lesions_as_often_as_large_ones():
