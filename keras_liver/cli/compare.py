@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--per-lesion", action="store_true",
                    help="every lesion a sample with its own class (as the DCE pipeline classifies), not one per series")
     p.add_argument("--crop", type=crop, default=None, help="lesion crop Z,Y,X (default 8,32,32)")
+    p.add_argument("--lesion-masks", action="store_true",
+                   help="with --per-lesion: a fifth row, the proposed model also given each lesion's mask")
     p.set_defaults(run=run)
 
 
@@ -28,6 +30,7 @@ def run(args) -> int:
     data = compare_classifiers(args.data, args.out, test_data=args.test_data, epochs=args.epochs,
                                batch_size=args.batch_size, test_fraction=args.test_fraction, seed=args.seed,
                                time_budget_s=args.time_budget_s, verbose=0, per_lesion=args.per_lesion,
+                               lesion_masks=args.lesion_masks,
                                **({"lesion_crop": args.crop} if args.crop else {}))
     print((pathlib.Path(args.out) / "table1.md").read_text())
     return 0 if data else 1

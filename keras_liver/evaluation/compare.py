@@ -13,6 +13,7 @@ from keras_liver.plotting import confusion_matrix_figure, save_figure
 logger = logging.getLogger(__name__)
 
 METHODS = ("SVM (HOG)", "LSTM (time-intensity curves)", "CNN (single phase)", "3D CNN + ConvLSTM (proposed)")
+WITH_MASKS = "3D CNN + ConvLSTM + lesion masks"  # `compare_classifiers(lesion_masks=True)`: the proposed model told its lesion
 
 
 def _table1_inputs(folder, lesion_crop, per_lesion=False):
@@ -30,7 +31,7 @@ def _table1_inputs(folder, lesion_crop, per_lesion=False):
         hog = [series_lesion_hog_features(s, lab, window=None) for s, lab in zip(crops["series"], crops["labels"])]
         return {"ids": crops["case_ids"], "classes": crops["classes"], "names": crops["class_names"],
                 "hog": np.stack(hog), "series": crops["series"], "labels": crops["labels"],
-                "owner": crops["cases"], "case_classes": crops["case_classes"]}
+                "owner": crops["cases"], "case_classes": crops["case_classes"], "masks": crops["masks"]}
     hog = []
 
     def features(series, label):
@@ -45,7 +46,7 @@ def _table1_inputs(folder, lesion_crop, per_lesion=False):
 def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, batch_size: int = 8,
                         test_fraction: float = 0.3, seed: int = 0, encoder_filters=(8, 16, 32), lstm_filters=(16,),
                         learning_rate=1e-3, lesion_crop=(8, 32, 32), time_budget_s=None, verbose: int = 0,
-                        per_lesion: bool = False) -> dict:
+                        per_lesion: bool = False, lesion_masks: bool = False) -> dict:
     """Train the four classifiers on the same series and tabulate their test metrics.
 
     With ``test_data`` every series of ``data_dir`` trains (a tenth of them monitors the
@@ -58,7 +59,9 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
     crop, the proposed model the whole crop. A series' class is its index lesion's; its
     extra lesions count as liver here. With ``per_lesion`` every lesion of every series is a
     sample with its own class (its crop, its HOG), as the DCE pipeline classifies each
-    predicted lesion; splits stay by series.
+    predicted lesion; splits stay by series. With ``lesion_masks`` (needs ``per_lesion``) a fifth
+    row, `WITH_MASKS`: the proposed model also given each lesion's own mask and the liver's
+    (`DCEClassifier(lesion_masks=True)`), as the DCE pipeline classifies.
 
     Returns:
         ``{"results": {method: classification_metrics}, "split", "seconds", "settings"}``
@@ -68,6 +71,10 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
     from keras_liver.models import HOGSVM, load_model
     from keras_liver.training import split_cases, train
 
+    from keras_liver.errors import ConfigError
+
+    if lesion_masks and not per_lesion:
+        raise ConfigError("lesion_masks: needs per_lesion (one crop and mask per lesion)")
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -110,9 +117,13 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
             METHODS[2]: ("SinglePhaseCNN", {"encoder_filters": list(encoder_filters), "phase": 2}),
             METHODS[3]: ("DCEClassifier", {"encoder_filters": list(encoder_filters),
                                           "lstm_filters": list(lstm_filters)})}
+    if lesion_masks:
+        runs[WITH_MASKS] = ("DCEClassifier", {"encoder_filters": list(encoder_filters),
+                                              "lstm_filters": list(lstm_filters), "lesion_masks": True})
     for method, (model_name, args) in runs.items():
         start = time.time()
-        run = train({**common, "model": model_name, "model_args": args, "out_dir": str(out_dir / model_name)})
+        folder = model_name + ("_masks" if args.get("lesion_masks") else "")
+        run = train({**common, "model": model_name, "model_args": args, "out_dir": str(out_dir / folder)})
         model = load_model(run / "model.keras")
         name = type(model).input_name()  # the input the model declares: curves for the LSTM, else the series
         series, labels = test_set["series"][te], test_set["labels"][te]
@@ -120,6 +131,8 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
             inputs = {name: np.stack([time_intensity_curves(s, lab) for s, lab in zip(series, labels)])}
         else:
             inputs = {name: series[..., None]}
+        if "masks" in model.input:
+            inputs["masks"] = test_set["masks"][te].astype(np.float32)
         probs = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)["probabilities"])
         results[method] = classification_metrics(y_test, probs.argmax(1), probs, names)
         seconds[method] = time.time() - start
@@ -140,12 +153,13 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
             "settings": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "test_fraction": test_fraction,
                          "test_data": None if test_data is None else str(test_data), "time_budget_s": time_budget_s,
                          "prepare_s": round(prepared, 1), "per_lesion": bool(per_lesion),
+                         "lesion_masks": bool(lesion_masks),
                          "encoder_filters": list(encoder_filters), "lstm_filters": list(lstm_filters),
                          "lesion_crop": None if lesion_crop is None else list(lesion_crop)}}
     write_report(out_dir, "table1", data, md)
     _bar_chart(rows, out_dir / "table1.png")
     for method, r in results.items():
-        tag = method.split(" ")[0].lower().replace("3d", "proposed")
+        tag = "proposed_masks" if method == WITH_MASKS else method.split(" ")[0].lower().replace("3d", "proposed")
         confusion_matrix_figure(r["confusion_matrix"], names, out_dir / f"confusion_{tag}.png", title=method)
     return data
 

@@ -46,9 +46,12 @@ def test_compare_per_lesion_scores_every_lesion_with_its_own_class(tmp_path):
     lesions = sum(len(json.loads(p.read_text())["lesions"]) for p in (tmp_path / "test").glob("dce-*.json"))
     assert main(["compare", "--data", str(tmp_path / "train"), "--test-data", str(tmp_path / "test"),
                  "--out", str(tmp_path / "t1"), "--epochs", "1", "--batch-size", "4", "--per-lesion",
-                 "--crop", "4,8,8"]) == 0
+                 "--crop", "4,8,8", "--lesion-masks"]) == 0
     table = json.loads((tmp_path / "t1" / "table1.json").read_text())
     assert table["settings"]["per_lesion"] and table["settings"]["lesion_crop"] == [4, 8, 8]
+    assert len(table["results"]) == 5 and "3D CNN + ConvLSTM + lesion masks" in table["results"]
+    assert (tmp_path / "t1" / "confusion_proposed_masks.png").is_file()
+    assert (tmp_path / "t1" / "confusion_proposed.png").is_file()
     assert len(table["split"]["test"]) == 3 and lesions > 3
     for result in table["results"].values():
         assert result["n"] == lesions  # one sample per lesion, not per series
