@@ -64,7 +64,8 @@ def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance
                      "mean_probability": round(float(probability[inside].mean()), 4),
                      "voxels": int(inside.sum()), "share_in_stage1_liver": round(float(liver[inside].mean()), 4),
                      "class": record.get("class"),
-                     "class_probability": max((record.get("probabilities") or {"": None}).values(), default=None)})
+                     "class_probability": max(record["probabilities"].values()) if record.get("probabilities")
+                     else None})
     for lesion in sidecar["lesions"]:
         mask = truth_ids == int(lesion["id"])
         if not mask.any():

@@ -67,11 +67,10 @@ def compare_classifiers(data_dir, out_dir, *, test_data=None, epochs: int = 30, 
         ``{"results": {method: classification_metrics}, "split", "seconds", "settings"}``
         (also written to ``out_dir/table1.json``).
     """
+    from keras_liver.errors import ConfigError
     from keras_liver.features import time_intensity_curves
     from keras_liver.models import HOGSVM, load_model
     from keras_liver.training import split_cases, train
-
-    from keras_liver.errors import ConfigError
 
     if lesion_masks and not per_lesion:
         raise ConfigError("lesion_masks: needs per_lesion (one crop and mask per lesion)")

@@ -35,11 +35,10 @@ class DCEClassifier(LiverModel):
     With ``lesion_masks`` the model also takes ``masks`` ``(batch, z, y, x, 2)``: the
     lesion's own voxels and the liver parenchyma's in the crop (a pipeline has both from
     its segmentation). They ride beside every frame into the encoder (`AppendMasks`), and
-    the lesion's time-intensity curves against the liver, and its rim's and core's (`LesionCurves`,
-    in the graph) go
-    through an LSTM whose state joins the pooled ConvLSTM features before the softmax: the
-    mask tells the model which few voxels of a crop a small lesion is, which global
-    pooling over the crop cannot.
+    the lesion's time-intensity curves against the liver, and its rim's and core's
+    (`LesionCurves`, in the graph), go through an LSTM whose state joins the pooled ConvLSTM
+    features before the softmax: the mask tells the model which few voxels of a crop a small
+    lesion is, which global pooling over the crop cannot.
 
     Args:
         input_shape: ``(t, z, y, x, c)``; ``t`` and the spatial sizes may be
