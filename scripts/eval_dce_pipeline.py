@@ -19,7 +19,9 @@ minus the mean in a liver ring 1-3 voxels outside it, over the ring's standard d
 the model see a missed lesion at all, and could it? It also writes one row per PREDICTED lesion
 (``"kind": "pred"``): its size, whether it is a true positive, stage 2's peak and mean lesion
 probability in it (what a probability floor would keep), its voxels, its share inside stage 1's
-liver, and its class with the classifier's probability for it; a true lesion's row names the
+liver, the share of a 2-voxel shell around it that the pipeline labels liver or lesion (``shell_labelled``:
+a lesion inside the liver is wrapped in liver, fluid beside it is not), and its class with the classifier's
+probability for it; a true lesion's row names the
 predicted lesion that covers most of it (``match``), so a floor can be swept offline exactly.
 """
 
@@ -49,7 +51,7 @@ def dice(a: np.ndarray, b: np.ndarray) -> float | None:
     return None if total == 0 else 2.0 * float(np.logical_and(a, b).sum()) / total
 
 
-def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance, lesions) -> list[dict]:
+def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance, lesions, pred) -> list[dict]:
     """One diagnosis row per true and per predicted lesion of a series (see ``--lesions``)."""
     found = {row["id"]: row for row in match["truth"]}
     probability, liver = stages["lesion_probability"], stages["liver"]
@@ -58,11 +60,13 @@ def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance
     for row in match["pred"]:
         inside = instance == row["id"]
         record = classified.get(int(row["id"]), {})
+        shell = ndimage.binary_dilation(inside, iterations=2) & ~inside
         rows.append({"case": case, "kind": "pred", "id": int(row["id"]), "diameter_mm": row["diameter_mm"],
                      "true_positive": row["true_positive"],
                      "peak_probability": round(float(probability[inside].max()), 4),
                      "mean_probability": round(float(probability[inside].mean()), 4),
                      "voxels": int(inside.sum()), "share_in_stage1_liver": round(float(liver[inside].mean()), 4),
+                     "shell_labelled": round(float((pred[shell] > 0).mean()), 4) if shell.any() else 0.0,
                      "class": record.get("class"),
                      "class_probability": max(record["probabilities"].values()) if record.get("probabilities")
                      else None})
@@ -136,7 +140,7 @@ def main(argv=None):
                               truth_classes={int(r["id"]): r["class"] for r in sidecar["lesions"]})
         matches.append(match)
         if args.lesions:
-            diagnosis += lesion_rows(n, series, truth, truth_ids, sidecar, match, stages, instance.array, lesions)
+            diagnosis += lesion_rows(n, series, truth, truth_ids, sidecar, match, stages, instance.array, lesions, pred)
         inter += int(np.logical_and(pred == 2, truth == 2).sum())
         total += int((pred == 2).sum() + (truth == 2).sum())
         cases.append({"case": n, "seconds": round(seconds, 2), "lesion_dice": dice(pred == 2, truth == 2),

@@ -4,7 +4,8 @@
 
 The rows must come from a run without a probability floor (``--min-lesion-probability none``),
 so every candidate is there. For each rule (peak lesion probability at least ``p``; mean
-probability at least ``m``; the classifier's probability for its class at least ``c``) and
+probability at least ``m``; the classifier's probability for its class at least ``c``; the share of the shell around it labelled liver or lesion at least
+``s``; and peak together with class or shell) and
 threshold, a predicted lesion is kept or dropped; a true lesion stays detected when the predicted
 lesion that covers most of it (its ``match``) is kept. Prints recall and precision of lesions of
 ``--min-mm`` and more (the issue-17 targets: recall >= 0.90, precision >= 0.85), one row per rule
@@ -18,7 +19,8 @@ import sys
 
 RULES = {"peak": ("peak_probability", (0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)),
          "mean": ("mean_probability", (0.3, 0.4, 0.5, 0.6, 0.7)),
-         "class": ("class_probability", (0.5, 0.6, 0.7, 0.8, 0.9))}
+         "class": ("class_probability", (0.5, 0.6, 0.7, 0.8, 0.9)),
+         "shell": ("shell_labelled", (0.5, 0.6, 0.7, 0.8, 0.9))}
 
 
 def score(rows, keep, min_mm: float) -> tuple:
@@ -45,10 +47,14 @@ def main(argv=None) -> int:
     print("| rule | threshold | recall | precision | detected / true | TP / kept | both targets |")
     print("|---|---|---|---|---|---|---|")
     combos = [(name, key, t) for name, (key, values) in RULES.items() for t in values]
-    combos += [("peak & class", None, (p, c)) for p in (0.9, 0.95, 0.98) for c in (0.5, 0.6, 0.7)]
+    pairs = {"peak & class": "class_probability", "peak & shell": "shell_labelled"}
+    combos += [(name, key, (p, c)) for name, key in pairs.items()
+               for p in (0.8, 0.9, 0.95, 0.98) for c in (0.5, 0.6, 0.7, 0.8)]
     for name, key, t in combos:
-        if key is None:
-            keep = lambda r, t=t: r["peak_probability"] >= t[0] and (r.get("class_probability") or 0) >= t[1]  # noqa: E731
+        if not any(key in r for r in rows if r.get("kind") == "pred"):
+            continue  # rows from an older eval_dce_pipeline.py without this column
+        if isinstance(t, tuple):
+            keep = lambda r, key=key, t=t: r["peak_probability"] >= t[0] and (r.get(key) or 0) >= t[1]  # noqa: E731
         else:
             keep = lambda r, key=key, t=t: (r.get(key) if r.get(key) is not None else 0.0) >= t  # noqa: E731
         recall, precision, det, n, hits, kept = score(rows, keep, args.min_mm)

@@ -1,7 +1,8 @@
 """``keras-liver cascade``: tie stage models into one saved `CTCascade` (CT) or `DCEPipeline` (DCE).
 
 CT: ``--liver`` and ``--tumour``. DCE: ``--liver``, ``--tumour`` (the lesion stage, trained on
-liver boxes) and ``--classifier`` (a lesion classifier trained on lesion-centred crops).
+liver boxes) and ``--classifier`` (a lesion classifier trained on lesion-centred crops). Several
+``--tumour`` models (one plan) make stage 2 a `SegmenterEnsemble` that averages their probabilities.
 """
 
 import pathlib
@@ -14,8 +15,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("cascade", help="tie stage 1 (liver, coarse) and stage 2 (tumour in the liver box, fine) "
                                        "into one .keras model")
     p.add_argument("--liver", required=True, help="stage 1: a CT segmentation model (RUN/model.keras)")
-    p.add_argument("--tumour", "--lesion", dest="tumour", required=True,
-                   help="stage 2: a model trained on liver boxes (crop_margin_mm)")
+    p.add_argument("--tumour", "--lesion", dest="tumour", required=True, nargs="+",
+                   help="stage 2: a model trained on liver boxes (crop_margin_mm); several: their average")
     p.add_argument("--classifier", default=None,
                    help="DCE: a lesion classifier (lesion_crop); with DCE stages it makes a DCEPipeline")
     p.add_argument("--out", required=True, help="the cascade, a .keras file")
@@ -26,17 +27,19 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from keras_liver import tasks
-    from keras_liver.models import CTCascade, DCEPipeline, load_model, save_model
+    from keras_liver.models import CTCascade, DCEPipeline, SegmenterEnsemble, load_model, save_model
 
     out = pathlib.Path(args.out)
     if out.suffix != ".keras":
         raise ConfigError(f"--out {out}: a cascade is saved as a .keras file")
     if args.margin_mm is not None and args.margin_mm < 0:
         raise ConfigError(f"--margin-mm {args.margin_mm}: must be >= 0")
-    liver, tumour = load_model(args.liver, compile=False), load_model(args.tumour, compile=False)
-    for flag, model in (("--liver", liver), ("--tumour", tumour)):
+    liver = load_model(args.liver, compile=False)
+    stages = [load_model(path, compile=False) for path in args.tumour]
+    for flag, path, model in [("--liver", args.liver, liver)] + [("--tumour", p, m) for p, m in zip(args.tumour, stages)]:
         if isinstance(model, (CTCascade, DCEPipeline)):
-            raise ConfigError(f"{flag} {getattr(args, flag[2:])}: is already a cascade")
+            raise ConfigError(f"{flag} {path}: is already a cascade")
+    tumour = stages[0] if len(stages) == 1 else SegmenterEnsemble(stages, name="tumour_ensemble")
     if tasks.task_of(liver).modality == "DCE":
         if args.classifier is None:
             raise ConfigError("--classifier: a DCE pipeline needs a lesion classifier (task dce_classification)")

@@ -8,6 +8,7 @@
   `save_model` writes one atomically, `model_class(name)` finds a class by its config name.
 * `CTCascade`: two CT models as one (liver at coarse spacing, tumours in its box at fine spacing).
 * `DCEPipeline`: DCE liver stage, lesion stage in its box, and a per-lesion classifier, as one.
+* `SegmenterEnsemble`: segmentation models of one plan, their probabilities averaged.
 * `LiverModel`: their base (task, config round trip).
 """
 
@@ -23,6 +24,7 @@ from keras_liver.models.layer_walk import iter_layers
 from keras_liver.models.base import LiverModel
 from keras_liver.models.loading import load_model, model_class, save_model
 from keras_liver.models.flops import summary
+from keras_liver.models.segmenter_ensemble import SegmenterEnsemble
 from keras_liver.models.single_phase_cnn import SinglePhaseCNN
 from keras_liver.models.unet import UNet
 
@@ -35,6 +37,7 @@ __all__ = [
     "FusedUNet",
     "HOGSVM",
     "LiverModel",
+    "SegmenterEnsemble",
     "SinglePhaseCNN",
     "UNet",
     "iter_layers",
