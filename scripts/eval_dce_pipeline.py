@@ -2,7 +2,7 @@
 
     python scripts/eval_dce_pipeline.py --model runs/dce_pipeline/pipeline.keras --data data/dce_heldout10000
         [--limit N] [--out eval.json] [--preds DIR] [--liver-gate-mm MM|none] [--lesion-threshold P]
-        [--min-lesion-probability P] [--flip-tta] [--lesions lesions.json]
+        [--min-lesion-probability P] [--flip-tta] [--split-probability P] [--lesions lesions.json]
 
 For every series of the folder (``keras-liver phantoms dce``; held-out seeds are 10000 and up) the
 pipeline (`pipeline_predict`) gives a label map and a class per predicted lesion. Scored against
@@ -103,6 +103,8 @@ def main(argv=None):
     parser.add_argument("--lesion-threshold", default=None, help="run_dce_cascade's lesion_threshold ('none': arg-max)")
     parser.add_argument("--min-lesion-probability", default=None,
                         help="run_dce_cascade's min_lesion_probability ('none': no floor)")
+    parser.add_argument("--split-probability", type=float, default=None,
+                        help="run_dce_pipeline's split_probability (touching lesions split at their cores)")
     parser.add_argument("--flip-tta", action="store_true", help="run_dce_cascade's flip_tta (stage 2 mirrored)")
     parser.add_argument("--lesions", default=None, help="write one diagnosis row per true and predicted lesion here")
     args = parser.parse_args(argv)
@@ -120,6 +122,8 @@ def main(argv=None):
             options[name] = None if value == "none" else float(value)
     if args.flip_tta:
         options["flip_tta"] = True
+    if args.split_probability is not None:
+        options["split_probability"] = args.split_probability
     if args.preds:
         pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
     cases, matches, diagnosis, inter, total = [], [], [], 0, 0

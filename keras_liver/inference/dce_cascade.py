@@ -11,7 +11,8 @@ import numpy as np
 from scipy import ndimage
 
 from keras_liver.errors import ConfigError
-from keras_liver.inference.postprocess import drop_uncertain_lesions, lesion_labels, postprocess_liver_tumour
+from keras_liver.inference.postprocess import (drop_uncertain_lesions, lesion_labels, postprocess_liver_tumour,
+                                              split_lesions)
 from keras_liver.inference.sliding_window import sliding_window_predict
 from keras_liver.io.volume import Volume
 
@@ -200,7 +201,7 @@ def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_na
 
 
 def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volume, *, return_stages: bool = False,
-                     **options):
+                     split_probability: float | None = None, **options):
     """`run_dce_cascade`, then `lesion_table` and `classify_lesions`: what `lesions.json` holds.
 
     Args:
@@ -211,6 +212,8 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
         series: 4D `Volume` ``(t, z, y, x)``.
         return_stages: Also return `run_dce_cascade`'s stages (stage 1's liver, stage 2's
             lesion probability) as a fourth item.
+        split_probability: Split touching lesions whose lesion probability has separate cores
+            reaching this (`split_lesions`); ``None``: one lesion per connected component.
         **options: `run_dce_cascade` settings.
 
     Returns:
@@ -224,7 +227,10 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
     if not info.get("crop_size") or not info.get("class_names"):
         raise ConfigError("plan: a DCE pipeline's plan names its classifier's crop_size and class_names")
     labels, stages = run_dce_cascade(liver_predict, lesion_predict, plan, series, return_stages=True, **options)
-    instance, rows = lesion_table(labels)
+    ids = None
+    if split_probability is not None:
+        ids = split_lesions(labels.array, stages["lesion_probability"], float(split_probability))
+    instance, rows = lesion_table(labels, instance=ids)
     liver = np.asarray(labels.array) == 1 if info.get("lesion_masks") else None
     classes = classify_lesions(classify, series.array, instance, info["crop_size"], info["class_names"], liver=liver)
     lesions = [{"id": r["id"], **c, **{k: r[k] for k in ("volume_ml", "centroid_mm", "max_diameter_mm", "voxels")}}
@@ -242,7 +248,7 @@ def pipeline_predict(pipeline, series: Volume, **options):
         series: 4D `Volume` ``(t, z, y, x)``.
         **options: `run_dce_cascade` settings (``batch_size``, ``min_lesion_mm3``, ``liver_gate_mm``,
             ``lesion_threshold``, ``min_lesion_probability``, ``flip_tta``) and `run_dce_pipeline`'s
-            ``return_stages``.
+            ``return_stages`` and ``split_probability``.
 
     Returns:
         ``(labels, instance, lesions)``: the uint8 label `Volume` (0 background, 1 liver,

@@ -10,7 +10,7 @@ from keras_liver.cli.main import main
 from keras_liver.data import baseline_normalize
 from keras_liver.errors import ConfigError
 from keras_liver.data import lesion_crops, lesion_mask_crops
-from keras_liver.inference import classify_lesions, pipeline_predict, run_dce_cascade
+from keras_liver.inference import classify_lesions, pipeline_predict, run_dce_cascade, run_dce_pipeline
 from keras_liver.io import Volume, load_volume, save_volume
 from keras_liver.models import DCEClassifier, DCEPipeline, DCESegmenter, load_model, save_model
 from keras_liver.plans import Plan, StagePlan
@@ -255,3 +255,36 @@ def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
         assert record["version"] == 1 and record["class_names"] == ["a", "b", "c"]
         default_size = run_dce_cascade.__kwdefaults__["min_lesion_mm3"]
         assert all(r["volume_ml"] * 1000 >= default_size for r in record["lesions"])
+
+
+def test_split_probability_parts_two_lesions_that_a_doubtful_bridge_joins():
+    series = _series()
+    bridge = (slice(4, 6), slice(12, 20), slice(14, 23))  # from lesion 1 to lesion 2
+    t = np.linspace(0, 1, series.shape[0])[:, None, None, None]
+    s = series.array.copy()
+    s[(slice(None),) + bridge] = 100 + 250 * t  # rises half as fast as a lesion
+    for box in LESIONS:
+        s[(slice(None),) + box] = 100 + 400 * t
+    series = series.replace(s)
+
+    def soft(batch):  # cores sure, the bridge doubtful (arg-max liver, lesion 0.4)
+        probs = np.eye(3, dtype=np.float32)[_lesion_rule(batch)]
+        rise = batch[..., -1] - batch[..., 0]
+        probs[(rise > 1.5) & (rise <= 3.0)] = (0.1, 0.5, 0.4)
+        return probs
+
+    plan = Plan(task="dce_segmentation", stages=PLAN.stages,
+                fingerprint={"classifier": {"crop_size": [3, 5, 5], "class_names": ["a", "b", "c"]}})
+
+    def classify(feed):
+        return np.eye(3)[[0] * len(feed["sequence"])]
+
+    options = dict(min_lesion_mm3=0.0, lesion_threshold=0.3, min_lesion_probability=0.9)
+    labels, ids, whole = run_dce_pipeline(_rule_predictor(_liver_rule), soft, classify, plan, series, **options)
+    assert len(whole) == 1  # the bridge joins them into one component
+    labels2, ids2, parts = run_dce_pipeline(_rule_predictor(_liver_rule), soft, classify, plan, series,
+                                            split_probability=0.9, **options)
+    np.testing.assert_array_equal(labels2.array, labels.array)  # the labels do not change, only the ids
+    assert len(parts) == 2 and np.array_equal(ids2.array > 0, ids.array > 0)
+    for k, box in enumerate(LESIONS, start=1):
+        assert np.all(ids2.array[box] == k)  # lesion 1 is the larger

@@ -1,6 +1,6 @@
 import numpy as np
 
-from keras_liver.inference import drop_uncertain_lesions, lesion_labels, segment_with_predictor
+from keras_liver.inference import drop_uncertain_lesions, lesion_labels, segment_with_predictor, split_lesions
 from keras_liver.io import Volume
 
 
@@ -65,3 +65,24 @@ def test_segmentation_returns_probabilities_on_the_image_grid():
     assert probs.shape == (3, 8, 8, 3) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
     assert probs[1, 3, 3, 2] > 0.5 and probs[0, 3, 3, 2] < 1e-6
+
+
+def test_split_lesions_parts_two_cores_joined_by_a_doubtful_bridge_and_keeps_one_core_whole():
+    labels = np.ones((5, 9, 17), np.uint8)
+    p = np.zeros(labels.shape, np.float32)
+    labels[1:4, 2:7, 1:15] = 2  # one component: two lesions and the doubtful gap between them
+    p[1:4, 2:7, 1:15] = 0.4
+    p[1:4, 2:7, 1:6] = 0.95  # left core: 3 x 5 x 5 voxels
+    p[1:4, 2:7, 9:15] = 0.97  # right core: 3 x 5 x 6
+    p[1:4, 2:7, 6], p[1:4, 2:7, 7] = 0.6, 0.5  # the gap falls from the left core: its voxels join the left
+    labels[2, 7, 3] = 2
+    p[2, 7, 3] = 0.99  # a one-voxel seed on the left lesion's edge: too small to be a lesion of its own
+    ids = split_lesions(labels, p, 0.9)
+    assert ids.dtype == np.uint16 and set(np.unique(ids)) == {0, 1, 2}
+    # the left lesion with its edge voxel and the gap (3 x 5 x 7 + 1) outgrows the right (3 x 5 x 7): id 1
+    assert np.all(ids[1:4, 2:7, 1:8] == 1) and ids[2, 7, 3] == 1 and np.all(ids[1:4, 2:7, 8:15] == 2)
+    assert np.array_equal(ids > 0, labels == 2)  # every lesion voxel has an id, nothing else does
+    whole = split_lesions(labels, np.where(labels == 2, 0.95, 0).astype(np.float32), 0.9)
+    assert set(np.unique(whole)) == {0, 1}  # one core: one lesion
+    none = split_lesions(labels, p, 1.01)
+    assert set(np.unique(none)) == {0, 1}  # no core at all: the component stays whole
