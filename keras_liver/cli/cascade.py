@@ -36,7 +36,8 @@ def run(args) -> int:
         raise ConfigError(f"--margin-mm {args.margin_mm}: must be >= 0")
     liver = load_model(args.liver, compile=False)
     stages = [load_model(path, compile=False) for path in args.tumour]
-    for flag, path, model in [("--liver", args.liver, liver)] + [("--tumour", p, m) for p, m in zip(args.tumour, stages)]:
+    named = [("--liver", args.liver, liver)] + [("--tumour", p, m) for p, m in zip(args.tumour, stages)]
+    for flag, path, model in named:
         if isinstance(model, (CTCascade, DCEPipeline)):
             raise ConfigError(f"{flag} {path}: is already a cascade")
     tumour = stages[0] if len(stages) == 1 else SegmenterEnsemble(stages, name="tumour_ensemble")

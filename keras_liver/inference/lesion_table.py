@@ -39,6 +39,14 @@ def max_diameter_mm(points_mm: np.ndarray) -> float:
     return float(np.sqrt(best))
 
 
+def ids_by_volume(components: np.ndarray, n: int) -> np.ndarray:
+    """uint16 ids 1..n of a ``0..n`` component map renumbered by volume (1 = largest; ties keep their order)."""
+    sizes = np.bincount(np.asarray(components).ravel(), minlength=n + 1)[1:n + 1]
+    relabel = np.zeros(n + 1, np.uint16)
+    relabel[np.argsort(-sizes, kind="stable") + 1] = np.arange(1, n + 1)
+    return relabel[components]
+
+
 def lesion_table(label: Volume, *, lesion_label: int = 2, instance: np.ndarray | None = None
                  ) -> tuple[np.ndarray, list[dict]]:
     """Split a label map's lesions into components and measure each one.
@@ -63,11 +71,7 @@ def lesion_table(label: Volume, *, lesion_label: int = 2, instance: np.ndarray |
         raise ValueError(f"lesion_table: a (z, y, x) label map is needed, got shape {array.shape}")
     if instance is None:
         components, n = ndimage.label(array == lesion_label, structure=_CONNECTIVITY)
-        sizes = np.bincount(components.ravel(), minlength=n + 1)[1:]
-        order = np.argsort(-sizes, kind="stable")  # largest first
-        relabel = np.zeros(n + 1, np.uint16)
-        relabel[order + 1] = np.arange(1, n + 1)
-        instance = relabel[components]
+        instance = ids_by_volume(components, n)
     else:
         instance = np.asarray(instance).astype(np.uint16)
         if instance.shape != array.shape:

@@ -121,10 +121,12 @@ def split_lesions(labels, tumour_probability, seed_probability: float, *, lesion
     """
     from skimage.segmentation import watershed
 
+    from keras_liver.inference.lesion_table import ids_by_volume
+
     labels = np.asarray(labels)
     probability = np.asarray(tumour_probability, np.float32)
     structure = ndimage.generate_binary_structure(labels.ndim, labels.ndim)
-    comps, n = ndimage.label(labels == lesion_label, structure)
+    comps, _ = ndimage.label(labels == lesion_label, structure)
     parts = np.zeros(labels.shape, np.int64)
     next_id = 1
     for index, box in enumerate(ndimage.find_objects(comps), start=1):
@@ -139,16 +141,9 @@ def split_lesions(labels, tumour_probability, seed_probability: float, *, lesion
             seeds, k = ndimage.label(seeds > 0, structure)
         if k > 1:
             split = watershed(-probability[box], seeds, mask=mask, connectivity=structure)
-            region = parts[box]
-            region[mask] = split[mask] + next_id - 1
+            parts[box][mask] = split[mask] + next_id - 1
             next_id += k
         else:
             parts[box][mask] = next_id
             next_id += 1
-    sizes = np.bincount(parts.ravel(), minlength=next_id)[1:]
-    order = np.argsort(-sizes, kind="stable")
-    relabel = np.zeros(next_id, np.uint16)
-    relabel[order + 1] = np.arange(1, next_id)
-    out = relabel[parts]
-    out[parts == 0] = 0
-    return out
+    return ids_by_volume(parts, next_id - 1)
