@@ -2,7 +2,8 @@
 
     python scripts/eval_dce_pipeline.py --model runs/dce_pipeline/pipeline.keras --data data/dce_heldout10000
         [--limit N] [--out eval.json] [--preds DIR] [--liver-gate-mm MM|none] [--lesion-threshold P]
-        [--min-lesion-probability P] [--flip-tta] [--split-probability P] [--lesions lesions.json]
+        [--min-lesion-probability P|none] [--min-shell-labelled S|none] [--flip-tta|--no-flip-tta]
+        [--split-probability P|none] [--lesions lesions.json]
 
 For every series of the folder (``keras-liver phantoms dce``; held-out seeds are 10000 and up) the
 pipeline (`pipeline_predict`) gives a label map and a class per predicted lesion. Scored against
@@ -10,7 +11,8 @@ the phantom's truth: lesion Dice per case (and global), liver Dice per case, det
 precision of lesions >= 10 mm and by size band, per-lesion class accuracy on detected lesions
 with its confusion matrix, kappa and macro F1 (`match_lesions` / `summarise_matches`, the true
 class of every lesion from the series' sidecar JSON), and seconds per series. Prints one JSON
-summary and writes it (with the per-case rows) to ``--out``.
+summary and writes it (with the per-case rows) to ``--out``. Settings not given are the
+pipeline's own (`DCEPipeline`'s ``postprocess``, chosen on validation), else `run_dce_cascade`'s defaults.
 
 ``--lesions`` writes one row per TRUE lesion: its equivalent diameter, class, whether it was
 detected, stage 2's lesion probability inside it (peak, mean, share of voxels >= 0.5 / 0.3 / 0.2),
@@ -103,9 +105,12 @@ def main(argv=None):
     parser.add_argument("--lesion-threshold", default=None, help="run_dce_cascade's lesion_threshold ('none': arg-max)")
     parser.add_argument("--min-lesion-probability", default=None,
                         help="run_dce_cascade's min_lesion_probability ('none': no floor)")
-    parser.add_argument("--split-probability", type=float, default=None,
-                        help="run_dce_pipeline's split_probability (touching lesions split at their cores)")
-    parser.add_argument("--flip-tta", action="store_true", help="run_dce_cascade's flip_tta (stage 2 mirrored)")
+    parser.add_argument("--min-shell-labelled", default=None,
+                        help="run_dce_cascade's min_shell_labelled ('none': no shell rule)")
+    parser.add_argument("--split-probability", default=None,
+                        help="run_dce_pipeline's split_probability ('none': no split)")
+    parser.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="run_dce_cascade's flip_tta (stage 2 mirrored)")
     parser.add_argument("--lesions", default=None, help="write one diagnosis row per true and predicted lesion here")
     args = parser.parse_args(argv)
     pipeline = load_model(args.model, compile=False)
@@ -116,14 +121,13 @@ def main(argv=None):
         rows = list(csv.DictReader(fh))[:args.limit]
     names = pipeline.class_names
     options = {}  # run_dce_cascade settings given on the command line ('none' turns one off)
-    for name in ("liver_gate_mm", "lesion_threshold", "min_lesion_probability"):
+    for name in ("liver_gate_mm", "lesion_threshold", "min_lesion_probability", "min_shell_labelled",
+                 "split_probability"):
         value = getattr(args, name)
         if value is not None:
             options[name] = None if value == "none" else float(value)
-    if args.flip_tta:
-        options["flip_tta"] = True
-    if args.split_probability is not None:
-        options["split_probability"] = args.split_probability
+    if args.flip_tta is not None:
+        options["flip_tta"] = args.flip_tta
     if args.preds:
         pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
     cases, matches, diagnosis, inter, total = [], [], [], 0, 0
@@ -155,7 +159,7 @@ def main(argv=None):
     lesion = [c["lesion_dice"] for c in cases if c["lesion_dice"] is not None]
     out = {"model": args.model, "data": args.data, "series": len(cases),
            "machine": f"{platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs)",
-           "date": time.strftime("%Y-%m-%d"), "options": options,
+           "date": time.strftime("%Y-%m-%d"), "options": {**pipeline.postprocess, **options},
            "lesion_dice_per_case": round(float(np.mean(lesion)), 4) if lesion else None,
            "lesion_dice_global": round(2.0 * inter / total, 4) if total else None,
            "liver_dice_per_case": round(float(np.mean([c["liver_dice"] for c in cases])), 4),

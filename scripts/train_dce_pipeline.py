@@ -11,7 +11,8 @@ an early one; docs/RESULTS.md). Stage 2 is validated on boxes from
 stage 1's predicted liver (``val_roi_model``, set here to this run's stage 1). A stage whose run folder already has a
 ``summary.json`` is reused (its wall time then is the run's, from its files). Writes
 ``OUT/pipeline.keras`` and ``OUT/timing.json`` (wall seconds per model: each recipe's "at most 60
-minutes" is its figure; ``segmentation_s`` is both stages together). The data the configs name
+minutes" is its figure; ``segmentation_s`` is both stages together). ``--postprocess`` stores the
+inference settings chosen on validation in the pipeline (rerun with it: the trained stages are reused). The data the configs name
 must exist (``keras-liver phantoms dce --cases 500 --balanced --seed 0 --out data/dce500``).
 """
 
@@ -42,6 +43,8 @@ def main(argv=None):
     parser.add_argument("--liver-config", default="configs/dce_cascade_liver.yaml")
     parser.add_argument("--lesion-config", default="configs/dce_cascade_lesion.yaml")
     parser.add_argument("--classifier-config", default="configs/dce_pipeline_classifier_masks.yaml")
+    parser.add_argument("--postprocess", default=None,
+                        help="the inference settings chosen on validation (keras-liver cascade --postprocess)")
     args = parser.parse_args(argv)
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -58,8 +61,8 @@ def main(argv=None):
     timing["segmentation_s"] = timing["liver_s"] + timing["lesion_s"]
     timing["pipeline_s"] = run(["cascade", "--liver", str(checkpoint(out / "liver")), "--tumour",
                                 str(checkpoint(out / "lesion")), "--classifier",
-                                str(out / "classifier" / "model.keras"), "--out", str(out / "pipeline.keras")],
-                               out / "pipeline.log")
+                                str(out / "classifier" / "model.keras"), "--out", str(out / "pipeline.keras")]
+                               + (["--postprocess", args.postprocess] if args.postprocess else []), out / "pipeline.log")
     (out / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
     print(json.dumps(timing, indent=2))
 

@@ -22,7 +22,28 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="the cascade, a .keras file")
     p.add_argument("--margin-mm", type=float, default=None,
                    help="margin around the stage-1 liver box (default: stage 2's training margin, else 15)")
+    p.add_argument("--postprocess", default=None,
+                   help="DCE: the inference settings chosen on validation, as JSON or a .json file, e.g. "
+                        "'{\"lesion_threshold\": 0.3, \"min_shell_labelled\": 0.5, \"flip_tta\": true}' "
+                        "(saved in the pipeline's plan: the defaults of predict, query and export)")
     p.set_defaults(run=run)
+
+
+def read_postprocess(text):
+    """``--postprocess``: a JSON object, inline or in a ``.json`` file; ``None`` stays ``None``."""
+    import json
+
+    if text is None:
+        return None
+    path = pathlib.Path(text)
+    source = f"--postprocess {text}"
+    try:
+        value = json.loads(path.read_text() if path.suffix == ".json" and path.is_file() else text)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{source}: not a JSON object ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: not a JSON object")
+    return value
 
 
 def run(args) -> int:
@@ -44,12 +65,15 @@ def run(args) -> int:
     if tasks.task_of(liver).modality == "DCE":
         if args.classifier is None:
             raise ConfigError("--classifier: a DCE pipeline needs a lesion classifier (task dce_classification)")
-        pipeline = DCEPipeline(liver, tumour, load_model(args.classifier, compile=False), margin_mm=args.margin_mm)
+        pipeline = DCEPipeline(liver, tumour, load_model(args.classifier, compile=False), margin_mm=args.margin_mm,
+                               postprocess=read_postprocess(args.postprocess))
         save_model(pipeline, out)
         print(out)
         return 0
     if args.classifier is not None:
         raise ConfigError("--classifier: only for DCE stages (a DCE pipeline); these are CT models")
+    if args.postprocess is not None:
+        raise ConfigError("--postprocess: only for DCE stages (a DCE pipeline); these are CT models")
     if getattr(tumour, "plan", None) is None or tumour.plan.stage.roi is None:
         import logging
 

@@ -11,8 +11,8 @@ from keras_liver.inference.dce_cascade import (
     series_window_predictor,
 )
 from keras_liver.inference.lesion_table import lesion_table, max_diameter_mm
-from keras_liver.inference.postprocess import (drop_uncertain_lesions, lesion_labels, postprocess_liver_tumour,
-                                              split_lesions)
+from keras_liver.inference.postprocess import (drop_lesions_outside_liver, drop_uncertain_lesions, lesion_labels,
+                                              postprocess_liver_tumour, split_lesions)
 from keras_liver.inference.predict_volume import (
     default_patch_size,
     predict_volume,
@@ -57,6 +57,7 @@ __all__ = [
     "model_predictor",
     "postprocess_liver_tumour",
     "drop_uncertain_lesions",
+    "drop_lesions_outside_liver",
     "split_lesions",
     "lesion_labels",
     "predict_series",

@@ -11,8 +11,8 @@ import numpy as np
 from scipy import ndimage
 
 from keras_liver.errors import ConfigError
-from keras_liver.inference.postprocess import (drop_uncertain_lesions, lesion_labels, postprocess_liver_tumour,
-                                              split_lesions)
+from keras_liver.inference.postprocess import (drop_lesions_outside_liver, drop_uncertain_lesions, lesion_labels,
+                                              postprocess_liver_tumour, split_lesions)
 from keras_liver.inference.sliding_window import sliding_window_predict
 from keras_liver.io.volume import Volume
 
@@ -116,8 +116,8 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
 def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batch_size: int = 2,
                     min_lesion_mm3: float = MIN_LESION_MM3, liver_gate_mm: float | None = LIVER_GATE_MM,
                     lesion_threshold: float | None = None,
-                    min_lesion_probability: float | None = MIN_LESION_PROBABILITY, flip_tta: bool = False,
-                    return_stages: bool = False):
+                    min_lesion_probability: float | None = MIN_LESION_PROBABILITY,
+                    min_shell_labelled: float | None = None, flip_tta: bool = False, return_stages: bool = False):
     """Stage 1 (liver, coarse, whole series), then stage 2 (liver and lesion) inside its liver box.
 
     Args:
@@ -133,6 +133,9 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
         min_lesion_probability: Lesion components whose peak lesion probability stays under
             this become liver (`drop_uncertain_lesions`, the high side of the hysteresis);
             ``None``: kept.
+        min_shell_labelled: Lesion components whose 2-voxel shell is labelled liver or lesion
+            on less than this share become background (`drop_lesions_outside_liver`: fluid
+            beside the liver is not wrapped in liver); ``None``: kept.
         flip_tta: Mirroring test-time augmentation in stage 2 (the lesion stage; stage 1's
             coarse liver does not need it). About 2x stage 2's time per extra axis.
         return_stages: Also return ``{"liver": stage-1 liver mask, "lesion_probability":
@@ -161,6 +164,8 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
         out = postprocess_liver_tumour(out, series.spacing, min_lesion_mm3=min_lesion_mm3)
         if min_lesion_probability is not None:
             out = drop_uncertain_lesions(out, lesion_probability, float(min_lesion_probability))
+        if min_shell_labelled is not None:
+            out = drop_lesions_outside_liver(out, float(min_shell_labelled))
     result = series.replace(out, modality="SEG")
     logger.info("DCE cascade on %s: liver %d voxels, lesion %d voxels", series.meta.get("source", "series"),
                 int((out > 0).sum()), int((out == 2).sum()))
@@ -201,7 +206,7 @@ def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_na
 
 
 def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volume, *, return_stages: bool = False,
-                     split_probability: float | None = None, **options):
+                     **options):
     """`run_dce_cascade`, then `lesion_table` and `classify_lesions`: what `lesions.json` holds.
 
     Args:
@@ -212,9 +217,11 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
         series: 4D `Volume` ``(t, z, y, x)``.
         return_stages: Also return `run_dce_cascade`'s stages (stage 1's liver, stage 2's
             lesion probability) as a fourth item.
-        split_probability: Split touching lesions whose lesion probability has separate cores
-            reaching this (`split_lesions`); ``None``: one lesion per connected component.
-        **options: `run_dce_cascade` settings.
+        **options: `run_dce_cascade` settings, and ``split_probability``: split touching lesions
+            whose lesion probability has separate cores reaching this (`split_lesions`; ``None``:
+            one lesion per connected component). The plan's ``fingerprint["postprocess"]`` (the
+            settings chosen on validation for this pipeline, `DCEPipeline`'s ``postprocess``)
+            are the defaults; an option given here wins (``None`` turns a step off).
 
     Returns:
         ``(labels, instance, lesions)`` as `pipeline_predict` (and the stages).
@@ -226,6 +233,8 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
     info = (plan.fingerprint or {}).get("classifier") or {}
     if not info.get("crop_size") or not info.get("class_names"):
         raise ConfigError("plan: a DCE pipeline's plan names its classifier's crop_size and class_names")
+    options = {**dict((plan.fingerprint or {}).get("postprocess") or {}), **options}
+    split_probability = options.pop("split_probability", None)
     labels, stages = run_dce_cascade(liver_predict, lesion_predict, plan, series, return_stages=True, **options)
     ids = None
     if split_probability is not None:
@@ -247,8 +256,9 @@ def pipeline_predict(pipeline, series: Volume, **options):
         pipeline: `DCEPipeline`.
         series: 4D `Volume` ``(t, z, y, x)``.
         **options: `run_dce_cascade` settings (``batch_size``, ``min_lesion_mm3``, ``liver_gate_mm``,
-            ``lesion_threshold``, ``min_lesion_probability``, ``flip_tta``) and `run_dce_pipeline`'s
-            ``return_stages`` and ``split_probability``.
+            ``lesion_threshold``, ``min_lesion_probability``, ``min_shell_labelled``, ``flip_tta``) and
+            `run_dce_pipeline`'s ``return_stages`` and ``split_probability``; the pipeline's own
+            ``postprocess`` settings are the defaults.
 
     Returns:
         ``(labels, instance, lesions)``: the uint8 label `Volume` (0 background, 1 liver,

@@ -28,11 +28,22 @@ class DCEPipeline(keras.Model):
         lesion_stage: Stage 2 (``dce_segmentation``, background / liver / lesion).
         classifier: ``dce_classification`` model with a fixed ``(t, z, y, x, 1)`` crop input.
         margin_mm: Margin around the stage-1 liver box; default stage 2's training margin, else 10 mm.
+        postprocess: The inference settings chosen for these stages on validation series
+            (`run_dce_cascade`'s ``lesion_threshold``, ``min_lesion_probability``,
+            ``min_shell_labelled``, ``min_lesion_mm3``, ``liver_gate_mm``, ``flip_tta`` and
+            `run_dce_pipeline`'s ``split_probability``), as nnU-Net keeps the post-processing
+            chosen for a model beside it. They travel in the plan (``fingerprint["postprocess"]``,
+            so a served pipeline has them too) and are the defaults of every run; a caller's
+            explicit option wins. ``None``: `run_dce_cascade`'s defaults.
     """
+
+    POSTPROCESS_KEYS = {"lesion_threshold": float, "min_lesion_probability": float, "min_shell_labelled": float,
+                        "min_lesion_mm3": float, "liver_gate_mm": float, "flip_tta": bool, "split_probability": float}
 
     task = "dce_segmentation"
 
-    def __init__(self, liver_stage, lesion_stage, classifier, margin_mm=None, name: str = "dce_pipeline", **kwargs):
+    def __init__(self, liver_stage, lesion_stage, classifier, margin_mm=None, postprocess=None,
+                 name: str = "dce_pipeline", **kwargs):
         for what, model, task in (("liver_stage", liver_stage, "dce_segmentation"),
                                   ("lesion_stage", lesion_stage, "dce_segmentation"),
                                   ("classifier", classifier, "dce_classification")):
@@ -65,6 +76,31 @@ class DCEPipeline(keras.Model):
         if len(margin) != 3 or min(margin) < 0:
             raise ConfigError(f"margin_mm: one or three numbers >= 0 (z, y, x), got {margin_mm!r}")
         self.margin_mm = margin
+        self.postprocess = self.check_postprocess(postprocess)
+
+    @classmethod
+    def check_postprocess(cls, postprocess) -> dict:
+        """``postprocess`` as a plain dict of known settings (each a number, ``None`` or, for ``flip_tta``, a bool)."""
+        if postprocess is None:
+            return {}
+        if not isinstance(postprocess, dict):
+            raise ConfigError(f"postprocess: a dict of inference settings, got {type(postprocess).__name__}")
+        out = {}
+        for key, value in postprocess.items():
+            kind = cls.POSTPROCESS_KEYS.get(key)
+            if kind is None:
+                raise ConfigError(f"postprocess: unknown setting {key!r}; known: {', '.join(sorted(cls.POSTPROCESS_KEYS))}")
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise ConfigError(f"postprocess: {key} must be true or false, got {value!r}")
+                out[key] = value
+            elif value is None:
+                out[key] = None
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"postprocess: {key} must be a number >= 0 or null, got {value!r}")
+            else:
+                out[key] = float(value)
+        return out
 
     @property
     def crop_size(self) -> tuple:
@@ -95,13 +131,15 @@ class DCEPipeline(keras.Model):
                     fingerprint={"liver": dict(self.liver_stage.plan.fingerprint or {}),
                                  "lesion": dict(self.lesion_stage.plan.fingerprint or {}),
                                  "classifier": {"crop_size": list(self.crop_size), "class_names": self.class_names,
-                                                "lesion_masks": "masks" in self.classifier.input}})
+                                                "lesion_masks": "masks" in self.classifier.input},
+                                 "postprocess": dict(self.postprocess)})
 
     def get_config(self):
         return {"liver_stage": keras.saving.serialize_keras_object(self.liver_stage),
                 "lesion_stage": keras.saving.serialize_keras_object(self.lesion_stage),
                 "classifier": keras.saving.serialize_keras_object(self.classifier),
-                "margin_mm": list(self.margin_mm), "name": self.name, "trainable": self.trainable}
+                "margin_mm": list(self.margin_mm), "postprocess": dict(self.postprocess), "name": self.name,
+                "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

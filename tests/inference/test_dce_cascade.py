@@ -288,3 +288,28 @@ def test_split_probability_parts_two_lesions_that_a_doubtful_bridge_joins():
     assert len(parts) == 2 and np.array_equal(ids2.array > 0, ids.array > 0)
     for k, box in enumerate(LESIONS, start=1):
         assert np.all(ids2.array[box] == k)  # lesion 1 is the larger
+
+
+def test_a_pipeline_runs_with_the_postprocess_chosen_for_it_unless_told_otherwise(tmp_path):
+    chosen = {"min_lesion_mm3": 0.0, "min_lesion_probability": None, "min_shell_labelled": 0.0}
+    plain = _biased(_tiny_pipeline())
+    pipeline = DCEPipeline(plain.liver_stage, plain.lesion_stage, plain.classifier, postprocess=chosen)
+    assert pipeline.plan.fingerprint["postprocess"] == chosen
+    loaded = load_model(save_model(pipeline, tmp_path / "pipeline.keras"))
+    assert loaded.postprocess == chosen and loaded.plan == pipeline.plan
+    series = _series()
+    labels, ids, lesions = pipeline_predict(loaded, series)
+    want_labels, want_ids, want = pipeline_predict(plain, series, **chosen)
+    assert want, "the biased pipeline should find lesions"
+    np.testing.assert_array_equal(labels.array, want_labels.array)
+    assert lesions == want
+    default = pipeline_predict(plain, series)[0].array  # run_dce_cascade's own defaults differ
+    assert not np.array_equal(default, labels.array)
+    told, _, none = pipeline_predict(loaded, series, min_lesion_mm3=1e9)  # an explicit option wins
+    assert none == [] and not (told.array == 2).any()
+    strict, _, _ = pipeline_predict(loaded, series, min_shell_labelled=1.0)  # every lesion touching background goes
+    assert np.array_equal(strict.array == 2, (labels.array == 2) & (strict.array == 2))
+    with pytest.raises(ConfigError, match="unknown setting 'threshold'"):
+        DCEPipeline(plain.liver_stage, plain.lesion_stage, plain.classifier, postprocess={"threshold": 0.3})
+    with pytest.raises(ConfigError, match="lesion_threshold must be a number"):
+        DCEPipeline(plain.liver_stage, plain.lesion_stage, plain.classifier, postprocess={"lesion_threshold": "x"})

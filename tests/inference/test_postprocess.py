@@ -1,6 +1,10 @@
 import numpy as np
 
-from keras_liver.inference import drop_uncertain_lesions, lesion_labels, segment_with_predictor, split_lesions
+import pytest
+from scipy import ndimage
+
+from keras_liver.inference import (drop_lesions_outside_liver, drop_uncertain_lesions, lesion_labels,
+                                   segment_with_predictor, split_lesions)
 from keras_liver.io import Volume
 
 
@@ -86,3 +90,50 @@ def test_split_lesions_parts_two_cores_joined_by_a_doubtful_bridge_and_keeps_one
     assert set(np.unique(whole)) == {0, 1}  # one core: one lesion
     none = split_lesions(labels, p, 1.01)
     assert set(np.unique(none)) == {0, 1}  # no core at all: the component stays whole
+
+
+def _shell_share_oracle(labels, component):
+    """The labelled share of a component's 2-voxel shell, on the whole array (as eval_dce_pipeline measures it)."""
+    shell = ndimage.binary_dilation(component, iterations=2) & ~component
+    return float((labels[shell] > 0).mean())
+
+
+def test_lesions_outside_the_liver_become_background_by_the_share_of_their_shell():
+    labels = np.zeros((9, 21, 23), np.uint8)
+    labels[1:8, 2:15, 2:16] = 1  # the liver
+    labels[3:6, 5:9, 5:9] = 2  # inside: wrapped in liver
+    labels[3:6, 16:20, 5:9] = 2  # beside the liver (fluid), one voxel away: shell mostly background
+    labels[3:6, 6:10, 13:17] = 2  # across the liver's edge: most of its shell is liver
+    labels[0, 0, 0] = 2  # at the volume's corner, alone: its clipped shell is all background
+    comps, n = ndimage.label(labels == 2, ndimage.generate_binary_structure(3, 3))
+    assert n == 4
+    shares = [_shell_share_oracle(labels, comps == k) for k in range(1, n + 1)]
+    for cut in (0.0, 0.3, 0.5, 0.7, 0.95, 1.0):
+        out = drop_lesions_outside_liver(labels, cut)
+        for k, share in enumerate(shares, start=1):
+            component = comps == k
+            if share < cut:
+                assert np.all(out[component] == 0), (cut, k, share)
+            else:
+                assert np.all(out[component] == 2), (cut, k, share)
+        assert np.array_equal(out[labels != 2], labels[labels != 2])  # nothing but dropped lesions changes
+    inside, fluid, edge, corner = (shares[comps[point] - 1] for point in ((4, 6, 6), (4, 17, 6), (4, 7, 15), (0, 0, 0)))
+    assert inside == 1.0 and corner == 0.0 and fluid < 0.5 < edge < 1.0
+    liver = drop_lesions_outside_liver(labels, 0.5, replacement=1)
+    assert np.all(liver[comps == comps[4, 17, 6]] == 1)
+    with pytest.raises(ValueError, match="min_shell_labelled"):
+        drop_lesions_outside_liver(labels, 1.5)
+
+
+def test_lesion_shell_rule_matches_the_whole_array_oracle_on_random_maps():
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        noise = ndimage.gaussian_filter(rng.standard_normal((11, 17, 19)), 1.5)
+        labels = np.where(noise > 0.05, 1, 0).astype(np.uint8)
+        labels[ndimage.gaussian_filter(rng.standard_normal(labels.shape), 1.0) > 0.25] = 2
+        comps, n = ndimage.label(labels == 2, ndimage.generate_binary_structure(3, 3))
+        out = drop_lesions_outside_liver(labels, 0.6)
+        for k in range(1, n + 1):
+            component = comps == k
+            expect = 2 if _shell_share_oracle(labels, component) >= 0.6 else 0
+            assert np.all(out[component] == expect)

@@ -58,7 +58,7 @@ def test_members_must_share_one_plan_and_task():
         SegmenterEnsemble([one, classifier])
 
 
-def test_cascade_with_two_lesion_models_makes_a_pipeline_whose_stage_two_is_their_ensemble(tmp_path):
+def test_cascade_with_two_lesion_models_makes_a_pipeline_whose_stage_two_is_their_ensemble(tmp_path, capsys):
     liver = _member(3)
     liver.plan = Plan(task="dce_segmentation", stages=(StagePlan("liver", (4.0, 3.0, 3.0), (4, 6, 10),
                                                                   labels=LESION.labels, intensity=LESION.intensity),))
@@ -67,10 +67,21 @@ def test_cascade_with_two_lesion_models_makes_a_pipeline_whose_stage_two_is_thei
     paths = {name: str(save_model(m, tmp_path / f"{name}.keras"))
              for name, m in (("liver", liver), ("a", _member(4)), ("b", _member(5)), ("classifier", classifier))}
     out = tmp_path / "pipeline.keras"
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text('{"lesion_threshold": 0.3, "min_shell_labelled": 0.5, "flip_tta": true}')
     assert main(["cascade", "--liver", paths["liver"], "--lesion", paths["a"], paths["b"],
-                 "--classifier", paths["classifier"], "--out", str(out)]) == 0
+                 "--classifier", paths["classifier"], "--out", str(out), "--postprocess", str(chosen)]) == 0
     pipeline = load_model(out)
     assert isinstance(pipeline, DCEPipeline) and isinstance(pipeline.lesion_stage, SegmenterEnsemble)
+    assert pipeline.plan.fingerprint["postprocess"] == {"lesion_threshold": 0.3, "min_shell_labelled": 0.5,
+                                                        "flip_tta": True}
+    for bad, words in (('{"lesion_treshold": 0.3}', "unknown setting 'lesion_treshold'"),
+                       ("[0.3]", "not a JSON object"), ('{"flip_tta": 1}', "flip_tta must be true or false")):
+        capsys.readouterr()
+        assert main(["cascade", "--liver", paths["liver"], "--lesion", paths["a"], "--classifier",
+                     paths["classifier"], "--out", str(tmp_path / "bad.keras"), "--postprocess", bad]) != 0
+        assert words in capsys.readouterr().err
+    assert not (tmp_path / "bad.keras").exists()
     assert pipeline.plan.stages[1].target_spacing == LESION.target_spacing
     series = Volume(np.random.default_rng(1).uniform(50, 150, (3, 9, 14, 22)).astype(np.float32),
                     np.diag([1.5, 1.5, 2.0, 1.0]))
