@@ -42,7 +42,7 @@ from scipy import ndimage
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_liver.evaluation import match_lesions, summarise_matches  # noqa: E402
-from keras_liver.inference import pipeline_predict  # noqa: E402
+from keras_liver.inference import lesion_shell_shares, pipeline_predict  # noqa: E402
 from keras_liver.io import load_volume, save_volume  # noqa: E402
 from keras_liver.models import DCEPipeline, load_model  # noqa: E402
 
@@ -58,17 +58,17 @@ def lesion_rows(case, series, truth, truth_ids, sidecar, match, stages, instance
     found = {row["id"]: row for row in match["truth"]}
     probability, liver = stages["lesion_probability"], stages["liver"]
     classified = {int(r["id"]): r for r in lesions}
+    shells = lesion_shell_shares(pred, instance)
     rows = []
     for row in match["pred"]:
         inside = instance == row["id"]
         record = classified.get(int(row["id"]), {})
-        shell = ndimage.binary_dilation(inside, iterations=2) & ~inside
         rows.append({"case": case, "kind": "pred", "id": int(row["id"]), "diameter_mm": row["diameter_mm"],
                      "true_positive": row["true_positive"],
                      "peak_probability": round(float(probability[inside].max()), 4),
                      "mean_probability": round(float(probability[inside].mean()), 4),
                      "voxels": int(inside.sum()), "share_in_stage1_liver": round(float(liver[inside].mean()), 4),
-                     "shell_labelled": round(float((pred[shell] > 0).mean()), 4) if shell.any() else 0.0,
+                     "shell_labelled": round(shells.get(int(row["id"]), 0.0), 4),
                      "class": record.get("class"),
                      "class_probability": max(record["probabilities"].values()) if record.get("probabilities")
                      else None})

@@ -12,7 +12,7 @@ from keras_liver.inference.dce_cascade import (
 )
 from keras_liver.inference.lesion_table import lesion_table, max_diameter_mm
 from keras_liver.inference.postprocess import (drop_lesions_outside_liver, drop_uncertain_lesions, lesion_labels,
-                                              postprocess_liver_tumour, split_lesions)
+                                              lesion_shell_shares, postprocess_liver_tumour, split_lesions)
 from keras_liver.inference.predict_volume import (
     default_patch_size,
     predict_volume,
@@ -58,6 +58,7 @@ __all__ = [
     "postprocess_liver_tumour",
     "drop_uncertain_lesions",
     "drop_lesions_outside_liver",
+    "lesion_shell_shares",
     "split_lesions",
     "lesion_labels",
     "predict_series",

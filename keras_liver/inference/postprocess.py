@@ -149,17 +149,44 @@ def split_lesions(labels, tumour_probability, seed_probability: float, *, lesion
     return ids_by_volume(parts, next_id - 1)
 
 
+def lesion_shell_shares(labels, ids, *, shell_voxels: int = 2) -> dict:
+    """For each lesion id, the share of its shell that ``labels`` marks liver or lesion.
+
+    The shell is the voxels within ``shell_voxels`` 6-connected steps of the lesion and
+    not in it, clipped by the volume's edge; a lesion inside the liver is wrapped in
+    liver (share near 1), fluid beside the liver is not.
+
+    Args:
+        labels: ``(z, y, x)`` label map (0 background).
+        ids: ``(z, y, x)`` integer lesion ids (0 none), e.g. connected components.
+        shell_voxels: Shell thickness in voxels (>= 1).
+
+    Returns:
+        ``{id: share}`` for every id present (``0.0`` for a lesion with no shell: it fills the volume).
+    """
+    labels, ids = np.asarray(labels), np.asarray(ids)
+    if int(shell_voxels) < 1:
+        raise ValueError(f"shell_voxels: at least 1, got {shell_voxels!r}")
+    step, out = int(shell_voxels), {}
+    for index, box in enumerate(ndimage.find_objects(ids), start=1):
+        if box is None:
+            continue
+        grown = tuple(slice(max(s.start - step, 0), min(s.stop + step, size)) for s, size in zip(box, labels.shape))
+        inside = ids[grown] == index
+        shell = ndimage.binary_dilation(inside, iterations=step) & ~inside
+        out[index] = float((labels[grown][shell] > 0).mean()) if shell.any() else 0.0
+    return out
+
+
 def drop_lesions_outside_liver(labels, min_shell_labelled: float, *, shell_voxels: int = 2, lesion_label: int = 2,
                                replacement: int = 0) -> np.ndarray:
     """Lesion components not wrapped in liver become background.
 
     A lesion inside the liver is surrounded by liver (or by other lesion); fluid next
     to the liver that the lesion stage mistakes for a cyst (gallbladder, bowel) is
-    not. For each lesion component (26-connectivity) the shell of voxels within
-    ``shell_voxels`` steps of it (6-connected dilation) is read from ``labels``: when
-    the share of the shell labelled liver or lesion is under ``min_shell_labelled``,
-    the component becomes ``replacement``. A shell clipped by the volume's edge counts
-    only the voxels inside it; a component filling the whole volume is kept.
+    not. For each lesion component (26-connectivity) the share of its shell labelled
+    liver or lesion is measured (`lesion_shell_shares`); under ``min_shell_labelled``,
+    the component becomes ``replacement``.
 
     Args:
         labels: ``(z, y, x)`` label map (0 background, 1 liver, ``lesion_label`` lesion).
@@ -174,18 +201,9 @@ def drop_lesions_outside_liver(labels, min_shell_labelled: float, *, shell_voxel
     labels = np.asarray(labels).astype(np.uint8)
     if not 0.0 <= float(min_shell_labelled) <= 1.0:
         raise ValueError(f"min_shell_labelled: a share in [0, 1], got {min_shell_labelled!r}")
-    if int(shell_voxels) < 1:
-        raise ValueError(f"shell_voxels: at least 1, got {shell_voxels!r}")
-    structure = ndimage.generate_binary_structure(labels.ndim, labels.ndim)
-    comps, n = ndimage.label(labels == lesion_label, structure)
+    comps, _ = ndimage.label(labels == lesion_label, ndimage.generate_binary_structure(labels.ndim, labels.ndim))
+    shares = lesion_shell_shares(labels, comps, shell_voxels=shell_voxels)
+    weak = [index for index, share in shares.items() if share < float(min_shell_labelled)]
     out = labels.copy()
-    step = int(shell_voxels)
-    for index, box in enumerate(ndimage.find_objects(comps), start=1):
-        if box is None:
-            continue
-        grown = tuple(slice(max(s.start - step, 0), min(s.stop + step, size)) for s, size in zip(box, labels.shape))
-        inside = comps[grown] == index
-        shell = ndimage.binary_dilation(inside, iterations=step) & ~inside
-        if shell.any() and float((labels[grown][shell] > 0).mean()) < float(min_shell_labelled):
-            out[grown][inside] = replacement
+    out[np.isin(comps, weak)] = replacement
     return out

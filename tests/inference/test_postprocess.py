@@ -4,7 +4,7 @@ import pytest
 from scipy import ndimage
 
 from keras_liver.inference import (drop_lesions_outside_liver, drop_uncertain_lesions, lesion_labels,
-                                   segment_with_predictor, split_lesions)
+                                   lesion_shell_shares, segment_with_predictor, split_lesions)
 from keras_liver.io import Volume
 
 
@@ -133,7 +133,10 @@ def test_lesion_shell_rule_matches_the_whole_array_oracle_on_random_maps():
         labels[ndimage.gaussian_filter(rng.standard_normal(labels.shape), 1.0) > 0.25] = 2
         comps, n = ndimage.label(labels == 2, ndimage.generate_binary_structure(3, 3))
         out = drop_lesions_outside_liver(labels, 0.6)
+        shares = lesion_shell_shares(labels, comps)
+        assert sorted(shares) == list(range(1, n + 1))
         for k in range(1, n + 1):
             component = comps == k
-            expect = 2 if _shell_share_oracle(labels, component) >= 0.6 else 0
-            assert np.all(out[component] == expect)
+            share = _shell_share_oracle(labels, component)
+            assert abs(shares[k] - share) < 1e-12
+            assert np.all(out[component] == (2 if share >= 0.6 else 0))
