@@ -20,7 +20,7 @@ import sys
 RULES = {"peak": ("peak_probability", (0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)),
          "mean": ("mean_probability", (0.3, 0.4, 0.5, 0.6, 0.7)),
          "class": ("class_probability", (0.5, 0.6, 0.7, 0.8, 0.9)),
-         "shell": ("shell_labelled", (0.5, 0.6, 0.7, 0.8, 0.9))}
+         "shell": ("shell_labelled", (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))}
 
 
 def score(rows, keep, min_mm: float) -> tuple:

@@ -4,6 +4,7 @@ import numpy as np
 from scipy import ndimage
 
 from keras_liver.errors import ImageValueError
+from keras_liver.preprocess.roi import largest_component
 
 
 def crop_centred(array, centre, size, *, mode: str = "edge") -> np.ndarray:
@@ -36,12 +37,9 @@ def lesion_crop(series, label, size, *, lesion_label: int = 2):
         ``(series_crop (t, *size), label_crop (*size))``.
     """
     series, label = np.asarray(series), np.asarray(label)
-    comps, n = ndimage.label(label == lesion_label)
-    if n == 0:
+    if not (label == lesion_label).any():
         raise ImageValueError(f"label: no voxel has the lesion label {lesion_label}")
-    sizes = np.bincount(comps.ravel())
-    sizes[0] = 0
-    centre = ndimage.center_of_mass(comps == int(np.argmax(sizes)))
+    centre = ndimage.center_of_mass(largest_component(label == lesion_label))
     return crop_centred(series, centre, size), crop_centred(label, centre, size, mode="constant")
 
 

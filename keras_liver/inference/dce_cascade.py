@@ -15,6 +15,7 @@ from keras_liver.inference.postprocess import (drop_lesions_outside_liver, drop_
                                               postprocess_liver_tumour, split_lesions)
 from keras_liver.inference.sliding_window import sliding_window_predict
 from keras_liver.io.volume import Volume
+from keras_liver.preprocess.roi import largest_component
 
 logger = logging.getLogger(__name__)
 MIN_LESION_MM3 = 100.0  # a 5.8 mm sphere: about 3 voxels across at 3 mm pixels, under the smallest phantom lesion
@@ -103,16 +104,6 @@ def segment_series_stage(predict, series: Volume, stage, *, crop_mask=None, batc
     return record.invert(probs, kind="probabilities").array.astype(np.float32)
 
 
-def largest_component(mask: np.ndarray) -> np.ndarray:
-    """The largest 26-connected component of a boolean mask (empty stays empty)."""
-    comps, n = ndimage.label(mask, ndimage.generate_binary_structure(3, 3))
-    if n <= 1:
-        return comps > 0
-    sizes = np.bincount(comps.ravel())
-    sizes[0] = 0
-    return comps == int(np.argmax(sizes))
-
-
 def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batch_size: int = 2,
                     min_lesion_mm3: float = MIN_LESION_MM3, liver_gate_mm: float | None = LIVER_GATE_MM,
                     lesion_threshold: float | None = None,
@@ -148,7 +139,7 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
         raise ConfigError("plan: a DCE cascade needs two stages, the second with the ROI rule liver_box")
     first, second = plan.stages
     coarse = segment_series_stage(liver_predict, series, first, batch_size=batch_size)
-    liver = largest_component(coarse.argmax(-1) > 0)
+    liver = largest_component(coarse.argmax(-1) > 0, connectivity=3)
     out = np.zeros(series.spatial_shape, np.uint8)
     lesion_probability = np.zeros(series.spatial_shape, np.float32)
     if not liver.any():

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy import ndimage
 
+from keras_liver.preprocess.roi import largest_component
+
 
 def postprocess_liver_tumour(labels, spacing=(1.0, 1.0, 1.0), *, min_lesion_mm3: float = 10.0,
                              keep_largest_liver: bool = True) -> np.ndarray:
@@ -26,11 +28,7 @@ def postprocess_liver_tumour(labels, spacing=(1.0, 1.0, 1.0), *, min_lesion_mm3:
     structure = ndimage.generate_binary_structure(labels.ndim, labels.ndim)
     organ = labels > 0
     if keep_largest_liver and organ.any():
-        comps, n = ndimage.label(organ, structure)
-        if n > 1:
-            sizes = np.bincount(comps.ravel())
-            sizes[0] = 0
-            out[comps != int(np.argmax(sizes))] = 0
+        out[~largest_component(organ, connectivity=labels.ndim)] = 0
     min_voxels = float(min_lesion_mm3) / float(np.prod(spacing))
     comps, n = ndimage.label(out == 2, structure)
     if n:

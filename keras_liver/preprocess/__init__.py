@@ -13,7 +13,7 @@ from keras_liver.preprocess.intensity import (
     window_bounds,
     zscore,
 )
-from keras_liver.preprocess.roi import body_mask, liver_roi
+from keras_liver.preprocess.roi import body_mask, largest_component, liver_roi
 from keras_liver.preprocess.spatial_preprocessor import SpatialPreprocessor
 from keras_liver.preprocess.spatial_record import SpatialRecord
 
@@ -26,6 +26,7 @@ __all__ = [
     "dce_normalize",
     "estimate_noise_sigma",
     "liver_roi",
+    "largest_component",
     "relative_enhancement",
     "threshold_denoise",
     "window",

@@ -15,10 +15,18 @@ from keras_liver.preprocess.checks import as_finite_array
 logger = logging.getLogger(__name__)
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    labels, n = ndimage.label(mask)
+def largest_component(mask: np.ndarray, connectivity: int = 1) -> np.ndarray:
+    """The largest connected component of a boolean mask (empty stays empty).
+
+    Args:
+        mask: Boolean array.
+        connectivity: `scipy.ndimage.generate_binary_structure`'s connectivity: 1 joins
+            face neighbours only, ``mask.ndim`` (26 in 3D) every touching voxel.
+    """
+    mask = np.asarray(mask, bool)
+    labels, n = ndimage.label(mask, ndimage.generate_binary_structure(mask.ndim, connectivity))
     if n <= 1:
-        return mask.astype(bool)
+        return mask.copy()
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     return labels == int(np.argmax(sizes))
@@ -59,7 +67,7 @@ def body_mask(ct, *, threshold_hu: float = -500.0, closing_mm: float = 5.0, spac
         m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
         return _fill_holes_2d(m)
 
-    return _largest_component(_per_slice(x, one).astype(bool))
+    return largest_component(_per_slice(x, one))
 
 
 def liver_roi(ct, *, hu_range=(40.0, 220.0), opening_mm: float = 6.0, dilation_mm: float = 10.0,
@@ -106,5 +114,5 @@ def liver_roi(ct, *, hu_range=(40.0, 220.0), opening_mm: float = 6.0, dilation_m
     if not soft.any():
         logger.warning("liver_roi: no voxel in %s HU inside the body; returning the body mask", hu_range)
         return body
-    liver = _largest_component(soft).astype(np.uint8)
+    liver = largest_component(soft).astype(np.uint8)
     return _per_slice(liver, lambda s: cv2.dilate(_fill_holes_2d(s), dilation)).astype(bool)

@@ -175,7 +175,7 @@ def _dce_val_roi(config: TrainConfig, val_ids: set):
     """``roi_masks`` for `load_dce_cases`: the validation series' liver from ``val_roi_model`` (a DCE stage 1)."""
     from keras_liver.errors import MissingPathError
     from keras_liver.inference import segment_series
-    from keras_liver.inference.dce_cascade import largest_component
+    from keras_liver.preprocess.roi import largest_component
     from keras_liver.models import load_model
 
     path = pathlib.Path(config.val_roi_model)
@@ -188,7 +188,7 @@ def _dce_val_roi(config: TrainConfig, val_ids: set):
     def mask_of(case_id, series):
         if case_id not in val_ids:
             return None
-        liver = largest_component(segment_series(model, series).array > 0)
+        liver = largest_component(segment_series(model, series).array > 0, connectivity=3)
         if not liver.any():
             logger.warning("val_roi_model found no liver in series %s; its true liver box is used", case_id)
             return None
