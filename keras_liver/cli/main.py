@@ -16,9 +16,9 @@ from keras_liver.cli.quiet import import_tensorflow_quietly, quiet_tensorflow
 from keras_liver.errors import KerasLiverError
 from keras_liver.version import __version__
 
-COMMANDS = ("info", "preview", "phantoms", "figures", "presets", "train", "cascade", "predict", "evaluate", "compare",
-            "export", "serve", "query")
-NEEDS_TENSORFLOW = ("train", "cascade", "predict", "compare", "export", "serve", "query")
+COMMANDS = ("info", "preview", "phantoms", "figures", "presets", "train", "cascade", "predict", "predict_batch",
+            "evaluate", "compare", "export", "serve", "query")
+NEEDS_TENSORFLOW = ("train", "cascade", "predict", "predict-batch", "compare", "export", "serve", "query")
 
 
 class _OneLineParser(argparse.ArgumentParser):

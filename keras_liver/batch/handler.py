@@ -1,0 +1,44 @@
+"""`ScanModelHandler`: Beam RunInference's model handler for keras-liver models over whole scans."""
+
+from apache_beam.ml.inference.base import ModelHandler
+
+from keras_liver.batch.scans import process_scan
+
+
+class ScanModelHandler(ModelHandler):
+    """Loads a keras-liver model once per worker and turns each `Scan` into its summary row.
+
+    Each element is one scan, read, predicted by the model's own plan (a segmentation
+    model, the CT cascade or the DCE pipeline), written to ``output_dir`` and measured
+    (`process_scan`); a scan that fails becomes a row with its error, so one bad file
+    never fails the job.
+
+    Args:
+        model: A preset name or a ``.keras`` file every worker can read.
+        output_dir: The folder the masks and rows go to (shared by the workers).
+    """
+
+    def __init__(self, model: str, output_dir: str):
+        super().__init__()
+        self._model = str(model)
+        self._output_dir = str(output_dir)
+
+    def load_model(self):
+        from keras_liver.cli.quiet import import_tensorflow_quietly, quiet_tensorflow
+
+        import_tensorflow_quietly(quiet_tensorflow(False))
+        from keras_liver.models import load_model
+
+        return load_model(self._model, compile=False)
+
+    def run_inference(self, batch, model, inference_args=None):
+        return [process_scan(model, scan, self._output_dir, model_name=self._model) for scan in batch]
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": 1, "max_batch_size": 1}  # a scan is a whole volume: one at a time
+
+    def get_num_bytes(self, batch) -> int:
+        return sum(len(scan.path) for scan in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return "keras_liver"

@@ -1,0 +1,113 @@
+"""`run_batch`: a Beam pipeline that runs one model over many scans and writes one summary table."""
+
+import json
+import logging
+import pathlib
+
+from keras_liver.batch.scans import error_row, finished_row, list_scans, row_path, write_summary
+from keras_liver.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def _check_model(model) -> str:
+    from keras_liver import presets
+
+    if presets.resolve(model) is not None:
+        return str(model)
+    path = pathlib.Path(model)
+    if not path.is_file():
+        raise ConfigError(f"--model {model}: no such model file and not a preset ({', '.join(presets.names())})")
+    return str(path.resolve())
+
+
+def _split(scan, output_dir, overwrite):
+    """``("done", row)`` for a scan an earlier run completed, else ``("todo", scan)``."""
+    row = None if overwrite else finished_row(output_dir, scan)
+    return ("done", row) if row is not None else ("todo", scan)
+
+
+def _write_outputs(rows, output_dir):
+    """The pipeline's last step: the summary table and the dead letters (failed scans, one JSON line each)."""
+    from keras_liver.io.atomic import write_text_atomic
+
+    rows = sorted(rows, key=lambda r: str(r["scan_id"]))
+    paths = write_summary(rows, output_dir)
+    failed = [r for r in rows if r.get("error")]
+    write_text_atomic(pathlib.Path(output_dir) / "errors.jsonl", "".join(json.dumps(r) + "\n" for r in failed))
+    return {"rows": len(rows), "failed": len(failed), **{k: str(v) if v else None for k, v in paths.items()}}
+
+
+def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", workers: int = 1, pipeline_args=None,
+              overwrite: bool = False) -> dict:
+    """Run a model over many scans on Apache Beam and write their masks and one summary table.
+
+    The pipeline lists the scans (`list_scans`), skips those an earlier run completed
+    (their ``<id>.row.json``: a killed run resumes where it stopped), runs the rest through
+    ``RunInference`` with a `ScanModelHandler` (the model loaded once per worker; each scan
+    read with `keras_liver.io`, predicted by the model's plan, its mask written with the source
+    geometry), and writes ``summary.csv`` and ``summary.parquet`` (one row per scan: liver
+    volume, tumour volume and burden, lesion count, lesion classes for DCE, seconds, error) and
+    ``errors.jsonl`` (the dead letters: one line per failed scan). A scan that cannot be read
+    or predicted is a row with its one-line error; the other scans go on.
+
+    Args:
+        model: A preset name or a ``.keras`` file (a segmentation model, `CTCascade` or `DCEPipeline`).
+        inputs: What `list_scans` takes: globs, files, DICOM folders, CSVs of paths.
+        output_dir: Folder for the outputs (created; on a cluster, one all workers can write).
+        runner: A Beam runner (``DirectRunner``, ``PrismRunner``, ``DataflowRunner``, ``FlinkRunner``, ...).
+        workers: DirectRunner: worker processes (``direct_num_workers``, multi-processing when above 1).
+        pipeline_args: More Beam pipeline options (``["--project=...", "--region=..."]``).
+        overwrite: Rerun scans that are already complete.
+
+    Returns:
+        ``{"scans", "processed", "skipped", "failed", "csv", "parquet", "errors", "rows"}``.
+
+    Raises:
+        ConfigError: Beam is not installed, the model does not exist, or no inputs match.
+    """
+    try:
+        import apache_beam as beam
+        from apache_beam.ml.inference.base import RunInference
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        raise ConfigError("batch inference needs Apache Beam: pip install 'keras-liver[batch]'") from None
+    from keras_liver.batch.handler import ScanModelHandler
+
+    if int(workers) < 1:
+        raise ConfigError(f"--workers {workers}: must be at least 1")
+    model = _check_model(model)
+    scans = list_scans(inputs)
+    out = pathlib.Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    out_str = str(out.resolve())
+    skipped = 0 if overwrite else sum(1 for scan in scans if finished_row(out, scan) is not None)
+    args = [f"--runner={runner}", *(pipeline_args or [])]
+    if runner in ("DirectRunner", "direct"):
+        args += [f"--direct_num_workers={int(workers)}",
+                 f"--direct_running_mode={'multi_processing' if int(workers) > 1 else 'in_memory'}"]
+    logger.info("batch: %d scans, model %s, %s with %d worker(s), into %s", len(scans), model, runner, workers, out)
+    with beam.Pipeline(options=PipelineOptions(args)) as p:
+        split = (p | "scans" >> beam.Create(scans)
+                 | "done?" >> beam.Map(_split, out_str, bool(overwrite)))
+        done = split | "finished" >> beam.Filter(lambda kv: kv[0] == "done") | "their rows" >> beam.Map(lambda kv: kv[1])
+        todo = (split | "to run" >> beam.Filter(lambda kv: kv[0] == "todo") | "scan" >> beam.Map(lambda kv: kv[1])
+                | "spread" >> beam.Reshuffle())
+        fresh = todo | "predict" >> RunInference(ScanModelHandler(model, out_str))
+        _ = ((done, fresh) | "all rows" >> beam.Flatten()
+             | "table" >> beam.combiners.ToList()
+             | "write" >> beam.Map(_write_outputs, out_str))
+    rows = []
+    for scan in scans:  # what the workers wrote, in input order
+        try:
+            rows.append(json.loads(row_path(out, scan.scan_id).read_text()))
+        except (OSError, ValueError):
+            rows.append(error_row(scan, f"{scan.path}: no result was written (the worker stopped)"))
+    failed = sum(1 for r in rows if r.get("error"))
+    summary = {"scans": len(scans), "processed": len(scans) - skipped, "skipped": skipped, "failed": failed,
+               "csv": str(out / "summary.csv"),
+               "parquet": str(out / "summary.parquet") if (out / "summary.parquet").is_file() else None,
+               "errors": str(out / "errors.jsonl"), "rows": rows}
+    logger.info("batch: %d scans, %d skipped (complete before), %d failed; summary %s", len(scans), skipped, failed,
+                summary["csv"])
+    return summary
