@@ -45,6 +45,7 @@ setup(
         "serving": ["tensorflow-serving-api>=2.20,<2.22", "grpcio>=1.60"],
         "notebooks": ["jupyter", "nbclient>=0.10", "ipykernel>=6.29", "nbformat>=5.9"],
         "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "PyWavelets>=1.4"],
+        "batch": ["apache-beam>=2.60", "pyarrow>=14"],  # keras-liver predict-batch (keras_liver.batch)
     },
     entry_points={"console_scripts": ["keras-liver=keras_liver.cli.main:entry_point"]},
     classifiers=[
