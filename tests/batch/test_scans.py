@@ -110,3 +110,24 @@ def test_measure_counts_lesions_and_burden_and_the_table_is_csv_and_parquet(tmp_
     frame = pq.read_table(paths["parquet"]).to_pylist()
     assert [r["scan_id"] for r in frame] == ["a", "b"] and frame[0]["lesion_count"] == 2
     assert frame[1]["liver_ml"] is None and frame[1]["error"] == "b.nii: broken"
+
+
+def test_a_dce_series_row_counts_and_names_its_lesions_as_lesions_json_does(tmp_path):
+    from serving_models import tiny_dce_pipeline
+
+    from keras_liver.inference import pipeline_predict
+
+    pipeline = tiny_dce_pipeline(biased=True, postprocess={"min_lesion_mm3": 0.0, "min_lesion_probability": None})
+    rng = np.random.default_rng(4)
+    series = Volume(rng.uniform(50, 150, (5, 7, 20, 22)).astype(np.float32), np.diag([2.5, 2.5, 4.0, 1.0]))
+    path = save_volume(series, tmp_path / "dce-1.nii.gz")
+    out = tmp_path / "out"
+    out.mkdir()
+    row = process_scan(pipeline, Scan("dce-1", str(path)), out, model_name="tiny_pipeline")
+    labels, _, lesions = pipeline_predict(pipeline, load_volume(path))
+    assert lesions, "the biased pipeline should find lesions"
+    assert row["error"] is None and row["lesion_count"] == len(lesions)
+    assert row["lesion_classes"] == ";".join(r["class"] for r in lesions)
+    np.testing.assert_array_equal(load_volume(out / "dce-1.nii.gz").array, labels.array)
+    record = json.loads((out / "dce-1.lesions.json").read_text())
+    assert record["task"] == "dce_lesions" and record["lesions"] == json.loads(json.dumps(lesions))

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from serving_models import DCE_PLAN, tiny_dce_pipeline
 
 from keras_liver.cli.main import main
 from keras_liver.data import baseline_normalize
@@ -12,8 +13,8 @@ from keras_liver.errors import ConfigError
 from keras_liver.data import lesion_crops, lesion_mask_crops
 from keras_liver.inference import classify_lesions, pipeline_predict, run_dce_cascade, run_dce_pipeline
 from keras_liver.io import Volume, load_volume, save_volume
-from keras_liver.models import DCEClassifier, DCEPipeline, DCESegmenter, load_model, save_model
-from keras_liver.plans import Plan, StagePlan
+from keras_liver.models import DCEPipeline, DCESegmenter, load_model, save_model
+from keras_liver.plans import Plan
 
 LIVER = (slice(2, 9), slice(6, 26), slice(8, 30))
 LESIONS = ((slice(4, 7), slice(9, 14), slice(11, 16)), (slice(4, 6), slice(18, 22), slice(22, 26)))
@@ -49,11 +50,7 @@ def _lesion_rule(batch):
     return np.where(rise > 3.0, 2, _liver_rule(batch))  # lesions rise by 3.8, the liver by 0.5
 
 
-PLAN = Plan(task="dce_segmentation", stages=(
-    StagePlan("liver", (5.0, 5.0, 8.0), (4, 8, 8), labels=("background", "liver", "lesion"),
-              intensity="series:baseline"),
-    StagePlan("lesion", None, (4, 8, 8), labels=("background", "liver", "lesion"), intensity="series:baseline",
-              roi={"rule": "liver_box", "margin_mm": 5.0})))
+PLAN = DCE_PLAN
 
 
 def test_stage_two_runs_in_the_liver_box_and_lesions_land_on_the_series_grid():
@@ -156,19 +153,8 @@ def test_each_lesion_is_cropped_at_its_centre_and_classified():
     assert classify_lesions(classify, series, np.zeros_like(instance), (3, 5, 5), names) == []
 
 
-def _tiny_pipeline(lesion_masks=False):
-    shape = (5, 4, 8, 8, 1)
-    liver = DCESegmenter(input_shape=shape, filters=(2, 3), normalize_series=False, lstm_kernel=[1, 3])
-    lesion = DCESegmenter(input_shape=shape, filters=(2, 3), normalize_series=False, lstm_kernel=1)
-    liver.plan = Plan(task="dce_segmentation", stages=(PLAN.stages[0],))
-    lesion.plan = Plan(task="dce_segmentation", stages=(PLAN.stages[1],))
-    classifier = DCEClassifier(input_shape=(5, 3, 5, 5, 1), num_classes=3, encoder_filters=(2,), lstm_filters=(2,),
-                               class_names=["a", "b", "c"], lesion_masks=lesion_masks, curve_units=2)
-    return DCEPipeline(liver, lesion, classifier)
-
-
 def test_pipeline_round_trips_and_predict_writes_labels_and_lesions_json(tmp_path):
-    pipeline = _tiny_pipeline()
+    pipeline = tiny_dce_pipeline()
     assert pipeline.plan.stages[1].roi["rule"] == "liver_box" and pipeline.crop_size == (3, 5, 5)
     path = save_model(pipeline, tmp_path / "pipeline.keras")
     loaded = load_model(path)
@@ -199,13 +185,13 @@ def test_pipeline_round_trips_and_predict_writes_labels_and_lesions_json(tmp_pat
 
 
 def test_a_series_of_another_frame_count_is_refused_in_one_line():
-    pipeline = _tiny_pipeline()
+    pipeline = tiny_dce_pipeline()
     with pytest.raises(ConfigError, match="3 frames, but .* series of 5 frames"):
         pipeline_predict(pipeline, _series(frames=3))
 
 
 def test_pipeline_checks_its_parts(tmp_path):
-    pipeline = _tiny_pipeline()
+    pipeline = tiny_dce_pipeline()
     with pytest.raises(ConfigError, match="classifier: needs a dce_classification"):
         DCEPipeline(pipeline.liver_stage, pipeline.lesion_stage, pipeline.liver_stage)
     bare = DCESegmenter(input_shape=(5, 4, 8, 8, 1), filters=(2, 3))
@@ -215,20 +201,11 @@ def test_pipeline_checks_its_parts(tmp_path):
         pipeline_predict(pipeline, Volume(np.zeros((4, 8, 8), np.float32), np.eye(4)))
 
 
-def _biased(pipeline):
-    """Stage 1 calls everything liver, stage 2 leans towards lesion: a random pipeline that finds lesions."""
-    for stage, bias in ((pipeline.liver_stage, (0.0, 8.0, 0.0)), (pipeline.lesion_stage, (0.0, 0.0, 0.3))):
-        head = stage.get_layer("probabilities_logits")
-        kernel, _ = head.get_weights()
-        head.set_weights([kernel, np.asarray(bias, np.float32)])
-    return pipeline
-
-
 def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
     from keras_liver.export import export_saved_model
     from keras_liver.serving import DevServer, ModelRegistry, PredictClient
 
-    pipeline = _biased(_tiny_pipeline(lesion_masks=True))  # the classifier also takes each lesion's mask
+    pipeline = tiny_dce_pipeline(lesion_masks=True, biased=True)  # the classifier also takes each lesion's mask
     assert pipeline.plan.fingerprint["classifier"]["lesion_masks"] is True
     series = _series()
     want_labels, want_ids, want = pipeline_predict(pipeline, series, min_lesion_mm3=0.0, min_lesion_probability=None)
@@ -292,7 +269,7 @@ def test_split_probability_parts_two_lesions_that_a_doubtful_bridge_joins():
 
 def test_a_pipeline_runs_with_the_postprocess_chosen_for_it_unless_told_otherwise(tmp_path):
     chosen = {"min_lesion_mm3": 0.0, "min_lesion_probability": None, "min_shell_labelled": 0.0}
-    plain = _biased(_tiny_pipeline())
+    plain = tiny_dce_pipeline(biased=True)
     pipeline = DCEPipeline(plain.liver_stage, plain.lesion_stage, plain.classifier, postprocess=chosen)
     assert pipeline.plan.fingerprint["postprocess"] == chosen
     loaded = load_model(save_model(pipeline, tmp_path / "pipeline.keras"))
