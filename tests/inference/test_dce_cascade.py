@@ -205,10 +205,13 @@ def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
     from keras_liver.export import export_saved_model
     from keras_liver.serving import DevServer, ModelRegistry, PredictClient
 
-    pipeline = tiny_dce_pipeline(lesion_masks=True, biased=True)  # the classifier also takes each lesion's mask
+    chosen = {"min_lesion_mm3": 0.0, "min_lesion_probability": None}  # the served plan carries them
+    pipeline = tiny_dce_pipeline(lesion_masks=True, biased=True, postprocess=chosen)  # a classifier taking masks too
     assert pipeline.plan.fingerprint["classifier"]["lesion_masks"] is True
     series = _series()
-    want_labels, want_ids, want = pipeline_predict(pipeline, series, min_lesion_mm3=0.0, min_lesion_probability=None)
+    want_labels, want_ids, want = pipeline_predict(pipeline, series)
+    defaults = {k: run_dce_cascade.__kwdefaults__[k] for k in chosen}
+    assert len(pipeline_predict(pipeline, series, **defaults)[2]) != len(want)  # the settings matter here
     assert want, "the biased pipeline should find lesions"
     path = export_saved_model(pipeline, tmp_path / "models", "dce_lesion", 1)
     meta = json.loads((path / "metadata.json").read_text())
@@ -218,7 +221,7 @@ def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
     with DevServer(registry, port=0, rest_port=0) as server:
         target = f"127.0.0.1:{server.port}"
         with PredictClient(target, "dce_lesion") as client:
-            labels, ids, lesions = client.segment_lesions(series, min_lesion_mm3=0.0, min_lesion_probability=None)
+            labels, ids, lesions = client.segment_lesions(series)
             np.testing.assert_array_equal(labels.array, want_labels.array)
             np.testing.assert_array_equal(ids.array, want_ids.array)
             assert [r["class"] for r in lesions] == [r["class"] for r in want]
@@ -230,8 +233,7 @@ def test_an_exported_pipeline_is_one_servable_that_clients_chain(tmp_path):
         assert main(["query", str(scan), "--target", target, "--model", "dce_lesion", "--output", str(out)]) == 0
         record = json.loads((tmp_path / "q" / "lesions.json").read_text())
         assert record["version"] == 1 and record["class_names"] == ["a", "b", "c"]
-        default_size = run_dce_cascade.__kwdefaults__["min_lesion_mm3"]
-        assert all(r["volume_ml"] * 1000 >= default_size for r in record["lesions"])
+        assert len(record["lesions"]) == len(want)  # query: the pipeline's own settings too
 
 
 def test_split_probability_parts_two_lesions_that_a_doubtful_bridge_joins():
