@@ -1,5 +1,5 @@
 # Two commands that work on a fresh machine with Python 3.10+ and PyPI:
-#   make test   create .venv, install keras-liver[serving,notebooks,dev], run pytest (not slow/gpu)
+#   make test   create .venv, install keras-liver[serving,notebooks,dev,batch], run pytest (not slow/gpu)
 #   make demo   create .venv, install, run the main job into demo_out/
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMP): setup.py $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[serving,notebooks,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[serving,notebooks,dev,batch]"
 	touch $(STAMP)
 
 install: $(STAMP)

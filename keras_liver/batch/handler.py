@@ -1,8 +1,25 @@
 """`ScanModelHandler`: Beam RunInference's model handler for keras-liver models over whole scans."""
 
+import logging
+
 from apache_beam.ml.inference.base import ModelHandler
 
 from keras_liver.batch.scans import process_scan
+
+
+class _NoMemoryMetricWarning(logging.Filter):
+    """Drops Beam's per-batch "Resource module is not available" warning.
+
+    Beam 2.77's ``apache_beam.ml.inference.base`` imports ``resource`` together with a module
+    that needs torch, so without torch it believes ``resource`` is missing and warns on the
+    root logger for every batch; the only loss is RunInference's memory metric.
+    """
+
+    def filter(self, record):
+        return "Resource module is not available" not in record.getMessage()
+
+
+logging.getLogger().addFilter(_NoMemoryMetricWarning())  # this module is imported in every worker
 
 
 class ScanModelHandler(ModelHandler):

@@ -66,12 +66,21 @@ def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", worker
     Raises:
         ConfigError: Beam is not installed, the model does not exist, or no inputs match.
     """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # Beam's import warns on the root logger about cloud clients we do not use
     try:
         import apache_beam as beam
         from apache_beam.ml.inference.base import RunInference
         from apache_beam.options.pipeline_options import PipelineOptions
     except ImportError:
         raise ConfigError("batch inference needs Apache Beam: pip install 'keras-liver[batch]'") from None
+    finally:
+        root.setLevel(level)
+    if not logger.isEnabledFor(logging.DEBUG):  # Beam's runner and workers log every step at INFO
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+        # the workers' own warnings reach stderr directly; the job service would print each twice
+        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     from keras_liver.batch.handler import ScanModelHandler
 
     if int(workers) < 1:
@@ -82,7 +91,10 @@ def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", worker
     out.mkdir(parents=True, exist_ok=True)
     out_str = str(out.resolve())
     skipped = 0 if overwrite else sum(1 for scan in scans if finished_row(out, scan) is not None)
-    args = [f"--runner={runner}", *(pipeline_args or [])]
+    args = [f"--runner={runner}"]
+    if not logger.isEnabledFor(logging.DEBUG):
+        args.append("--default_sdk_harness_log_level=WARNING")
+    args += list(pipeline_args or [])
     if runner in ("DirectRunner", "direct"):
         args += [f"--direct_num_workers={int(workers)}",
                  f"--direct_running_mode={'multi_processing' if int(workers) > 1 else 'in_memory'}"]
