@@ -1,6 +1,6 @@
 """Rebuild a shipped preset from scratch with its committed recipe (issue 19), and print its card's figures.
 
-    python scripts/train_presets.py NAME [--work runs/presets] [--from-run DIR] [--float16 | --float32]
+    python scripts/train_presets.py NAME [--work runs/presets] [--from-run DIR [--reuse-eval]] [--float16 | --float32]
     make presets            # every preset, one after the other
 
 For ``NAME`` (`RECIPES`: ``ct_liver_tumour``, ``dce_lesion``): makes the recipe's phantom data where
@@ -48,12 +48,16 @@ RECIPES = {
         "version": "1.0",
         "data": {"data/dce500": "phantoms dce --cases 500 --balanced --seed 0",
                  "data/dce_heldout10000": "phantoms dce --cases 100 --balanced --seed 10000"},
-        "train": ["scripts/train_dce_pipeline.py", "--lesion-config", "configs/dce_cascade_lesion_sample.yaml",
-                  "--classifier-config", "configs/dce_pipeline_classifier_masks.yaml"],
+        # design 3 of issue 17 (Tversky per patch) with the inference chosen on validation series (seeds 9000-9049):
+        # mirrored, hysteresis 0.3, peak >= 0.8, shell >= 0.6 (docs/RESULTS.md, "Design 3 retrained ... shell rule")
+        "train": ["scripts/train_dce_pipeline.py", "--lesion-config", "configs/dce_cascade_lesion_tversky.yaml",
+                  "--classifier-config", "configs/dce_pipeline_classifier_masks.yaml", "--postprocess",
+                  '{"flip_tta": true, "lesion_threshold": 0.3, "min_lesion_probability": 0.8, '
+                  '"min_shell_labelled": 0.6}'],
         "model": "pipeline.keras",
         "heldout": "data/dce_heldout10000",
         "eval": lambda model, data, out: ["scripts/eval_dce_pipeline.py", "--model", model, "--data", data,
-                                          "--out", out],
+                                          "--out", out, "--lesions", pathlib.Path(out).with_suffix(".lesions.json")],
         "keys": ("lesion_dice_per_case", "lesion_dice_global", "liver_dice_per_case", "recall_10mm",
                  "precision_10mm", "class_accuracy", "seconds_per_series_mean"),
         "float16": False,
@@ -92,7 +96,11 @@ def _run(argv, log):
 
 
 def _figures(result: dict, keys) -> dict:
-    out = {k: result[k] for k in keys if result.get(k) is not None}
+    detection = result.get("detection") or {}  # scripts/eval_dce_pipeline.py nests the lesion-level figures
+    result = {"recall_10mm": detection.get("recall"), "precision_10mm": detection.get("precision"),
+              "class_accuracy": detection.get("class_accuracy"), **result}
+    out = {k: (round(result[k], 4) if isinstance(result[k], float) else result[k]) for k in keys
+           if result.get(k) is not None}
     real = {k[len("real "):-len(" liver dice")]: v for k, v in result.items()
             if k.startswith("real ") and k.endswith(" liver dice")}  # scripts/eval_ct.py --real
     if real:
@@ -105,6 +113,8 @@ def main(argv=None) -> int:
     parser.add_argument("name", choices=sorted(RECIPES))
     parser.add_argument("--work", default="runs/presets")
     parser.add_argument("--from-run", default=None, help="a folder where this recipe already trained")
+    parser.add_argument("--reuse-eval", action="store_true",
+                        help="with --from-run: package with WORK/NAME/eval.json of an earlier run of this script")
     storage = parser.add_mutually_exclusive_group()
     storage.add_argument("--float16", dest="float16", action="store_true", default=None)
     storage.add_argument("--float32", dest="float16", action="store_false")
@@ -123,8 +133,9 @@ def main(argv=None) -> int:
         seconds["train"] = _run([sys.executable, *recipe["train"], "--out", run_dir.relative_to(ROOT)],
                                 work / "train.log")
     model_file = run_dir / recipe["model"]
-    seconds["eval"] = _run([sys.executable, *recipe["eval"](model_file, recipe["heldout"], work / "eval.json")],
-                           work / "eval.log")
+    if not (args.reuse_eval and args.from_run and (work / "eval.json").is_file()):
+        seconds["eval"] = _run([sys.executable, *recipe["eval"](model_file, recipe["heldout"], work / "eval.json")],
+                               work / "eval.log")
     figures = _figures(json.loads((work / "eval.json").read_text()), recipe["keys"])
 
     from keras_liver import presets  # after the subprocesses: TensorFlow loads only here
