@@ -21,12 +21,6 @@ def _check_model(model) -> str:
     return str(path.resolve())
 
 
-def _split(scan, output_dir, overwrite):
-    """``("done", row)`` for a scan an earlier run completed, else ``("todo", scan)``."""
-    row = None if overwrite else finished_row(output_dir, scan)
-    return ("done", row) if row is not None else ("todo", scan)
-
-
 def _write_outputs(rows, output_dir):
     """The pipeline's last step: the summary table and the dead letters (failed scans, one JSON line each)."""
     from keras_liver.io.atomic import write_text_atomic
@@ -90,7 +84,10 @@ def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", worker
     out = pathlib.Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     out_str = str(out.resolve())
-    skipped = 0 if overwrite else sum(1 for scan in scans if finished_row(out, scan) is not None)
+    earlier = {} if overwrite else {s.scan_id: finished_row(out, s) for s in scans}  # complete before: skipped
+    done_rows = [row for row in earlier.values() if row is not None]
+    todo = [s for s in scans if earlier.get(s.scan_id) is None]
+    skipped = len(done_rows)
     args = [f"--runner={runner}"]
     if not logger.isEnabledFor(logging.DEBUG):
         args.append("--default_sdk_harness_log_level=WARNING")
@@ -100,12 +97,9 @@ def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", worker
                  f"--direct_running_mode={'multi_processing' if int(workers) > 1 else 'in_memory'}"]
     logger.info("batch: %d scans, model %s, %s with %d worker(s), into %s", len(scans), model, runner, workers, out)
     with beam.Pipeline(options=PipelineOptions(args)) as p:
-        split = (p | "scans" >> beam.Create(scans)
-                 | "done?" >> beam.Map(_split, out_str, bool(overwrite)))
-        done = split | "finished" >> beam.Filter(lambda kv: kv[0] == "done") | "their rows" >> beam.Map(lambda kv: kv[1])
-        todo = (split | "to run" >> beam.Filter(lambda kv: kv[0] == "todo") | "scan" >> beam.Map(lambda kv: kv[1])
-                | "spread" >> beam.Reshuffle())
-        fresh = todo | "predict" >> RunInference(ScanModelHandler(model, out_str))
+        done = p | "rows done before" >> beam.Create(done_rows)
+        fresh = (p | "scans to run" >> beam.Create(todo) | "spread" >> beam.Reshuffle()
+                 | "predict" >> RunInference(ScanModelHandler(model, out_str)))
         _ = ((done, fresh) | "all rows" >> beam.Flatten()
              | "table" >> beam.combiners.ToList()
              | "write" >> beam.Map(_write_outputs, out_str))

@@ -55,8 +55,7 @@ def _scan_id(path: pathlib.Path) -> str:
 def _is_input(path: pathlib.Path) -> bool:
     if path.is_dir():
         return any(path.glob("*.dcm")) or any(p.is_file() and not p.suffix for p in path.iterdir())
-    name = path.name.lower()
-    return name.endswith(_VOLUME_SUFFIXES) and not name.endswith((".row.json",))
+    return path.name.lower().endswith(_VOLUME_SUFFIXES)
 
 
 def _csv_paths(path: pathlib.Path) -> list[str]:
@@ -106,11 +105,15 @@ def list_scans(inputs) -> list[Scan]:
             paths.append(spec)
     if not paths:
         raise ConfigError(f"--input {' '.join(map(str, specs))}: no NIfTI, NRRD or DICOM inputs found")
-    seen, scans = {}, []
+    used, scans = set(), []
     for p in dict.fromkeys(paths):  # the same path twice is one scan
-        base = _scan_id(pathlib.Path(p))
-        seen[base] = seen.get(base, 0) + 1
-        scans.append(Scan(base if seen[base] == 1 else f"{base}-{seen[base]}", p))
+        base = scan_id = _scan_id(pathlib.Path(p))
+        n = 1
+        while scan_id in used:  # another folder's file of the same name (or a file already named "<id>-2")
+            n += 1
+            scan_id = f"{base}-{n}"
+        used.add(scan_id)
+        scans.append(Scan(scan_id, p))
     return scans
 
 

@@ -24,9 +24,12 @@ def test_inputs_come_from_globs_folders_csvs_and_dicom_series_with_unique_ids(tm
     (other / "a.nii.gz").write_bytes(b"x")  # the same name in another folder: its own id
     dicom = tmp_path / "series1"
     write_dicom_series(dicom, np.zeros((3, 8, 8), np.int16))
+    (other / "a-2.nii").write_bytes(b"x")  # already named like a renamed clash
     scans = list_scans([str(tmp_path / "*.nii*"), str(other), str(dicom)])
-    assert [s.scan_id for s in scans] == ["a", "b", "a-2", "series1"]
-    assert scans[0].path == str(tmp_path / "a.nii.gz") and scans[3].path == str(dicom)
+    assert [s.scan_id for s in scans] == ["a", "b", "a-2", "a-3", "series1"]  # other/a-2.nii, then other/a.nii.gz
+    assert scans[3].path == str(other / "a.nii.gz")
+    assert len({s.scan_id for s in scans}) == len(scans)
+    assert scans[0].path == str(tmp_path / "a.nii.gz") and scans[4].path == str(dicom)
     table = tmp_path / "list.csv"
     table.write_text("subject,path\n1,a.nii.gz\n2,/abs/missing.nii.gz\n3,a.nii.gz\n")
     listed = list_scans(str(table))
