@@ -55,6 +55,13 @@ class PatchSampler:
     z order (centre at channel ``k``), repeating the first or last slice
     beyond the volume's ends; the label is the centre slice's.
 
+    Where a lesion lies in its patch (``tumour_jitter``): with 0 a tumour draw's patch is
+    centred on the drawn tumour voxel, so a lesion smaller than the patch is always near the
+    patch's centre, which a model can learn as a prior that inference's sliding windows (where a
+    lesion lies anywhere in a window) break. With ``j`` in (0, 1] the centre moves by a uniform
+    random offset of up to ``j`` times half the patch (minus one voxel) along each axis, so the
+    drawn voxel may lie anywhere in the patch (``j = 1``), never outside it.
+
     Args:
         images: List of ``(z, y, x)`` arrays (HU) or ``(..., z, y, x)`` series.
         labels: List of label arrays on the same grids.
@@ -68,6 +75,8 @@ class PatchSampler:
         hard_hu: HU distance from the median liver that makes a liver voxel a hard negative.
         outside_fraction: Share of the remaining draws centred just outside the liver.
         outside_voxels: How far outside (voxels) such a centre may lie.
+        tumour_jitter: How far from the patch's centre a tumour draw's voxel may lie, as a
+            share of half the patch (0: centred).
         tissues: Optional per-case phantom tissue maps (``uint8``, like the labels): each
             patch's label then carries its tissue codes as ``label + TISSUE_FACTOR * tissue``
             (`split_tissue`), for per-tissue intensity randomisation (`augment_patch`).
@@ -76,7 +85,8 @@ class PatchSampler:
     def __init__(self, images, labels, patch_size, *, tumour_fraction: float = 0.34,
                  foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0,
                  hard_fraction: float = 0.0, hard_hu: float = 25.0, tumour_sampling: str = "voxel",
-                 outside_fraction: float = 0.0, outside_voxels: int = 4, tissues=None):
+                 outside_fraction: float = 0.0, outside_voxels: int = 4, tissues=None,
+                 tumour_jitter: float = 0.0):
         if len(images) != len(labels) or not images:
             raise ConfigError("PatchSampler: need as many label maps as images, at least one")
         if tissues is not None and len(tissues) != len(labels):
@@ -126,6 +136,11 @@ class PatchSampler:
             raise ConfigError(f"outside_fraction: a share in [0, 1] and outside_voxels >= 1, got {outside_fraction} "
                               f"and {outside_voxels}")
         self.outside = [self._outside_voxels(lab) for lab in self.labels] if self.outside_fraction else []
+        self.tumour_jitter = float(tumour_jitter)
+        if not 0 <= self.tumour_jitter <= 1:
+            raise ConfigError(f"tumour_jitter: a share of half the patch in [0, 1], got {tumour_jitter}")
+        # largest offset per axis: the drawn voxel stays inside the patch
+        self.jitter = np.floor(self.tumour_jitter * np.maximum(np.array(self.patch) // 2 - 1, 0)).astype(np.int64)
 
     def _lesions(self):
         """``[(case, voxels (n, 3))]``: every 26-connected tumour component of every case."""
@@ -162,15 +177,21 @@ class PatchSampler:
         median = float(np.median(local[liver]))
         return np.argwhere(liver & (np.abs(local - median) > self.hard_hu))
 
+    def _jittered(self, rng, voxel):
+        """A tumour draw's patch centre: the voxel, moved by up to ``self.jitter`` per axis."""
+        if not self.jitter.any():
+            return voxel
+        return np.asarray(voxel) + rng.integers(-self.jitter, self.jitter + 1)
+
     def centre(self, rng):
         """``(case, centre, kind)`` of one draw."""
         u = rng.random()
         if u < self.tumour_fraction and self.lesions:
             case, voxels = self.lesions[rng.integers(len(self.lesions))]
-            return case, voxels[rng.integers(len(voxels))], "tumour"
+            return case, self._jittered(rng, voxels[rng.integers(len(voxels))]), "tumour"
         if u < self.tumour_fraction and self.with_tumour:
             case = self.with_tumour[rng.integers(len(self.with_tumour))]
-            return case, self.tumour[case][rng.integers(len(self.tumour[case]))], "tumour"
+            return case, self._jittered(rng, self.tumour[case][rng.integers(len(self.tumour[case]))]), "tumour"
         case = int(rng.integers(len(self.images)))
         if self.hard_fraction and rng.random() < self.hard_fraction and len(self.hard[case]):
             return case, self.hard[case][rng.integers(len(self.hard[case]))], "hard"

@@ -42,7 +42,7 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
     options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
                    context_slices=config.context_slices, hard_fraction=config.hard_fraction, hard_hu=config.hard_hu,
                    tumour_sampling=config.tumour_sampling, outside_fraction=config.outside_fraction,
-                   outside_voxels=config.outside_voxels)
+                   outside_voxels=config.outside_voxels, tumour_jitter=config.tumour_jitter)
 
     def sampler(wanted, seed, with_tissue=False):
         maps = [tissues[0][ids.index(i)] for i in wanted] if with_tissue else None
@@ -225,7 +225,7 @@ def _series_patch_data(config, task):
     ids, series, seg = cases["ids"], cases["series"], cases["labels"]
     options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
                    tumour_sampling=config.tumour_sampling, outside_fraction=config.outside_fraction,
-                   outside_voxels=config.outside_voxels)
+                   outside_voxels=config.outside_voxels, tumour_jitter=config.tumour_jitter)
     keys = output_keys(config)
 
     def sampler(wanted, seed):

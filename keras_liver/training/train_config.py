@@ -69,6 +69,8 @@ class TrainConfig:
             background within ``outside_voxels`` of the liver (`PatchSampler`: the gallbladder,
             bowel and kidney at its border).
         outside_voxels: How far outside the liver those centres may lie (voxels, at least 1).
+        tumour_jitter: CT and ``series_patch``: how far from the patch's centre a tumour draw's
+            voxel may lie, as a share of half the patch (0: centred; see `PatchSampler`).
         augment: Random augmentation on or off.
         augment_args: Extra `augment_patch` arguments.
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
@@ -133,6 +135,7 @@ class TrainConfig:
     hard_fraction: float = 0.0
     outside_fraction: float = 0.0
     outside_voxels: int = 4
+    tumour_jitter: float = 0.0
     hard_hu: float = 25.0
     augment: bool = True
     augment_args: dict = dataclasses.field(default_factory=dict)
@@ -186,6 +189,11 @@ class TrainConfig:
         if not 0 <= float(self.outside_fraction) <= 1 or int(self.outside_voxels) < 1:
             raise ConfigError(f"outside_fraction: a share in [0, 1] and outside_voxels: at least 1, got "
                               f"{self.outside_fraction} and {self.outside_voxels}")
+        if not 0 <= float(self.tumour_jitter) <= 1:
+            raise ConfigError(f"tumour_jitter: a share of half the patch in [0, 1], got {self.tumour_jitter}")
+        if float(self.tumour_jitter) and not patches:
+            raise ConfigError(f"tumour_jitter: for patch training (CT, or DCE with series_patch) only, got it for "
+                              f"task {self.task!r} without series_patch")
         if not 0 <= float(self.hard_fraction) <= 1 or float(self.hard_hu) <= 0:
             raise ConfigError(f"hard_fraction: a share in [0, 1] and hard_hu: HU above 0, got {self.hard_fraction} "
                               f"and {self.hard_hu}")

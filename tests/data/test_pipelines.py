@@ -320,6 +320,35 @@ def test_lesion_sampling_draws_small_lesions_as_often_as_large_ones():
         PatchSampler([image], [label], (3, 5, 5), tumour_sampling="case")
 
 
+def test_tumour_jitter_places_a_one_voxel_lesion_anywhere_in_its_patch_but_never_outside():
+    label = np.ones((9, 23, 21), np.uint8)
+    label[4, 11, 10] = 2  # one lesion voxel
+    series = np.zeros((3,) + label.shape, np.float32)
+    patch = (7, 11, 9)  # odd sizes: half the patch minus one voxel is 2, 4, 3
+
+    def positions(jitter):
+        sampler = PatchSampler([series], [label], patch, tumour_fraction=1.0, tumour_sampling="lesion",
+                               tumour_jitter=jitter, seed=3)
+        out = []
+        for i in range(300):
+            image, lab = sampler(i)
+            assert image.shape == (3,) + patch + (1,)
+            hits = np.argwhere(lab == 2)
+            assert len(hits) == 1  # the lesion is in every tumour patch
+            out.append(hits[0])
+        return np.array(out)
+
+    centred = positions(0.0)
+    assert (centred == np.array(patch) // 2).all()
+    spread = positions(1.0)
+    np.testing.assert_array_equal(spread.min(0), np.array(patch) // 2 - (2, 4, 3))  # every offset reached
+    np.testing.assert_array_equal(spread.max(0), np.array(patch) // 2 + (2, 4, 3))
+    half = positions(0.5)  # floor(0.5 * (2, 4, 3)) = (1, 2, 1)
+    np.testing.assert_array_equal(np.abs(half - np.array(patch) // 2).max(0), (1, 2, 1))
+    with pytest.raises(ConfigError, match="tumour_jitter"):
+        PatchSampler([series], [label], patch, tumour_jitter=1.5)
+
+
 @pytest.mark.parametrize("spatial", [(3, 5, 7), (5, 7)])
 def test_series_augmentation_flips_series_and_label_together(spatial):
     import tensorflow as tf

@@ -28,6 +28,10 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         TrainConfig(hard_fraction=1.2)
     with pytest.raises(ConfigError, match="tumour_sampling"):
         TrainConfig(tumour_sampling="component")
+    with pytest.raises(ConfigError, match="tumour_jitter"):
+        TrainConfig(tumour_jitter=-0.1)
+    with pytest.raises(ConfigError, match="tumour_jitter"):
+        TrainConfig(task="dce_classification", model="DCEClassifier", tumour_jitter=0.5)
     with pytest.raises(ConfigError, match="hard_fraction"):
         TrainConfig(task="dce_classification", model="DCEClassifier", hard_fraction=0.2)
     with pytest.raises(ConfigError, match="mixed_precision"):

@@ -172,7 +172,7 @@ def test_dce_segmenter_on_series_patches_carries_a_plan_and_segments_whole_serie
                  "model": "DCESegmenter", "model_args": {"filters": [2, 3], "normalize_series": False,
                                                          "lstm_kernel": [1, 3]},
                  "series_patch": [4, 8, 8], "target_spacing": "native", "tumour_fraction": 0.5,
-                 "tumour_sampling": "lesion", "batch_size": 2, "epochs": 2, "steps_per_epoch": 2,
+                 "tumour_sampling": "lesion", "tumour_jitter": 0.5, "batch_size": 2, "epochs": 2, "steps_per_epoch": 2,
                  "validation_steps": 2, "val_fraction": 0.2, "verbose": 0})
     assert {"val_dice_2", "val_recall_2"} <= set(_history(run)[0])
     plan = json.loads((run / "plan.json").read_text())
