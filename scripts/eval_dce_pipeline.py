@@ -29,6 +29,7 @@ predicted lesion that covers most of it (``match``), so a floor can be swept off
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import pathlib
@@ -99,6 +100,9 @@ def main(argv=None):
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--cases", default=None, help="only these case numbers, comma-separated (a diagnosis)")
+    parser.add_argument("--lesion-overlap", type=float, default=None,
+                        help="stage 2's sliding-window overlap instead of the plan's")
     parser.add_argument("--out", default=None)
     parser.add_argument("--preds", default=None, help="also save each label map here")
     parser.add_argument("--liver-gate-mm", default=None, help="run_dce_cascade's liver_gate_mm ('none': no gate)")
@@ -119,6 +123,13 @@ def main(argv=None):
     folder = pathlib.Path(args.data)
     with open(folder / "cases.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))[:args.limit]
+    if args.cases:
+        wanted = set(args.cases.split(","))
+        rows = [row for row in rows if row["case"] in wanted]
+    if args.lesion_overlap is not None:  # stage 2's own plan with its windows at another overlap
+        stage2 = pipeline.lesion_stage
+        stage2.plan = dataclasses.replace(stage2.plan, stages=(
+            dataclasses.replace(stage2.plan.stage, overlap=args.lesion_overlap),))
     names = pipeline.class_names
     options = {}  # run_dce_cascade settings given on the command line ('none' turns one off)
     for name in ("liver_gate_mm", "lesion_threshold", "min_lesion_probability", "min_shell_labelled",

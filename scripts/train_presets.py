@@ -80,7 +80,7 @@ Recipe: `python scripts/train_presets.py {name}` (commands, configs and seeds in
 Weights stored as {storage}{storage_note}.
 
 ## Limits
-Phantoms are not patients: the figures above are on phantoms of the same generator. Real-scan
+{measured_limits}Phantoms are not patients: the figures above are on phantoms of the same generator. Real-scan
 figures are on the few scans in ../shared/data/real, where present. See docs/RESULTS.md for
 what was measured, the targets, and what is still missed.
 """
@@ -101,11 +101,25 @@ def _figures(result: dict, keys) -> dict:
               "class_accuracy": detection.get("class_accuracy"), **result}
     out = {k: (round(result[k], 4) if isinstance(result[k], float) else result[k]) for k in keys
            if result.get(k) is not None}
+    bands = detection.get("recall_by_band")  # lesions found / lesions, by diameter band (mm)
+    if bands:
+        out["lesions_found_by_size_mm"] = {band: f"{found}/{total}" for band, (found, total) in bands.items()}
     real = {k[len("real "):-len(" liver dice")]: v for k, v in result.items()
             if k.startswith("real ") and k.endswith(" liver dice")}  # scripts/eval_ct.py --real
     if real:
         out["real_liver_dice"] = real
     return out
+
+
+def measured_limits(figures: dict) -> str:
+    """The card's measured limits: every lesion size band where the preset finds under 90 % of lesions."""
+    lines = []
+    for band, share in (figures.get("lesions_found_by_size_mm") or {}).items():
+        found, total = (int(v) for v in share.split("/"))
+        if total and found < 0.9 * total:
+            lines.append(f"- It finds only {found} of {total} held-out lesions of {band} mm "
+                         f"({100 * found / total:.0f} %).\n")
+    return "".join(lines) + ("\n" if lines else "")
 
 
 def main(argv=None) -> int:
@@ -161,6 +175,7 @@ def main(argv=None) -> int:
     lines = "\n".join(f"- {k}: {v}" for k, v in figures.items())
     card = CARD.format(name=args.name, version=recipe["version"], description=recipe["description"],
                        train_data=next(iter(recipe["data"].values())), figures=lines,
+                       measured_limits=measured_limits(figures),
                        real_note=", and the real scans" if "real_liver_dice" in figures else "",
                        storage="float16" if float16 else "float32",
                        storage_note=" (computed in float32; the change it makes is `float16_minus_float32`)"
