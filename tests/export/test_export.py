@@ -94,6 +94,17 @@ def test_classifier_signature_listed_by_saved_model_cli(tmp_path):
     assert [c.decode() for c in got["class_name"]] == [DCE_CLASSES[k] for k in np.asarray(want["label"])]
 
 
+def test_a_classifier_s_own_class_names_are_served_not_the_task_defaults():
+    from keras_liver.models import DCEClassifier
+
+    own = list(reversed(DCE_CLASSES))  # same count as the task's names, another order
+    keras.utils.set_random_seed(0)
+    model = DCEClassifier(input_shape=(None, 4, 12, 12, 1), encoder_filters=(4, 8), lstm_filters=(4,),
+                          dropout=0.0, class_names=own)
+    assert ServingModel.from_keras(model).labels == tuple(own)
+    assert ServingModel.from_keras(tiny_classifier()).labels == tuple(DCE_CLASSES)
+
+
 def test_existing_version_is_refused_unless_overwrite(tmp_path):
     first = export_saved_model(tiny_segmenter(3), tmp_path, "m", 1, warmup=False)
     with pytest.raises(ExportError, match="already exists"):
