@@ -46,7 +46,6 @@ class ServingModel:
             raise ExportError(f"model {model.name}: not a keras-liver task model ({exc})") from None
         source_class = type(model).__name__
         plan = getattr(model, "plan", None)  # read before the copies below, which are plain Keras models
-        names = getattr(model, "class_names", None)
         if level is not None and not hasattr(model, "inference_model"):
             raise ExportError(f"level: only models with deep-supervision heads (FusedUNet) can be pruned; "
                               f"{model.name} is a {source_class}")
@@ -55,6 +54,7 @@ class ServingModel:
             model = model.inference_model(mode, level)
         shapes = {name: tuple(model.input[name].shape[1:]) for name in task.ordered_inputs(model.input)}
         classes = int(model.output["probabilities"].shape[-1])
+        names = getattr(model, "class_names", None)
         if not names:
             default = task.label_names or ()
             names = default if len(default) == classes else [f"class_{k}" for k in range(classes)]
