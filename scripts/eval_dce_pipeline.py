@@ -115,6 +115,8 @@ def main(argv=None):
                         help="run_dce_pipeline's split_probability ('none': no split)")
     parser.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
                         help="run_dce_cascade's flip_tta (stage 2 mirrored)")
+    parser.add_argument("--register-frames", action=argparse.BooleanOptionalAction, default=None,
+                        help="run_dce_cascade's register_frames (each frame moved back to the mean position)")
     parser.add_argument("--lesions", default=None, help="write one diagnosis row per true and predicted lesion here")
     args = parser.parse_args(argv)
     pipeline = load_model(args.model, compile=False)
@@ -139,6 +141,8 @@ def main(argv=None):
             options[name] = None if value == "none" else float(value)
     if args.flip_tta is not None:
         options["flip_tta"] = args.flip_tta
+    if args.register_frames is not None:
+        options["register_frames"] = args.register_frames
     if args.preds:
         pathlib.Path(args.preds).mkdir(parents=True, exist_ok=True)
     cases, matches, diagnosis, inter, total = [], [], [], 0, 0

@@ -43,6 +43,9 @@ def main(argv=None):
     parser.add_argument("--liver-config", default="configs/dce_cascade_liver.yaml")
     parser.add_argument("--lesion-config", default="configs/dce_cascade_lesion.yaml")
     parser.add_argument("--classifier-config", default="configs/dce_pipeline_classifier_masks.yaml")
+    parser.add_argument("--lesion-epochs", type=int, default=None,
+                        help="train stage 2 for exactly this many epochs, without its time budget (a comparison "
+                             "at equal steps on a machine that other work shares)")
     parser.add_argument("--postprocess", default=None,
                         help="the inference settings chosen on validation (keras-liver cascade --postprocess)")
     args = parser.parse_args(argv)
@@ -54,6 +57,8 @@ def main(argv=None):
     timing["liver_s"] = train_stage(args.liver_config, out / "liver", out / "liver.log")
     lesion = yaml.safe_load((ROOT / args.lesion_config).read_text())
     lesion["val_roi_model"] = str(checkpoint(out / "liver"))  # validated on stage 1's boxes, as it will run
+    if args.lesion_epochs is not None:
+        lesion["epochs"], lesion["time_budget_s"] = args.lesion_epochs, None
     lesion_config = out / "lesion.yaml"
     lesion_config.write_text(yaml.safe_dump(lesion, sort_keys=False))
     timing["lesion_s"] = train_stage(str(lesion_config), out / "lesion", out / "lesion.log")

@@ -31,6 +31,23 @@ def baseline_normalize(series) -> np.ndarray:
     return (series - float(base.mean())) / (float(base.std()) + 1e-6)
 
 
+def _aligned_to_label(series, sidecar):
+    """`align_frames` with the shifts taken relative to the labelled frame, when ``sidecar`` names it."""
+    import json
+
+    from keras_liver.preprocess import align_frames, frame_shifts
+
+    shifts = frame_shifts(series)
+    reference = None
+    if sidecar.is_file():
+        reference = (json.loads(sidecar.read_text()).get("parameters") or {}).get("reference_frame")
+    if reference is not None:
+        if not 0 <= int(reference) < len(series):
+            raise ConfigError(f"{sidecar}: reference_frame {reference} is not one of the {len(series)} frames")
+        shifts = shifts - shifts[int(reference)]
+    return align_frames(series, shifts)[0]
+
+
 def read_cases_table(folder) -> list[dict]:
     """The rows of a DCE folder's ``cases.csv`` (`MissingPathError` when it has none)."""
     table = pathlib.Path(folder) / "cases.csv"
@@ -41,7 +58,8 @@ def read_cases_table(folder) -> list[dict]:
 
 
 def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None = None, roi_masks=None,
-                   normalize: bool = True, ids=None, transform=None, index_lesion_only: bool = False):
+                   normalize: bool = True, ids=None, transform=None, index_lesion_only: bool = False,
+                   register_frames: bool = False):
     """The series of a DCE phantom folder as one stage of a cascade trains on them.
 
     Each series is read, normalised (`baseline_normalize`), cropped to its liver's box plus
@@ -63,6 +81,9 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
         index_lesion_only: The extra lesions of a series (ids above 1 in its lesion-id map
             ``dce-lesions-N.nii.gz``) become liver, so the label's lesion is the index lesion,
             the one ``cases.csv`` gives the class of (a series-level classifier's truth).
+        register_frames: Undo each frame's breathing shift first (`align_frames`), to the frame
+            the labels were drawn on when the sidecar ``dce-N.json`` records it
+            (``parameters.reference_frame``), else to the series' mean position.
 
     Returns:
         ``{"ids", "series": [(t, z, y, x) float32], "labels": [(z, y, x) uint8],
@@ -94,6 +115,8 @@ def load_dce_cases(folder, *, target_spacing=None, crop_margin_mm: float | None 
         if index_lesion_only and ids_path.is_file():
             extra = load_volume(ids_path).array > 1
             label = label.replace(np.where(extra & (label.array == 2), 1, label.array).astype(np.uint8))
+        if register_frames:
+            series = series.replace(_aligned_to_label(series.array, folder / f"dce-{n}.json"))
         if normalize:
             series = series.replace(baseline_normalize(series.array))
         mask = None

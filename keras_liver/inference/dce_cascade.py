@@ -108,7 +108,8 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
                     min_lesion_mm3: float = MIN_LESION_MM3, liver_gate_mm: float | None = LIVER_GATE_MM,
                     lesion_threshold: float | None = None,
                     min_lesion_probability: float | None = MIN_LESION_PROBABILITY,
-                    min_shell_labelled: float | None = None, flip_tta: bool = False, return_stages: bool = False):
+                    min_shell_labelled: float | None = None, flip_tta: bool = False, register_frames: bool = False,
+                    return_stages: bool = False):
     """Stage 1 (liver, coarse, whole series), then stage 2 (liver and lesion) inside its liver box.
 
     Args:
@@ -129,8 +130,12 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
             beside the liver is not wrapped in liver); ``None``: kept.
         flip_tta: Mirroring test-time augmentation in stage 2 (the lesion stage; stage 1's
             coarse liver does not need it). About 2x stage 2's time per extra axis.
+        register_frames: Move every frame back to the series' mean position first
+            (`keras_liver.preprocess.align_frames`: a rigid shift per frame, found on edges)
+            and segment the aligned series.
         return_stages: Also return ``{"liver": stage-1 liver mask, "lesion_probability":
-            stage 2's lesion probability on the series' grid}``.
+            stage 2's lesion probability on the series' grid}`` (and ``"frame_shifts"``, the
+            ``(t, 3)`` voxel shifts undone, when ``register_frames``).
 
     Returns:
         uint8 label `Volume` (0 background, 1 liver, 2 lesion) on the series' spatial grid.
@@ -138,6 +143,9 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
     if len(plan.stages) != 2 or (plan.stages[1].roi or {}).get("rule") != "liver_box":
         raise ConfigError("plan: a DCE cascade needs two stages, the second with the ROI rule liver_box")
     first, second = plan.stages
+    shifts = None
+    if register_frames:
+        series, shifts = registered(series)
     coarse = segment_series_stage(liver_predict, series, first, batch_size=batch_size)
     liver = largest_component(coarse.argmax(-1) > 0, connectivity=3)
     out = np.zeros(series.spatial_shape, np.uint8)
@@ -161,8 +169,21 @@ def run_dce_cascade(liver_predict, lesion_predict, plan, series: Volume, *, batc
     logger.info("DCE cascade on %s: liver %d voxels, lesion %d voxels", series.meta.get("source", "series"),
                 int((out > 0).sum()), int((out == 2).sum()))
     if return_stages:
-        return result, {"liver": liver, "lesion_probability": lesion_probability}
+        stages = {"liver": liver, "lesion_probability": lesion_probability}
+        if shifts is not None:
+            stages["frame_shifts"] = shifts
+        return result, stages
     return result
+
+
+def registered(series: Volume):
+    """``(series with its frames aligned, (t, 3) voxel shifts undone)`` (`align_frames`)."""
+    from keras_liver.preprocess import align_frames
+
+    aligned, shifts = align_frames(series.array)
+    logger.info("%s: frames aligned, largest shift %.2f voxels", series.meta.get("source", "series"),
+                float(np.abs(shifts).max()) if shifts.size else 0.0)
+    return series.replace(aligned), shifts
 
 
 def classify_lesions(classify, series, instance: np.ndarray, crop_size, class_names, *, liver=None) -> list[dict]:
@@ -208,11 +229,14 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
         series: 4D `Volume` ``(t, z, y, x)``.
         return_stages: Also return `run_dce_cascade`'s stages (stage 1's liver, stage 2's
             lesion probability) as a fourth item.
-        **options: `run_dce_cascade` settings, and ``split_probability``: split touching lesions
+        **options: `run_dce_cascade` settings (``register_frames`` aligns the frames once, for
+            the segmentation and the classifier's crops alike), and ``split_probability``: split touching lesions
             whose lesion probability has separate cores reaching this (`split_lesions`; ``None``:
             one lesion per connected component). The plan's ``fingerprint["postprocess"]`` (the
             settings chosen on validation for this pipeline, `DCEPipeline`'s ``postprocess``)
             are the defaults; an option given here wins (``None`` turns a step off).
+            ``register_frames`` defaults to on when a stage was trained on aligned frames (its
+            plan's fingerprint says ``"frames": "aligned"``).
 
     Returns:
         ``(labels, instance, lesions)`` as `pipeline_predict` (and the stages).
@@ -224,9 +248,16 @@ def run_dce_pipeline(liver_predict, lesion_predict, classify, plan, series: Volu
     info = (plan.fingerprint or {}).get("classifier") or {}
     if not info.get("crop_size") or not info.get("class_names"):
         raise ConfigError("plan: a DCE pipeline's plan names its classifier's crop_size and class_names")
-    options = {**dict((plan.fingerprint or {}).get("postprocess") or {}), **options}
+    fingerprint = plan.fingerprint or {}
+    aligned = any((fingerprint.get(stage) or {}).get("frames") == "aligned" for stage in ("liver", "lesion"))
+    options = {"register_frames": aligned, **dict(fingerprint.get("postprocess") or {}), **options}
     split_probability = options.pop("split_probability", None)
+    shifts = None
+    if options.pop("register_frames", False):  # once, here: the classifier's crops come from the aligned series too
+        series, shifts = registered(series)
     labels, stages = run_dce_cascade(liver_predict, lesion_predict, plan, series, return_stages=True, **options)
+    if shifts is not None:
+        stages["frame_shifts"] = shifts
     ids = None
     if split_probability is not None:
         ids = split_lesions(labels.array, stages["lesion_probability"], float(split_probability))

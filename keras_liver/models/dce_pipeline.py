@@ -30,7 +30,7 @@ class DCEPipeline(keras.Model):
         margin_mm: Margin around the stage-1 liver box; default stage 2's training margin, else 10 mm.
         postprocess: The inference settings chosen for these stages on validation series
             (`run_dce_cascade`'s ``lesion_threshold``, ``min_lesion_probability``,
-            ``min_shell_labelled``, ``min_lesion_mm3``, ``liver_gate_mm``, ``flip_tta`` and
+            ``min_shell_labelled``, ``min_lesion_mm3``, ``liver_gate_mm``, ``flip_tta``, ``register_frames`` and
             `run_dce_pipeline`'s ``split_probability``), as nnU-Net keeps the post-processing
             chosen for a model beside it. They travel in the plan (``fingerprint["postprocess"]``,
             so a served pipeline has them too) and are the defaults of every run; a caller's
@@ -38,7 +38,8 @@ class DCEPipeline(keras.Model):
     """
 
     POSTPROCESS_KEYS = {"lesion_threshold": float, "min_lesion_probability": float, "min_shell_labelled": float,
-                        "min_lesion_mm3": float, "liver_gate_mm": float, "flip_tta": bool, "split_probability": float}
+                        "min_lesion_mm3": float, "liver_gate_mm": float, "flip_tta": bool, "split_probability": float,
+                        "register_frames": bool}
 
     task = "dce_segmentation"
 

@@ -5,6 +5,7 @@ NumPy, SciPy, OpenCV and scikit-image only; never imports TensorFlow.
 
 from keras_liver.preprocess.denoise import estimate_noise_sigma, threshold_denoise
 from keras_liver.preprocess.fingerprint import Fingerprint
+from keras_liver.preprocess.frame_alignment import align_frames, frame_shifts
 from keras_liver.preprocess.intensity import (
     WINDOW_PRESETS,
     dce_normalize,
@@ -22,9 +23,11 @@ __all__ = [
     "Fingerprint",
     "SpatialPreprocessor",
     "SpatialRecord",
+    "align_frames",
     "body_mask",
     "dce_normalize",
     "estimate_noise_sigma",
+    "frame_shifts",
     "liver_roi",
     "largest_component",
     "relative_enhancement",

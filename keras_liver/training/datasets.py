@@ -221,7 +221,7 @@ def _series_patch_data(config, task):
     train_ids, val_ids = split_cases(all_ids, config.val_fraction, config.seed, config.val_cases)
     roi = _dce_val_roi(config, set(val_ids)) if config.val_roi_model else None
     cases = data.load_dce_cases(config.data, target_spacing=target, crop_margin_mm=config.crop_margin_mm,
-                                roi_masks=roi)
+                                roi_masks=roi, register_frames=config.register_frames)
     ids, series, seg = cases["ids"], cases["series"], cases["labels"]
     options = dict(tumour_fraction=config.tumour_fraction, foreground_fraction=config.foreground_fraction,
                    tumour_sampling=config.tumour_sampling, outside_fraction=config.outside_fraction,

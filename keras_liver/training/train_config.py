@@ -71,6 +71,8 @@ class TrainConfig:
         outside_voxels: How far outside the liver those centres may lie (voxels, at least 1).
         tumour_jitter: CT and ``series_patch``: how far from the patch's centre a tumour draw's
             voxel may lie, as a share of half the patch (0: centred; see `PatchSampler`).
+        register_frames: DCE with ``series_patch``: undo each frame's breathing shift before
+            training (`load_dce_cases`); the plan records it, so inference aligns the frames too.
         augment: Random augmentation on or off.
         augment_args: Extra `augment_patch` arguments.
         hog_orientations: CT: > 0 feeds a HOG map with this many bins as input ``hog``.
@@ -136,6 +138,7 @@ class TrainConfig:
     outside_fraction: float = 0.0
     outside_voxels: int = 4
     tumour_jitter: float = 0.0
+    register_frames: bool = False
     hard_hu: float = 25.0
     augment: bool = True
     augment_args: dict = dataclasses.field(default_factory=dict)
@@ -194,6 +197,9 @@ class TrainConfig:
         if float(self.tumour_jitter) and not patches:
             raise ConfigError(f"tumour_jitter: for patch training (CT, or DCE with series_patch) only, got it for "
                               f"task {self.task!r} without series_patch")
+        if self.register_frames and (tasks.get(self.task).data == "ct_folder" or self.series_patch is None):
+            raise ConfigError(f"register_frames: for DCE training on series patches (series_patch) only, got it for "
+                              f"task {self.task!r}{'' if self.series_patch is None else ' (a CT task)'}")
         if not 0 <= float(self.hard_fraction) <= 1 or float(self.hard_hu) <= 0:
             raise ConfigError(f"hard_fraction: a share in [0, 1] and hard_hu: HU above 0, got {self.hard_fraction} "
                               f"and {self.hard_hu}")

@@ -106,3 +106,25 @@ def test_lesion_mask_crops_keep_each_lesion_apart_from_its_neighbour():
     np.testing.assert_array_equal(first[..., 1], crop_centred(liver, (2, 3.5, 3.5), (3, 5, 7), mode="constant"))
     with pytest.raises(ImageValueError, match="liver: shape"):
         lesion_mask_crops(instance, liver[:2], (3, 5, 7))
+
+
+def test_register_frames_leaves_the_labelled_frame_and_moves_the_others_back_to_it(folder):
+    plain = load_dce_cases(folder, normalize=False)
+    aligned = load_dce_cases(folder, normalize=False, register_frames=True)
+    moved = 0
+    for n, raw, out in zip(plain["ids"], plain["series"], aligned["series"]):
+        reference = json.loads((folder / f"dce-{n}.json").read_text())["parameters"]["reference_frame"]
+        np.testing.assert_array_equal(out[reference], raw[reference])  # the labels' frame stays put
+        assert out.shape == raw.shape
+        moved += int(not np.allclose(out, raw))
+    assert moved == len(plain["ids"])  # every phantom breathes
+    sidecar = folder / f"dce-{plain['ids'][0]}.json"
+    saved = sidecar.read_text()
+    try:
+        info = json.loads(saved)
+        info["parameters"]["reference_frame"] = 9
+        sidecar.write_text(json.dumps(info))
+        with pytest.raises(ConfigError, match="reference_frame 9 is not one of the 4 frames"):
+            load_dce_cases(folder, register_frames=True)
+    finally:
+        sidecar.write_text(saved)

@@ -1,10 +1,12 @@
 """The DCE lesion pipeline: stage 2 only inside stage 1's liver box, labels on the series' grid, one class
 per lesion, and one saved pipeline that `predict` turns into a label map and ``lesions.json``."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from serving_models import DCE_PLAN, tiny_dce_pipeline
 
 from keras_liver.cli.main import main
@@ -292,3 +294,41 @@ def test_a_pipeline_runs_with_the_postprocess_chosen_for_it_unless_told_otherwis
         DCEPipeline(plain.liver_stage, plain.lesion_stage, plain.classifier, postprocess={"threshold": 0.3})
     with pytest.raises(ConfigError, match="lesion_threshold must be a number"):
         DCEPipeline(plain.liver_stage, plain.lesion_stage, plain.classifier, postprocess={"lesion_threshold": "x"})
+
+
+def test_register_frames_undoes_breathing_before_both_stages_and_the_classifier():
+    still = _series()
+    still.array[:, 0:2, 28:32, 0:4] = 10.0  # no block cut by the field of view (it would anchor the shifts at zero)
+    moving = still.array.copy()
+    true = [(1, 2, 0), (-1, -1, 1), (0, 1, -1), (1, -1, 0), (-1, -1, 0)]  # voxels, summing to zero
+    for f, shift in enumerate(true):
+        moving[f] = ndimage.shift(still.array[f], shift, order=0, mode="nearest")
+    moving = still.replace(moving)
+    args = (_rule_predictor(_liver_rule), _rule_predictor(_lesion_rule), PLAN)
+    options = dict(min_lesion_mm3=0.0, liver_gate_mm=None, return_stages=True)
+    want = run_dce_cascade(*args, still, **options)[0].array
+    blurred = run_dce_cascade(*args, moving, **options)[0].array
+    aligned, stages = run_dce_cascade(*args, moving, register_frames=True, **options)
+    np.testing.assert_allclose(stages["frame_shifts"], true, atol=0.15)
+    lesion = want == 2
+    assert (blurred[lesion] == 2).mean() < 0.9  # the rule on misaligned frames loses the lesions' borders
+    assert (aligned.array == want).mean() > 0.99 and (aligned.array[lesion] == 2).mean() > 0.97
+
+    crops = []
+
+    def classify(feed):
+        crops.append(feed["sequence"])
+        return np.tile([[0.9, 0.1]], (len(feed["sequence"]), 1))
+
+    plan = dataclasses.replace(PLAN, fingerprint={"classifier": {"crop_size": [3, 5, 5], "class_names": ["a", "b"]}})
+    _, _, _, stages = run_dce_pipeline(*args[:2], classify, plan, moving, register_frames=True, return_stages=True,
+                                       **{k: v for k, v in options.items() if k != "return_stages"})
+    assert "frame_shifts" in stages and crops
+    # a stage trained on aligned frames (its plan says so) turns registration on by default; told otherwise, off
+    trained = dataclasses.replace(plan, fingerprint={**plan.fingerprint, "lesion": {"frames": "aligned"}})
+    rest = {k: v for k, v in options.items() if k != "return_stages"}
+    assert "frame_shifts" in run_dce_pipeline(*args[:2], classify, trained, moving, return_stages=True, **rest)[3]
+    assert "frame_shifts" not in run_dce_pipeline(*args[:2], classify, trained, moving, return_stages=True,
+                                                  register_frames=False, **rest)[3]
+    first = crops[0][0, ..., 0]  # each frame of the first lesion's crop: its core rises as the still series' does
+    assert np.all(np.diff(first[:, 1, 2, 2]) > 0)

@@ -34,6 +34,10 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         TrainConfig(task="dce_classification", model="DCEClassifier", tumour_jitter=0.5)
     with pytest.raises(ConfigError, match="hard_fraction"):
         TrainConfig(task="dce_classification", model="DCEClassifier", hard_fraction=0.2)
+    with pytest.raises(ConfigError, match="register_frames: for DCE training on series patches"):
+        TrainConfig(register_frames=True)  # a CT task
+    with pytest.raises(ConfigError, match="register_frames: for DCE training on series patches"):
+        TrainConfig(task="dce_classification", model="DCEClassifier", register_frames=True)
     with pytest.raises(ConfigError, match="mixed_precision"):
         TrainConfig(mixed_precision="bfloat16")
     with pytest.raises(MissingPathError):
@@ -94,3 +98,14 @@ def test_precision_settings_map_to_keras_policies():
     assert _precision_policy("mixed_bfloat16") == "mixed_bfloat16"
     assert _precision_policy(True) == "mixed_float16"
     assert _precision_policy(False) == _precision_policy("float32") == "float32"
+
+
+def test_a_plan_says_when_its_stage_trained_on_aligned_frames():
+    from keras_liver.training.planning import make_plan
+
+    spacings = [(5.0, 2.8, 2.8), (5.4, 3.0, 3.0)]
+    common = dict(task="dce_segmentation", model="DCESegmenter", series_patch=[8, 16, 16], target_spacing=None)
+    aligned = make_plan(TrainConfig(register_frames=True, **common), spacings, None)
+    plain = make_plan(TrainConfig(**common), spacings, None)
+    assert aligned.fingerprint["frames"] == "aligned" and "frames" not in plain.fingerprint
+    assert aligned.stage == plain.stage
