@@ -55,4 +55,6 @@ def run(args) -> int:
             result = client.segment_volume(image, patch_size=args.patch, **options)
         else:
             result = client.classify_series(image)
+            return write_result(result, output=args.output, source=args.input, model=args.model,
+                                version=meta["version"], class_names=client.class_names())
     return write_result(result, output=args.output, source=args.input, model=args.model, version=meta["version"])

@@ -113,6 +113,20 @@ class BaseClient:
             The plan, or ``None`` for an export without one (made before plans
             existed, or of a model saved without a plan).
         """
+        plan = self._served_plan()
+        return None if plan is None or plan.source == "legacy" else plan
+
+    def class_names(self):
+        """The served model's label or class names in index order (its export's), or ``None`` when unknown.
+
+        A classifier's export records them in its ``plan`` signature even when the model has no
+        plan of its own (a legacy plan), so a client can name every class, not only the winner.
+        """
+        plan = self._served_plan()
+        return None if plan is None or not plan.stages[0].labels else [str(n) for n in plan.stages[0].labels]
+
+    def _served_plan(self):
+        """The ``plan`` signature's plan, legacy ones included; ``None`` for an export without that signature."""
         from keras_liver.plans import Plan
 
         try:
@@ -123,8 +137,7 @@ class BaseClient:
             raise
         value = np.asarray(out["plan"]).reshape(-1)[0]
         text = value.decode() if isinstance(value, bytes) else str(value)
-        plan = Plan.from_json(text, f"model {self.model_name!r} at {self.target}")
-        return None if plan.source == "legacy" else plan
+        return Plan.from_json(text, f"model {self.model_name!r} at {self.target}")
 
     def metadata(self, signature: str | None = None) -> dict:
         """A signature's inputs and outputs (default the client's signature).

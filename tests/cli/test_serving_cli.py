@@ -63,6 +63,7 @@ def test_export_serve_query_end_to_end(tmp_path, capsys):
     local = json.loads((tmp_path / "local.json").read_text())
     assert set(local) == set(result) and local["task"] == result["task"] == "dce_classification"
     assert (local["label"], local["class"]) == (result["label"], result["class"])
+    assert result["class_names"] == local["class_names"] == list(DCE_CLASSES)  # the served plan names them
     assert np.max(np.abs(np.array(local["probabilities"]) - np.array(result["probabilities"]))) <= 1e-5
 
     capsys.readouterr()
