@@ -48,9 +48,10 @@ RECIPES = {
         "version": "1.0",
         "data": {"data/dce500": "phantoms dce --cases 500 --balanced --seed 0",
                  "data/dce_heldout10000": "phantoms dce --cases 100 --balanced --seed 10000"},
-        # design 3 of issue 17 (Tversky per patch) with the inference chosen on validation series (seeds 9000-9049):
-        # mirrored, hysteresis 0.3, peak >= 0.8, shell >= 0.6 (docs/RESULTS.md, "Design 3 retrained ... shell rule")
-        "train": ["scripts/train_dce_pipeline.py", "--lesion-config", "configs/dce_cascade_lesion_tversky.yaml",
+        # design 5 of issue 17 (Tversky per patch, lesions anywhere in their patch) with the inference chosen for
+        # design 3 on validation series (seeds 9000-9049): mirrored, hysteresis 0.3, peak >= 0.8, shell >= 0.6
+        # (docs/RESULTS.md, "Design 3 retrained ... shell rule" and "Design 5 on the held-out series")
+        "train": ["scripts/train_dce_pipeline.py", "--lesion-config", "configs/dce_cascade_lesion_jitter.yaml",
                   "--classifier-config", "configs/dce_pipeline_classifier_masks.yaml", "--postprocess",
                   '{"flip_tta": true, "lesion_threshold": 0.3, "min_lesion_probability": 0.8, '
                   '"min_shell_labelled": 0.6}'],

@@ -52,9 +52,8 @@ def run(args) -> int:
             options = {"overlap": args.overlap, "batch_size": args.batch_size}
             if args.spacing:
                 options["target_spacing"] = tuple(args.spacing)
-            result = client.segment_volume(image, patch_size=args.patch, **options)
+            result, names = client.segment_volume(image, patch_size=args.patch, **options), None
         else:
-            result = client.classify_series(image)
-            return write_result(result, output=args.output, source=args.input, model=args.model,
-                                version=meta["version"], class_names=client.class_names())
-    return write_result(result, output=args.output, source=args.input, model=args.model, version=meta["version"])
+            result, names = client.classify_series(image), client.class_names()
+    return write_result(result, output=args.output, source=args.input, model=args.model, version=meta["version"],
+                        class_names=names)

@@ -6,8 +6,9 @@ so frames are compared by their edges, not their signal: each frame's Gaussian g
 magnitude, whose outlines (body, liver, kidneys, vessels) stay where the anatomy is whatever its
 enhancement. Each frame is registered to a template by phase correlation with sub-voxel
 upsampling (Guizar-Sicairos et al., Opt. Lett. 33(2), 2008, as scikit-image's
-``phase_cross_correlation``); the first template is the middle frame, the second the mean of the
-aligned edge images. Shifts are relative to the mean of all frames' positions, so no frame has to
+``phase_cross_correlation``); the first template is the middle frame, then each round moves every
+frame's edges back by the shift found so far, takes their mean as the template and adds what is
+left of each shift. Shifts are relative to the mean of all frames' positions, so no frame has to
 be named the reference and every frame moves by as little as it can.
 
 NumPy, SciPy and scikit-image; no TensorFlow.

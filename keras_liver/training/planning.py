@@ -72,7 +72,7 @@ def make_plan(config: TrainConfig, spacings, target) -> Plan:
         fingerprint.update(median_spacing=[round(float(v), 4) for v in np.median(arr, axis=0)],
                            min_spacing=[round(float(v), 4) for v in arr.min(axis=0)],
                            max_spacing=[round(float(v), 4) for v in arr.max(axis=0)])
-    if getattr(config, "register_frames", False):
+    if config.register_frames:
         fingerprint["frames"] = "aligned"  # trained on series whose breathing shifts were undone: so is inference
     intensity = config.model_args.get("intensity", "") if isinstance(config.model_args, dict) else ""
     intensity = f"window:{intensity}" if intensity else ""

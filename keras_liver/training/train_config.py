@@ -199,7 +199,7 @@ class TrainConfig:
                               f"task {self.task!r} without series_patch")
         if self.register_frames and (tasks.get(self.task).data == "ct_folder" or self.series_patch is None):
             raise ConfigError(f"register_frames: for DCE training on series patches (series_patch) only, got it for "
-                              f"task {self.task!r}{'' if self.series_patch is None else ' (a CT task)'}")
+                              f"task {self.task!r}" + (" without series_patch" if self.series_patch is None else ""))
         if not 0 <= float(self.hard_fraction) <= 1 or float(self.hard_hu) <= 0:
             raise ConfigError(f"hard_fraction: a share in [0, 1] and hard_hu: HU above 0, got {self.hard_fraction} "
                               f"and {self.hard_hu}")

@@ -332,3 +332,9 @@ def test_register_frames_undoes_breathing_before_both_stages_and_the_classifier(
                                                   register_frames=False, **rest)[3]
     first = crops[0][0, ..., 0]  # each frame of the first lesion's crop: its core rises as the still series' does
     assert np.all(np.diff(first[:, 1, 2, 2]) > 0)
+    aligned_crops, crops[:] = crops[:1], []  # the first run's (the later two only check the default)
+    run_dce_pipeline(*args[:2], classify, plan, still, register_frames=False, **rest)
+    still_crops = crops  # the classifier sees, from the aligned moving series, the still series' crops
+    assert len(still_crops) == 1 and still_crops[0].shape == aligned_crops[0].shape
+    core = (slice(None), slice(None), slice(1, 2), slice(1, 4), slice(1, 4))
+    np.testing.assert_allclose(aligned_crops[0][core], still_crops[0][core], atol=0.2 * float(np.ptp(still_crops[0])))
