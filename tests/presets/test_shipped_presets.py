@@ -22,9 +22,11 @@ def _check_dce_pipeline(model, figures, tmp_path):
     from keras_liver.io import load_volume
     from keras_liver.phantoms import write_dce_dataset
 
-    write_dce_dataset(tmp_path, 2, seed=10000, balanced=True)  # the card's held-out seeds start here
+    # the card's held-out seeds start here; four series hold five lesions the card's model finds, so one
+    # misclassified lesion (the HCC-FNH confusion of the held-out matrix) does not decide the check
+    write_dce_dataset(tmp_path, 4, seed=10000, balanced=True)
     lesion, liver, right, total = [], [], 0, 0
-    for n in range(2):
+    for n in range(4):
         series = load_volume(tmp_path / f"dce-{n}.nii.gz")
         truth = load_volume(tmp_path / f"dce-seg-{n}.nii.gz").array
         ids = load_volume(tmp_path / f"dce-lesions-{n}.nii.gz").array
@@ -42,7 +44,7 @@ def _check_dce_pipeline(model, figures, tmp_path):
                 right += by_id[int(hits.argmax())]["class"] == true["class"]
     assert np.mean(liver) >= figures["liver_dice_per_case"] - 0.05
     assert np.mean(lesion) >= figures["lesion_dice_per_case"] - 0.2
-    assert total >= 2 and right / total >= figures["class_accuracy"] - 0.35
+    assert total >= 4 and right / total >= figures["class_accuracy"] - 0.35
 
 
 @pytest.mark.parametrize("name", SHIPPED or [pytest.param(None, marks=pytest.mark.skip(reason="no preset shipped"))])
