@@ -8,7 +8,9 @@ Stage 1 of the CT cascade (the liver, the model the real-scan target is about) t
 variant of its ``augment_args``, every variant for the same wall time (``time_budget_s``): ``all``
 (the config as it is), then each part switched off alone (``no_tissue_remap``, ``no_resolution``:
 in-plane and through-plane resolution, ``no_texture_bias``: noise grain and bias field,
-``no_intensity``: scale, shift, gamma and noise level) and ``none`` (geometry only). Each model is
+``no_intensity``: scale, shift, gamma and noise level), ``none`` (geometry only), and parts added
+to the config (``more_noise``: added noise up to 35 HU, half the patches, for thin-slice scans whose
+liver noise is 30-40 HU, beyond the phantoms' 8-25 HU). Each model is
 scored on every real scan with a liver label (`evaluate_real_scans`, no ``--spacing``: its plan
 decides) and on held-out variety phantoms (``--data``: liver Dice and the share of extra-hepatic
 mass voxels called liver, `scripts/eval_ct.py`). Prints one JSON row per variant and writes
@@ -29,13 +31,19 @@ OFF = {"no_tissue_remap": {"tissue_remap": None},
        "no_resolution": {"p_lowres": 0.0, "p_thick": 0.0},
        "no_texture_bias": {"p_texture": 0.0, "p_bias": 0.0},
        "no_intensity": {"intensity_scale": [1.0, 1.0], "intensity_shift": 0.0, "p_gamma": 0.0, "p_noise": 0.0}}
-VARIANTS = ("all", *OFF, "none")
+MORE = {"more_noise": {"noise_sigma": 35.0, "p_noise": 0.5}}
+VARIANTS = ("all", *OFF, "none", *MORE)
 
 
 def variant_augment(base: dict, name: str) -> dict:
     """The ``augment_args`` of one variant: the base's, with that variant's parts switched off."""
     args = dict(base)
-    parts = [OFF[name]] if name in OFF else list(OFF.values()) if name == "none" else []
+    if name in OFF:
+        parts = [OFF[name]]
+    elif name == "none":
+        parts = list(OFF.values())
+    else:
+        parts = [MORE[name]] if name in MORE else []
     for part in parts:
         args.update(part)
     return {k: v for k, v in args.items() if not (k == "tissue_remap" and v is None)}

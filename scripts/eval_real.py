@@ -25,7 +25,12 @@ from keras_liver.inference import cascade_predict, predict_volume  # noqa: E402
 from keras_liver.models import CTCascade, load_model  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-COLUMNS = ("scan", "shape", "liver_dice", "liver_volume_error_pct", "tumour_voxels", "seconds")
+COLUMNS = ("scan", "shape", "liver_dice", "liver_volume_error_pct", "tumour_voxels", "false_liver_top", "seconds")
+
+
+def top_labels(by_label: dict, n: int = 4) -> str:
+    """The ``n`` labels with most false liver voxels, as ``label:voxels`` (0 is the label's background)."""
+    return " ".join(f"{k}:{v}" for k, v in list(by_label.items())[:n]) or "-"
 
 
 def segmenter(model):
@@ -46,7 +51,8 @@ def main(argv=None) -> int:
     if not rows:
         print(f"--real {args.real}: no real scan with a liver label found", file=sys.stderr)
         return 1
-    print(markdown_table([{k: r[k] for k in COLUMNS} for r in rows], list(COLUMNS)))
+    table = [{**r, "false_liver_top": top_labels(r["false_liver_by_label"])} for r in rows]
+    print(markdown_table([{k: r[k] for k in COLUMNS} for r in table], list(COLUMNS)))
     if args.out_dir:
         path = pathlib.Path(args.out_dir) / "real_scans.json"
         path.write_text(json.dumps({"model": args.model, "scans": rows}, indent=1) + "\n")

@@ -15,6 +15,12 @@ def real_data():
 
 
 @pytest.fixture
+def real_data_or_none():
+    """The folder of real scans, or ``None`` where it is absent (for checks that add to others)."""
+    return REAL if TOTALSEG.is_dir() else None
+
+
+@pytest.fixture
 def rng():
     """A seeded generator so failures reproduce."""
     return np.random.default_rng(1234)

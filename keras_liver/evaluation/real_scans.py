@@ -61,6 +61,23 @@ def find_real_scans(folder, modality: str | None = "CT") -> list[RealScan]:
             and (folder / s.image).exists() and (folder / s.label).exists()]
 
 
+def false_liver_by_label(truth, liver_truth, liver_pred) -> dict:
+    """Voxels predicted liver (or tumour) outside the true liver, counted by their label in ``truth``.
+
+    Args:
+        truth: The scan's label map (any integer labels).
+        liver_truth: Boolean mask of the true liver.
+        liver_pred: Boolean mask of the predicted liver and tumour.
+
+    Returns:
+        ``{str(label): voxels}`` for every label with at least one such voxel, largest first.
+    """
+    wrong = np.asarray(truth)[np.asarray(liver_pred) & ~np.asarray(liver_truth)]
+    values, counts = np.unique(wrong, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    return {str(int(values[i])): int(counts[i]) for i in order}
+
+
 def evaluate_real_scans(segment, folder, *, out_dir=None, modality: str | None = "CT") -> list[dict]:
     """Segment every real scan with a liver label and score the liver.
 
@@ -73,7 +90,10 @@ def evaluate_real_scans(segment, folder, *, out_dir=None, modality: str | None =
     Returns:
         One row per scan: ``scan``, ``shape``, ``spacing_mm``, ``liver_dice``,
         ``liver_ml_truth``, ``liver_ml_pred``, ``liver_volume_error_pct``, ``tumour_voxels``,
-        ``tumour_ml``, ``seconds`` and ``overlay`` (path or ``None``).
+        ``tumour_ml``, ``false_liver_by_label``, ``seconds`` and ``overlay`` (path or ``None``).
+        ``false_liver_by_label`` counts the voxels called liver or tumour outside the true
+        liver by the label the scan's own map gives them (``{"0": background, "2": ..., }``;
+        TotalSegmentator's organ ids), so an error can be traced to the organ it lies on.
     """
     from keras_liver.io import load_volume
 
@@ -99,6 +119,7 @@ def evaluate_real_scans(segment, folder, *, out_dir=None, modality: str | None =
                "liver_volume_error_pct": (round(100.0 * (float(liver_pred.sum()) / float(liver_truth.sum()) - 1), 1)
                                           if liver_truth.any() else None),
                "tumour_voxels": int((pred == 2).sum()), "tumour_ml": round(float((pred == 2).sum()) * ml, 2),
+               "false_liver_by_label": false_liver_by_label(truth.array, liver_truth, liver_pred),
                "seconds": round(seconds, 2), "overlay": None}
         if out_dir is not None:
             from keras_liver.plotting import overlay_figure

@@ -5,6 +5,7 @@ import pytest
 
 from keras_liver.errors import FileFormatError, MissingPathError
 from keras_liver.evaluation import REAL_SCANS, evaluate_real_scans, find_real_scans
+from keras_liver.evaluation.real_scans import false_liver_by_label
 from keras_liver.io import Volume, save_volume
 
 
@@ -44,6 +45,26 @@ def test_a_perfect_and_a_halved_liver_score_what_they_should(tmp_path):
     # 54 of 108 liver voxels kept, plus one tumour voxel outside it: Dice 2 * 54 / (108 + 55)
     assert row["liver_dice"] == pytest.approx(round(108 / 163, 4)) and row["tumour_voxels"] == 1
     assert row["liver_volume_error_pct"] == pytest.approx(100 * (55 / 108 - 1), abs=0.1)
+    assert row["false_liver_by_label"] == {"0": 1}  # the tumour voxel lies on background
+
+    def liver_and_kidney(image):  # the whole body above -50: liver and the kidney (label 2) called liver
+        seg = np.zeros(image.shape, np.uint8)
+        seg[1:4, 2:8, 3:9] = 1
+        seg[1:3, 9:11, 10:13] = 1
+        seg[4, 0, :3] = 2
+        return image.replace(seg)
+
+    (row,) = evaluate_real_scans(liver_and_kidney, root)
+    assert row["false_liver_by_label"] == {"2": 12, "0": 3} and row["liver_dice"] == pytest.approx(
+        round(2 * 108 / (108 + 123), 4))
+
+
+def test_false_liver_by_label_counts_only_voxels_outside_the_true_liver():
+    truth = np.array([[5, 5, 0, 2], [3, 2, 2, 0]])
+    liver_truth = truth == 5
+    pred = np.array([[1, 0, 1, 1], [0, 1, 1, 0]], bool)
+    assert false_liver_by_label(truth, liver_truth, pred) == {"2": 3, "0": 1}
+    assert false_liver_by_label(truth, liver_truth, liver_truth) == {}
 
 
 def test_a_missing_folder_and_a_label_off_the_grid_fail_clearly(tmp_path):

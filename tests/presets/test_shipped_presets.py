@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_liver import presets
-from keras_liver.models import DCEPipeline
+from keras_liver.models import CTCascade, DCEPipeline
 
 SHIPPED = presets.names()
 
@@ -47,8 +47,40 @@ def _check_dce_pipeline(model, figures, tmp_path):
     assert total >= 4 and right / total >= figures["class_accuracy"] - 0.35
 
 
+def _check_ct_cascade(model, figures, real_data):
+    from keras_liver.inference import cascade_predict
+    from keras_liver.phantoms import ct_case
+
+    # two held-out seeds of the card's recipe (mixed phases, variety), at a quarter of the clinical matrix and
+    # slice count: the same field of view at coarser voxels, which the plan resamples to its own spacing
+    liver, tumour_truth, tumour_pred, mass_hit, mass_total = [], 0, 0, 0, 0
+    for seed in (10000, 10001):
+        case = ct_case(seed, shape=(40, 192, 192), phase="mixed", variety=True)
+        labels = cascade_predict(model, case.image)
+        pred, truth = labels.array, case.label.array
+        assert labels.shape == case.image.shape and set(np.unique(pred)) <= {0, 1, 2}
+        liver.append(_dice(pred > 0, truth > 0))
+        tumour_truth += int((truth == 2).sum())
+        tumour_pred += int(((pred == 2) & (truth == 2)).sum())
+        if case.masses is not None:
+            mass_total += int((case.masses.array > 0).sum())
+            mass_hit += int(((case.masses.array > 0) & (pred > 0)).sum())
+    assert np.mean(liver) >= figures["liver_dice_per_case"] - 0.05, liver
+    assert tumour_truth == 0 or tumour_pred / tumour_truth >= 0.3  # most lesion voxels of two cases found
+    assert mass_total == 0 or mass_hit / mass_total <= max(0.1, 3 * figures.get("masses_called_liver_or_tumour", 0))
+    real = figures.get("real_liver_dice") or {}
+    if real_data is not None and "totalseg_ct_dicom" in real:  # the real 512 x 512 series, as on the card
+        from keras_liver.evaluation import REAL_SCANS
+        from keras_liver.io import load_volume
+
+        scan = next(s for s in REAL_SCANS if s.name == "totalseg_ct_dicom")
+        pred = cascade_predict(model, load_volume(real_data / scan.image)).array > 0
+        assert _dice(pred, load_volume(real_data / scan.label).array == scan.liver_label) >= \
+            real["totalseg_ct_dicom"] - 0.01
+
+
 @pytest.mark.parametrize("name", SHIPPED or [pytest.param(None, marks=pytest.mark.skip(reason="no preset shipped"))])
-def test_a_shipped_preset_does_what_its_card_says(name, tmp_path):
+def test_a_shipped_preset_does_what_its_card_says(name, tmp_path, request):
     preset = presets.resolve(name)
     info = preset.info
     assert info["name"] == name and "research and teaching" in (preset.folder / "README.md").read_text()
@@ -56,5 +88,8 @@ def test_a_shipped_preset_does_what_its_card_says(name, tmp_path):
     figures = info["figures"]
     if isinstance(model, DCEPipeline):
         _check_dce_pipeline(model, figures, tmp_path)
+    elif isinstance(model, CTCascade):
+        real = request.getfixturevalue("real_data_or_none")
+        _check_ct_cascade(model, figures, real)
     else:
         raise AssertionError(f"{name}: no held-out check for a {type(model).__name__} preset; add one here")
