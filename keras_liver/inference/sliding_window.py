@@ -51,6 +51,87 @@ def _blend(mean, weight_sum, weights, chunk, patch, pred) -> None:
         m += ratio * (p - m)
 
 
+def _flip_predict(predictor, flips):
+    """``batch -> float32 prediction``, the running mean over the flipped copies (exact when they agree)."""
+    def predict(batch):
+        pred = None
+        for n, axes in enumerate(flips, start=1):
+            out = np.asarray(predictor(np.flip(batch, axes) if axes else batch), np.float32)
+            out = np.flip(out, axes) if axes else out
+            if pred is None:  # the predictor's own buffer may be reused by its next call, while this one is blended;
+                pred = out if np.shares_memory(out, batch) else out.copy()  # the batch is never reused
+            else:
+                pred = pred + (out - pred) / np.float32(n)
+        return pred
+
+    return predict
+
+
+def slice_ratios(shape, patch, steps, weights) -> tuple[list, list]:
+    """In-plane window positions of a 2D window grid and each one's blending ratio ``w / W`` (`_blend`'s).
+
+    The running weighted mean of `_blend` multiplies a window's change by its weight over the
+    weights summed so far. On a grid of depth-1 windows the windows of different slices never
+    overlap, so these ratios are the same in every slice: computed once, they make blending
+    three array operations a window, and a batch of one position in several slices one step.
+
+    Returns:
+        ``(positions, ratios)``: ``(y, x)`` starts in blending order, and float32 ``(py, px, 1)`` maps.
+    """
+    positions = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(shape, patch, steps)]))
+    weight_sum = np.zeros(tuple(shape), np.float32)
+    ratios = []
+    for y, x in positions:
+        w_sum = weight_sum[y:y + patch[0], x:x + patch[1]]
+        w_sum += weights
+        ratios.append((weights / w_sum)[..., None])
+    return positions, ratios
+
+
+def _slab_windows(predict, volume, patch, steps, weights, size, progress):
+    """Depth-1 windows over ``(z, y, x, c)``: each batch is one in-plane position in ``size`` consecutive slices.
+
+    The next batch is cut while the last one is blended by a second thread; the result equals
+    window-by-window blending (`_blend`) exactly, as each voxel sees the same windows in the same order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    nz = volume.shape[0]
+    positions, ratios = slice_ratios(volume.shape[1:3], patch[1:], steps[1:], weights[0])
+    jobs = [(z, k) for z in range(0, nz, size) for k in range(len(positions))]
+    report = max(1, len(jobs) // 10)
+    py, px = patch[1:]
+
+    def cut(job):
+        z, k = job
+        y, x = positions[k]
+        return np.ascontiguousarray(volume[z:z + size, None, y:y + py, x:x + px])
+
+    def blend(job, pred):
+        z, k = job
+        y, x = positions[k]
+        m = mean[z:z + size, y:y + py, x:x + px]
+        m += ratios[k] * (pred[:, 0] - m)
+
+    mean = None
+    pending = None
+    with ThreadPoolExecutor(max_workers=1) as blender:
+        batch = cut(jobs[0])
+        for n, job in enumerate(jobs):
+            pred = predict(batch)
+            if mean is None:
+                mean = np.zeros(volume.shape[:3] + (pred.shape[-1],), np.float32)
+            if pending is not None:
+                pending.result()
+            pending = blender.submit(blend, job, pred)
+            if n + 1 < len(jobs):
+                batch = cut(jobs[n + 1])
+            if progress and n % report == 0:
+                logger.info("sliding window: %d / %d batches", n + 1, len(jobs))
+        pending.result()
+    return mean
+
+
 def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.5, batch_size: int = 4,
                            importance: str = "gaussian", flip_tta: bool = False, pad_value=None,
                            progress: bool = False) -> np.ndarray:
@@ -59,7 +140,9 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
     The windows' predictions are blended into a running weighted mean in float32
     (`_blend`) by a second thread while the predictor works on the next batch, and the
     next batch is cut while the previous one is blended: on a CPU the model, which
-    releases the GIL, and the blending overlap.
+    releases the GIL, and the blending overlap. Depth-1 windows over a volume (a 2D
+    model) are batched as one in-plane position in several slices, with the blending
+    ratios computed once for all slices (`slice_ratios`).
 
     Args:
         predictor: Callable mapping a batch ``(n, *patch_size, c)`` to
@@ -70,8 +153,8 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
         overlap: Fraction of a window shared with its neighbour (0 to < 1).
         batch_size: Windows per predictor call.
         importance: ``"gaussian"`` or ``"constant"`` blending weights.
-        flip_tta: Also predict every window flipped along each spatial axis
-            and average (mirroring test-time augmentation).
+        flip_tta: Also predict every window mirrored along each spatial axis longer than
+            one voxel, and average (mirroring test-time augmentation).
         pad_value: Value for padding a volume smaller than the patch
             (default: the volume minimum).
         progress: Log progress every 10 % of windows.
@@ -100,25 +183,24 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
         widths = [(0, p - s) for s, p in zip(spatial, padded_shape)] + [(0, 0)]
         volume = np.pad(volume, widths, constant_values=fill)
     steps = [max(1, int(round(p * (1 - overlap)))) for p in patch]
-    starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(padded_shape, patch, steps)]))
     if importance not in ("gaussian", "constant"):
         raise ConfigError(f"importance: 'gaussian' or 'constant', got {importance!r}")
     weights = (gaussian_importance(patch) if importance == "gaussian" else np.ones(patch)).astype(np.float32)
-    flips = [()] + ([(a,) for a in range(1, nd + 1)] if flip_tta else [])
+    flips = [()] + ([(a,) for a in range(1, nd + 1) if patch[a - 1] > 1] if flip_tta else [])
+    predict = _flip_predict(predictor, flips)
     size = int(batch_size)
+    if nd == 3 and patch[0] == 1:  # a 2D model over a volume: slabs of one window position
+        mean = _slab_windows(predict, volume, patch, steps, weights, size, progress)
+        return np.ascontiguousarray(mean[tuple(slice(0, s) for s in spatial)])
+    starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(padded_shape, patch, steps)]))
     report = max(1, len(starts) // (10 * size))
 
     def cut(b):
         chunk = starts[b:b + size]
-        return chunk, np.stack([volume[tuple(slice(s, s + p) for s, p in zip(st, patch))] for st in chunk])
-
-    def predict(batch):
-        pred = None
-        for n, axes in enumerate(flips, start=1):  # a running mean over the flips too (exact when they agree)
-            out = np.asarray(predictor(np.flip(batch, axes) if axes else batch), np.float32)
-            out = np.flip(out, axes) if axes else out
-            pred = out.copy() if pred is None else pred + (out - pred) / np.float32(n)
-        return pred
+        batch = np.empty((len(chunk),) + patch + volume.shape[-1:], volume.dtype)
+        for i, st in enumerate(chunk):
+            batch[i] = volume[tuple(slice(s, s + p) for s, p in zip(st, patch))]
+        return chunk, batch
 
     mean = weight_sum = None
     pending = None

@@ -97,3 +97,37 @@ def test_blending_matches_a_float64_weighted_mean(rng):
         total[region] += w * (win + win.mean())
         weight[region] += w
     np.testing.assert_allclose(out, total / weight, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, patch, batch", [((7, 29, 31), (1, 8, 8), 3), ((5, 6, 9), (1, 8, 4), 2)])
+def test_depth_one_windows_are_exact_and_equal_slice_by_slice_blending(rng, shape, patch, batch):
+    volume = rng.normal(size=shape).astype(np.float32)
+    same = sliding_window_predict(lambda b: b, volume, patch, overlap=0.5, batch_size=batch)
+    np.testing.assert_array_equal(same[..., 0], volume)
+    plus = sliding_window_predict(lambda b: b + 1, volume, patch, overlap=0.5, batch_size=batch, flip_tta=True)
+    np.testing.assert_array_equal(plus[..., 0], volume + 1)
+
+    def noisy(b):  # windows disagree: each window offset by its own mean
+        return b + b.mean(axis=tuple(range(1, b.ndim)), keepdims=True)
+
+    slab = sliding_window_predict(noisy, volume, patch, overlap=0.5, batch_size=batch, pad_value=0.0)
+    # the oracle: every slice alone through the general (2D) path, which blends window by window
+    for z in range(shape[0]):
+        alone = sliding_window_predict(noisy, volume[z], patch[1:], overlap=0.5, batch_size=1, pad_value=0.0)
+        np.testing.assert_array_equal(slab[z], alone)
+
+
+def test_depth_one_batches_hold_one_position_in_consecutive_slices_and_skip_flat_flips():
+    seen = []
+
+    def recording(batch):
+        seen.append((batch.shape, float(batch[0, 0, 0, 0, 0]), float(batch[-1, 0, 0, 0, 0])))
+        return batch
+
+    volume = np.arange(5, dtype=np.float32)[:, None, None] * 100 + np.zeros((5, 9, 9), np.float32)
+    sliding_window_predict(recording, volume, (1, 4, 4), overlap=0.5, batch_size=2)
+    assert len(seen) == 3 * 16  # slices 0-1, 2-3, 4: each at 4 x 4 in-plane positions
+    assert seen[0] == ((2, 1, 4, 4, 1), 0.0, 100.0) and seen[-1] == ((1, 1, 4, 4, 1), 400.0, 400.0)
+    seen.clear()
+    sliding_window_predict(recording, volume, (1, 4, 4), overlap=0.5, batch_size=5, flip_tta=True)
+    assert len(seen) == 16 * 3  # plain, mirrored in y, mirrored in x: never along the depth of one voxel
