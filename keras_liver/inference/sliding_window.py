@@ -35,20 +35,24 @@ def gaussian_importance(patch_size, sigma_scale: float = 0.125) -> np.ndarray:
     return np.maximum(out, 1e-3)
 
 
-def _blend(mean, weight_sum, weights, chunk, patch, pred) -> None:
+def _blend(mean, weight_sum, weights, chunk, patch, pred, scratch=None) -> None:
     """Fold one batch of window predictions into the running weighted mean, in place (float32).
 
     ``mean += (w / W) * (p - mean)`` after ``W += w``: a weighted mean that never divides a
     large sum, so windows that agree at a voxel leave exactly their value there (the
-    identity and ``x + 1`` oracles stay exact in float32).
+    identity and ``x + 1`` oracles stay exact in float32). ``scratch``, two float32 buffers
+    of the window's shape (``patch``, and ``patch + (k,)``), spares a window's temporaries.
     """
+    ratio, diff = scratch if scratch is not None else (np.empty(patch, np.float32), np.empty(pred.shape[1:], np.float32))
     for start, p in zip(chunk, pred):
         region = tuple(slice(s, s + q) for s, q in zip(start, patch))
         w_sum = weight_sum[region]
         w_sum += weights
-        ratio = (weights / w_sum)[..., None]
+        np.divide(weights, w_sum, out=ratio)
         m = mean[region]
-        m += ratio * (p - m)
+        np.subtract(p, m, out=diff)
+        diff *= ratio[..., None]
+        m += diff
 
 
 def _flip_predict(predictor, flips):
@@ -111,9 +115,12 @@ def _slab_windows(predict, volume, patch, steps, weights, size, progress):
         z, k = job
         y, x = positions[k]
         m = mean[z:z + size, y:y + py, x:x + px]
-        m += ratios[k] * (pred[:, 0] - m)
+        diff = scratch[:len(m)]
+        np.subtract(pred[:, 0], m, out=diff)
+        diff *= ratios[k]
+        m += diff
 
-    mean = None
+    mean = scratch = None
     pending = None
     with ThreadPoolExecutor(max_workers=1) as blender:
         batch = cut(jobs[0])
@@ -121,6 +128,7 @@ def _slab_windows(predict, volume, patch, steps, weights, size, progress):
             pred = predict(batch)
             if mean is None:
                 mean = np.zeros(volume.shape[:3] + (pred.shape[-1],), np.float32)
+                scratch = np.empty((size, py, px, pred.shape[-1]), np.float32)
             if pending is not None:
                 pending.result()
             pending = blender.submit(blend, job, pred)
@@ -202,7 +210,7 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
             batch[i] = volume[tuple(slice(s, s + p) for s, p in zip(st, patch))]
         return chunk, batch
 
-    mean = weight_sum = None
+    mean = weight_sum = scratch = None
     pending = None
     with ThreadPoolExecutor(max_workers=1) as blender:
         chunk, batch = cut(0)
@@ -211,9 +219,10 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
             if mean is None:
                 mean = np.zeros(padded_shape + (pred.shape[-1],), np.float32)
                 weight_sum = np.zeros(padded_shape, np.float32)
+                scratch = (np.empty(patch, np.float32), np.empty(pred.shape[1:], np.float32))
             if pending is not None:
                 pending.result()  # one batch blended at a time, in order
-            pending = blender.submit(_blend, mean, weight_sum, weights, chunk, patch, pred)
+            pending = blender.submit(_blend, mean, weight_sum, weights, chunk, patch, pred, scratch)
             if b + size < len(starts):
                 chunk, batch = cut(b + size)  # cut while the last batch is blended
             if progress and k % report == 0:
