@@ -74,10 +74,19 @@ def confusion_matrix_figure(matrix, class_names, path, title: str = "") -> pathl
     return save_figure(fig, path)
 
 
+def overlay_slice(truth, prediction) -> int:
+    """The slice an overlay shows: the most tumour (label 2) of the truth (else of the prediction), else the most label."""
+    for label in (truth, prediction):
+        if label is not None and np.any(label.array == 2):
+            return pick_slice(label.replace((label.array == 2).astype(np.uint8)), label.shape[0])
+    reference = truth if truth is not None else prediction
+    return pick_slice(reference, reference.shape[0])
+
+
 def overlay_figure(image, prediction, truth, path, title: str = "") -> pathlib.Path:
-    """Truth and prediction overlaid on the slice with the most truth label."""
+    """Truth and prediction overlaid on one slice (`overlay_slice`: the most tumour, else the most label)."""
     plt = _plt()
-    z = pick_slice(truth if truth is not None else prediction, image.shape[0])
+    z = overlay_slice(truth, prediction)
     panels = [("truth", truth), ("prediction", prediction)] if truth is not None else [("prediction", prediction)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
     for ax, (name, label) in zip(axes[0], panels):

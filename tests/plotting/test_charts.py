@@ -1,4 +1,5 @@
 import matplotlib.image
+import numpy as np
 
 from keras_liver.phantoms import ct_case
 from keras_liver.plotting import confusion_matrix_figure, overlay_figure, read_history, training_curves_figure
@@ -23,3 +24,18 @@ def test_confusion_and_overlay_figures(tmp_path):
     assert _not_blank(confusion_matrix_figure([[3, 1], [0, 4]], ["a", "b"], tmp_path / "cm.png"))
     case = ct_case(1, shape=(9, 48, 48))
     assert _not_blank(overlay_figure(case.image, case.label, case.label, tmp_path / "ov.png"))
+
+
+def test_the_overlay_shows_the_slice_with_most_tumour_else_most_label():
+    from keras_liver.io import Volume
+    from keras_liver.plotting.charts import overlay_slice
+
+    label = np.zeros((5, 6, 7), np.uint8)
+    label[1, :, :] = 1          # the most liver on slice 1
+    label[3, 2:4, 2:4] = 2      # the only tumour on slice 3
+    truth = Volume(label)
+    assert overlay_slice(truth, None) == 3
+    liver_only = Volume(np.where(label == 2, 1, label).astype(np.uint8))
+    assert overlay_slice(liver_only, None) == 1
+    assert overlay_slice(liver_only, truth) == 3   # no true tumour: the predicted one is shown
+    assert overlay_slice(None, liver_only) == 1
