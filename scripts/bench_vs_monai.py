@@ -2,7 +2,7 @@
 
     make bench-peers            # builds .venv-peers (MONAI + CPU torch, never a package dependency), then runs this
     python scripts/bench_vs_monai.py --peers .venv-peers/bin/python [--rounds 3] [--threads 2]
-        [--cascade runs/ct_cascade_v3/cascade.keras] [--out bench_peers.json]
+        [--cascade runs/ct_cascade_v3/cascade.keras] [--rows sw_identity,sw3d_identity] [--out bench_peers.json]
 
 Each round runs one worker process per side (this script with ``--worker ours`` in this
 interpreter, ``--worker monai`` in ``--peers``), alternating which side goes first; each worker
@@ -21,7 +21,7 @@ torch's). Rows:
 | ct_cascade | the CT cascade (``--cascade``) on a 100 x 512 x 512 phantom, whole volume | (no MONAI counterpart) |
 
 Prints a markdown table (seconds, ratio MONAI / keras-liver: above 1 means keras-liver is
-faster) and writes the JSON to ``--out``.
+faster) and writes the JSON to ``--out``. ``--rows`` times only those rows (each side the same).
 """
 
 import argparse
@@ -42,7 +42,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _ours(threads: int, cascade: str | None) -> dict:
+def _ours(threads: int, cascade: str | None, rows=ROWS) -> dict:
     import numpy as np
     import tensorflow as tf
 
@@ -55,23 +55,29 @@ def _ours(threads: int, cascade: str | None) -> dict:
     out = {}
     net2d = FusedUNet(input_shape=(None, None, 1), depth=4, filters=32)
     x2d = rng.normal(size=(4, 256, 256, 1)).astype(np.float32)
-    out["unet2d"] = _timed(lambda: net2d.predict_on_batch({"image": x2d}))
+    if "unet2d" in rows:
+        out["unet2d"] = _timed(lambda: net2d.predict_on_batch({"image": x2d}))
     net3d = FusedUNet(input_shape=(32, 96, 96, 1), depth=4, filters=16)
     x3d = rng.normal(size=(1, 32, 96, 96, 1)).astype(np.float32)
-    out["unet3d"] = _timed(lambda: net3d.predict_on_batch({"image": x3d}))
+    if "unet3d" in rows:
+        out["unet3d"] = _timed(lambda: net3d.predict_on_batch({"image": x3d}))
     big = rng.normal(size=(100, 512, 512)).astype(np.float32)
-    out["sw_identity"] = _timed(lambda: sliding_window_predict(lambda b: b, big, (1, 128, 128), overlap=0.5,
+    if "sw_identity" in rows:
+        out["sw_identity"] = _timed(lambda: sliding_window_predict(lambda b: b, big, (1, 128, 128), overlap=0.5,
                                                                batch_size=4))
     predict2d, _, _ = model_predictor(net2d)
     mid = rng.normal(size=(24, 256, 256)).astype(np.float32)
-    out["sw_unet2d"] = _timed(lambda: sliding_window_predict(predict2d, mid, (1, 128, 128), overlap=0.5, batch_size=4))
+    if "sw_unet2d" in rows:
+        out["sw_unet2d"] = _timed(lambda: sliding_window_predict(predict2d, mid, (1, 128, 128), overlap=0.5, batch_size=4))
     vol3d = rng.normal(size=(64, 256, 256)).astype(np.float32)
-    out["sw3d_identity"] = _timed(lambda: sliding_window_predict(lambda b: b, vol3d, (32, 96, 96), overlap=0.5,
+    if "sw3d_identity" in rows:
+        out["sw3d_identity"] = _timed(lambda: sliding_window_predict(lambda b: b, vol3d, (32, 96, 96), overlap=0.5,
                                                                  batch_size=1))
     predict3d, _, _ = model_predictor(net3d)
-    out["sw3d_unet3d"] = _timed(lambda: sliding_window_predict(predict3d, vol3d, (32, 96, 96), overlap=0.5,
+    if "sw3d_unet3d" in rows:
+        out["sw3d_unet3d"] = _timed(lambda: sliding_window_predict(predict3d, vol3d, (32, 96, 96), overlap=0.5,
                                                                batch_size=1))
-    if cascade:
+    if cascade and "ct_cascade" in rows:
         from keras_liver.inference import cascade_predict
         from keras_liver.models import load_model
         from keras_liver.phantoms import ct_case
@@ -82,7 +88,7 @@ def _ours(threads: int, cascade: str | None) -> dict:
     return out
 
 
-def _monai(threads: int) -> dict:
+def _monai(threads: int, rows=ROWS) -> dict:
     import torch
     from monai.inferers import sliding_window_inference
     from monai.networks.nets import BasicUNetPlusPlus
@@ -101,26 +107,32 @@ def _monai(threads: int) -> dict:
 
     with torch.inference_mode():
         x2d = torch.randn(4, 1, 256, 256)
-        out["unet2d"] = _timed(lambda: net2d(x2d))
+        if "unet2d" in rows:
+            out["unet2d"] = _timed(lambda: net2d(x2d))
         x3d = torch.randn(1, 1, 32, 96, 96)
-        out["unet3d"] = _timed(lambda: net3d(x3d))
+        if "unet3d" in rows:
+            out["unet3d"] = _timed(lambda: net3d(x3d))
         big = torch.randn(1, 1, 100, 512, 512)
-        out["sw_identity"] = _timed(lambda: sliding_window_inference(big, (1, 128, 128), 4, lambda b: b, overlap=0.5,
+        if "sw_identity" in rows:
+            out["sw_identity"] = _timed(lambda: sliding_window_inference(big, (1, 128, 128), 4, lambda b: b, overlap=0.5,
                                                                      mode="gaussian"))
         mid = torch.randn(1, 1, 24, 256, 256)
-        out["sw_unet2d"] = _timed(lambda: sliding_window_inference(mid, (1, 128, 128), 4, as_2d, overlap=0.5,
+        if "sw_unet2d" in rows:
+            out["sw_unet2d"] = _timed(lambda: sliding_window_inference(mid, (1, 128, 128), 4, as_2d, overlap=0.5,
                                                                    mode="gaussian"))
         vol3d = torch.randn(1, 1, 64, 256, 256)
-        out["sw3d_identity"] = _timed(lambda: sliding_window_inference(vol3d, (32, 96, 96), 1, lambda b: b,
+        if "sw3d_identity" in rows:
+            out["sw3d_identity"] = _timed(lambda: sliding_window_inference(vol3d, (32, 96, 96), 1, lambda b: b,
                                                                        overlap=0.5, mode="gaussian"))
-        out["sw3d_unet3d"] = _timed(lambda: sliding_window_inference(vol3d, (32, 96, 96), 1,
+        if "sw3d_unet3d" in rows:
+            out["sw3d_unet3d"] = _timed(lambda: sliding_window_inference(vol3d, (32, 96, 96), 1,
                                                                      lambda b: first(net3d(b)), overlap=0.5,
                                                                      mode="gaussian"))
     return out
 
 
 def _run_worker(python: str, side: str, args) -> dict:
-    command = [python, os.path.abspath(__file__), "--worker", side, "--threads", str(args.threads)]
+    command = [python, os.path.abspath(__file__), "--worker", side, "--threads", str(args.threads), "--rows", args.rows]
     if side == "ours" and args.cascade:
         command += ["--cascade", args.cascade]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -136,11 +148,16 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cascade", default=None, help="a CT cascade .keras for the whole-volume row")
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows to time (default: all)")
     parser.add_argument("--out", default=None)
     parser.add_argument("--worker", choices=("ours", "monai"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    rows = args.rows.split(",")
+    unknown = sorted(set(rows) - set(ROWS))
+    if unknown:
+        sys.exit(f"--rows: unknown {unknown}; choose from {list(ROWS)}")
     if args.worker:
-        result = _ours(args.threads, args.cascade) if args.worker == "ours" else _monai(args.threads)
+        result = _ours(args.threads, args.cascade, rows) if args.worker == "ours" else _monai(args.threads, rows)
         print(json.dumps(result))
         return 0
     if not os.path.exists(args.peers):
