@@ -60,14 +60,33 @@ def _held_out(model, data, preds, limit) -> dict:
                 stage[0].clear()
         print(f"case {case.case_id}: {volume.shape} in {seconds[-1]:.1f} s", file=sys.stderr)
     out = {"cases": len(seconds), "seconds_per_volume_mean": float(np.mean(seconds)),
-           "seconds_per_volume_max": float(np.max(seconds)), **_scores(evaluate_folder(preds, data))}
+           "seconds_per_volume_max": float(np.max(seconds)), **_scores(evaluate_folder(preds, data), data)}
     if cascade:
-        out["without_probability_floor"] = _scores(evaluate_folder(unfloored, data))
+        out["without_probability_floor"] = _scores(evaluate_folder(unfloored, data), data)
     return out
 
 
-def _scores(result) -> dict:
-    return {"liver_dice_per_case": result["liver_dice"]["mean_per_case"],
+def by_phase(result, data) -> dict:
+    """Liver and tumour Dice per case, averaged per contrast phase (a phantom folder's ``cases.json``)."""
+    path = pathlib.Path(data) / "cases.json"
+    phases = json.loads(path.read_text()) if path.is_file() else {}
+    groups = {}
+    for case, metrics in result["cases"].items():
+        phase = (phases.get(f"volume-{case}") or {}).get("phase")
+        if phase:
+            groups.setdefault(phase, []).append((metrics["liver"]["dice"], metrics["tumour"]["dice"]))
+    out = {}
+    for phase, rows in sorted(groups.items()):
+        tumour = [r[1] for r in rows if r[1] is not None]
+        out[phase] = {"cases": len(rows), "liver_dice_per_case": round(float(np.mean([r[0] for r in rows])), 4),
+                      "liver_dice_min": round(float(np.min([r[0] for r in rows])), 4),
+                      "tumour_dice_per_case": round(float(np.mean(tumour)), 4) if tumour else None}
+    return out
+
+
+def _scores(result, data=None) -> dict:
+    return {"by_phase": by_phase(result, data) if data is not None else {},
+            "liver_dice_per_case": result["liver_dice"]["mean_per_case"],
             "liver_dice_global": result["liver_dice"]["global"],
             "tumour_dice_per_case": result["tumour_dice"]["mean_per_case"],
             "tumour_dice_global": result["tumour_dice"]["global"],

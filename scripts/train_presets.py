@@ -39,7 +39,7 @@ RECIPES = {
         + (["--real", str(REAL)] if REAL.is_dir() else []),
         "keys": ("liver_dice_per_case", "tumour_dice_per_case", "tumour_dice_global", "recall_10mm",
                  "false_positive_lesions_per_case", "masses_called_liver_or_tumour", "real_liver_dice",
-                 "seconds_per_volume_mean"),
+                 "seconds_per_volume_mean", "by_phase"),
         "float16": True,
     },
     "dce_lesion": {
