@@ -10,10 +10,10 @@ from nbclient import NotebookClient
 NOTEBOOKS = pathlib.Path(__file__).parents[1] / "notebooks"
 
 TINY = {
-    "01_ct_tumour_segmentation.ipynb": 'N_CASES = 3\nSHAPE = (10, 48, 48)\nPATCH = (32, 32)\nDEPTH, FILTERS = 2, 4\n'
-                                       'EPOCHS, STEPS = 1, 3\nBATCH = 4',
-    "02_dce_4d_classification.ipynb": "N_CASES = 10\nSHAPE = (8, 32, 32)\nEPOCHS = 1",
-    "03_export_and_serve.ipynb": "SHAPE = (8, 48, 48)\nPATCH = (32, 32)\nEPOCHS, STEPS = 1, 2",
+    "01_ct_tumour_segmentation.ipynb": "SHAPE = (16, 128, 128)\nFINETUNE_CASES, FINETUNE_SHAPE = 3, (8, 96, 96)\n"
+                                       "EPOCHS, STEPS, BATCH = 1, 2, 2",
+    "02_dce_4d_classification.ipynb": "SERIES_SHAPE = (12, 48, 48)\nN_CASES = 10\nSHAPE = (8, 32, 32)\nEPOCHS = 1",
+    "03_export_and_serve.ipynb": "CT_SHAPE = (12, 96, 96)\nDCE_SHAPE = (10, 40, 40)",
 }
 
 
@@ -52,12 +52,13 @@ def _run(name: str, out_dir: pathlib.Path) -> dict:
 def test_ct_segmentation_notebook(tmp_path):
     results = _run("01_ct_tumour_segmentation.ipynb", tmp_path)
     assert results["mask_shape"] == results["image_shape"]
-    assert 0.0 <= results["liver_dice"] <= 1.0
-    assert results["noise_reduced"] is True
+    assert results["liver_dice"] > 0.8  # the preset on a small held-out phantom: it finds the liver
+    assert results["noise_reduced"] is True and results["finetune_epochs"] == 1
 
 
 def test_dce_classification_notebook(tmp_path):
     results = _run("02_dce_4d_classification.ipynb", tmp_path)
+    assert results["true_lesions"] >= 1 and set(results["preset_lesions"]) <= set(results["class_names"])
     assert len(results["methods"]) == 4 and results["test_cases"] >= 1
     assert all(0.0 <= a <= 1.0 for a in results["accuracy"].values())
 
@@ -66,7 +67,7 @@ def test_export_and_serve_notebook(tmp_path):
     results = _run("03_export_and_serve.ipynb", tmp_path)
     assert results["served_equals_local"] is True
     assert results["versions_after_rollout"][-1] == 2
-    assert results["dce_class"] in ("hcc", "metastasis", "haemangioma", "cyst", "fnh")
+    assert set(results["dce_classes"]) <= {"hcc", "metastasis", "haemangioma", "cyst", "fnh"}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

