@@ -36,7 +36,7 @@ VARIANTS = ("all", *OFF, "none", *MORE)
 
 
 def variant_augment(base: dict, name: str) -> dict:
-    """The ``augment_args`` of one variant: the base's, with that variant's parts switched off."""
+    """The ``augment_args`` of one variant: the base's, its parts switched off (`OFF`) or added (`MORE`)."""
     args = dict(base)
     if name in OFF:
         parts = [OFF[name]]

@@ -36,11 +36,6 @@ HELD_OUT = 10000
 log = logging.getLogger("demo")
 
 
-def _dice(a, b):
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else round(2.0 * float((a & b).sum()) / total, 4)
-
-
 def _cli(*argv) -> None:
     """Run one ``keras-liver`` command in this process (the line is shown first); stop on failure."""
     from keras_liver.cli.main import main as cli
@@ -268,8 +263,7 @@ def main(argv=None) -> int:
         log.info("\n%s  (%.0f s)\n", _table(results[title]["rows"]), time.time() - t0)
     title = "[5/6] serving: both presets exported, served over gRPC, queried"
     log.info("%s", title)
-    ct, dce = results[steps[0][0]], results[steps[1][0]]
-    results[title] = serve_step(out, 0, dce["local"])
+    results[title] = serve_step(out, 0, results[steps[1][0]]["local"])
     log.info("\n%s", _table(results[title]["rows"]))
     summary = {k: v for r in results.values() for k, v in r["summary"].items()}
     summary["minutes"] = round((time.time() - started) / 60, 1)

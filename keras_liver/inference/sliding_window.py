@@ -35,7 +35,7 @@ def gaussian_importance(patch_size, sigma_scale: float = 0.125) -> np.ndarray:
     return np.maximum(out, 1e-3)
 
 
-def _blend(mean, weight_sum, weights, chunk, patch, pred, scratch=None) -> None:
+def _blend(mean, weight_sum, weights, chunk, patch, pred, scratch) -> None:
     """Fold one batch of window predictions into the running weighted mean, in place (float32).
 
     ``mean += (w / W) * (p - mean)`` after ``W += w``: a weighted mean that never divides a
@@ -43,7 +43,7 @@ def _blend(mean, weight_sum, weights, chunk, patch, pred, scratch=None) -> None:
     identity and ``x + 1`` oracles stay exact in float32). ``scratch``, two float32 buffers
     of the window's shape (``patch``, and ``patch + (k,)``), spares a window's temporaries.
     """
-    ratio, diff = scratch if scratch is not None else (np.empty(patch, np.float32), np.empty(pred.shape[1:], np.float32))
+    ratio, diff = scratch
     for start, p in zip(chunk, pred):
         region = tuple(slice(s, s + q) for s, q in zip(start, patch))
         w_sum = weight_sum[region]

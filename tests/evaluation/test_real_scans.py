@@ -47,7 +47,7 @@ def test_a_perfect_and_a_halved_liver_score_what_they_should(tmp_path):
     assert row["liver_volume_error_pct"] == pytest.approx(100 * (55 / 108 - 1), abs=0.1)
     assert row["false_liver_by_label"] == {"0": 1}  # the tumour voxel lies on background
 
-    def liver_and_kidney(image):  # the whole body above -50: liver and the kidney (label 2) called liver
+    def liver_and_kidney(image):  # the liver and the kidney (label 2) called liver, 3 tumour voxels on background
         seg = np.zeros(image.shape, np.uint8)
         seg[1:4, 2:8, 3:9] = 1
         seg[1:3, 9:11, 10:13] = 1
