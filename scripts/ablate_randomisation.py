@@ -10,7 +10,9 @@ variant of its ``augment_args``, every variant for the same wall time (``time_bu
 in-plane and through-plane resolution, ``no_texture_bias``: noise grain and bias field,
 ``no_intensity``: scale, shift, gamma and noise level), ``none`` (geometry only), and parts added
 to the config (``more_noise``: added noise up to 35 HU, half the patches, for thin-slice scans whose
-liver noise is 30-40 HU, beyond the phantoms' 8-25 HU). Each model is
+liver noise is 30-40 HU, beyond the phantoms' 8-25 HU). ``NAME@SEED`` trains a variant again with
+another seed (patch order, augmentation draws and initial weights), its run in ``NAME@SEED``: the
+spread between seeds is what a difference between variants must exceed. Each model is
 scored on every real scan with a liver label (`evaluate_real_scans`, no ``--spacing``: its plan
 decides) and on held-out variety phantoms (``--data``: liver Dice and the share of extra-hepatic
 mass voxels called liver, `scripts/eval_ct.py`). Prints one JSON row per variant and writes
@@ -49,6 +51,16 @@ def variant_augment(base: dict, name: str) -> dict:
     return {k: v for k, v in args.items() if not (k == "tissue_remap" and v is None)}
 
 
+def parse_variant(name: str):
+    """``"more_noise@1"`` -> ``("more_noise", 1)``; ``"all"`` -> ``("all", None)``; exits on an unknown name."""
+    variant, _, seed = name.partition("@")
+    if variant not in VARIANTS:
+        sys.exit(f"--variants: unknown variant {variant!r}; choose from {list(VARIANTS)}")
+    if seed and not seed.isdigit():
+        sys.exit(f"--variants: {name!r}: the seed after '@' must be a whole number")
+    return variant, (int(seed) if seed else None)
+
+
 def _call(argv, log):
     with open(log, "w") as fh:
         code = subprocess.call([str(a) for a in argv], stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -73,11 +85,12 @@ def main(argv=None):
     rows = json.loads(table.read_text()) if table.is_file() else {}
     cli = pathlib.Path(sys.executable).with_name("keras-liver")
     for name in args.variants.split(","):
-        if name not in VARIANTS:
-            sys.exit(f"--variants: unknown variant {name!r}; choose from {list(VARIANTS)}")
+        variant, seed = parse_variant(name)
         run_dir = out / name
         config = {**base, "out_dir": str(run_dir), "time_budget_s": args.budget_s,
-                  "augment_args": variant_augment(base.get("augment_args") or {}, name)}
+                  "augment_args": variant_augment(base.get("augment_args") or {}, variant)}
+        if seed is not None:
+            config["seed"] = seed
         config_path = out / f"{name}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Run a CT model or cascade on every real scan with a liver label, as a new user would (no --spacing).
 
     python scripts/eval_real.py --model runs/ct_cascade_v3/cascade.keras [--real ../shared/data/real]
-        [--out-dir real_out] [--modality CT|MR|all]
+        [--out-dir real_out] [--modality CT|MR|all] [--liver-gate-mm MM|none]
 
 The scans are `keras_liver.evaluation.REAL_SCANS` found under ``--real`` (the TotalSegmentator
 CT as NIfTI and as a DICOM series, the dcmqi slices with their NRRD mask; the MR with
@@ -33,9 +33,21 @@ def top_labels(by_label: dict, n: int = 4) -> str:
     return " ".join(f"{k}:{v}" for k, v in list(by_label.items())[:n]) or "-"
 
 
-def segmenter(model):
-    """``Volume -> label Volume`` for a CT model or cascade, its plan deciding."""
-    return (lambda v: cascade_predict(model, v)) if isinstance(model, CTCascade) else (lambda v: predict_volume(model, v))
+def segmenter(model, **cascade_options):
+    """``Volume -> label Volume`` for a CT model or cascade (with `run_cascade` options), its plan deciding."""
+    if isinstance(model, CTCascade):
+        return lambda v: cascade_predict(model, v, **cascade_options)
+    return lambda v: predict_volume(model, v)
+
+
+def gate(text: str):
+    """``--liver-gate-mm``: a distance in mm, or ``none`` (stage 2's liver kept wherever it is)."""
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a distance in mm or 'none', got {text!r}") from None
 
 
 def main(argv=None) -> int:
@@ -44,9 +56,13 @@ def main(argv=None) -> int:
     parser.add_argument("--real", default=str(ROOT.parent / "shared" / "data" / "real"))
     parser.add_argument("--out-dir", default=None, help="folder for real_scans.json and the overlays")
     parser.add_argument("--modality", default="CT", choices=("CT", "MR", "all"))
+    parser.add_argument("--liver-gate-mm", type=gate, default=argparse.SUPPRESS,
+                        help="a cascade's stage-2 labels further than this from stage 1's liver become background "
+                             "(default: run_cascade's, 3 mm; 'none': no gate)")
     args = parser.parse_args(argv)
     model = load_model(args.model, compile=False)
-    rows = evaluate_real_scans(segmenter(model), args.real, out_dir=args.out_dir,
+    options = {"liver_gate_mm": args.liver_gate_mm} if hasattr(args, "liver_gate_mm") else {}
+    rows = evaluate_real_scans(segmenter(model, **options), args.real, out_dir=args.out_dir,
                                modality=None if args.modality == "all" else args.modality)
     if not rows:
         print(f"--real {args.real}: no real scan with a liver label found", file=sys.stderr)

@@ -240,7 +240,8 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None, variety
         lumen = (lv_s < 0.86) & (region == Tissue.STOMACH_WALL)
         yy = np.broadcast_to(grid.y[sl_s[1]][None, :, None], lumen.shape)
         gas_line = -0.30 * b - rng.uniform(0.1, 0.5) * 0.24 * b
-        region[lumen] = np.where(yy[lumen] < gas_line, Tissue.GAS, Tissue.FLUID)
+        below = Tissue.BOWEL_CONTENT if variety is not None and variety.stomach_food else Tissue.FLUID
+        region[lumen] = np.where(yy[lumen] < gas_line, Tissue.GAS, below)
     for _ in range(rng.integers(6, 13)):
         centre = (rng.uniform(-0.6, 0.6) * a, rng.uniform(-0.6, 0.2) * b, rng.uniform(-130, -20))
         r = rng.uniform(12, 24)

@@ -227,8 +227,10 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
     clean += texture_lut[anatomy.tissue] * anatomy.texture
     # with a fatty liver, lesions (and masses, which look like them) keep at least 15 HU of contrast to it
     min_contrast = 15.0 if variety is not None and variety.liver_state == "fatty" else None
+    hilar_rng = np.random.default_rng(variety.extra_seed + 1) if variety is not None else None
     for mass in anatomy.masses:  # liver-tumour-like attenuation, but outside the liver (label background)
-        mass["hu"] = round(_tumour_hu(variety_rng, mass["kind"], hu[Tissue.LIVER], phase, min_contrast), 1)
+        mass_rng = hilar_rng if mass["site"] == "hilar" else variety_rng
+        mass["hu"] = round(_tumour_hu(mass_rng, mass["kind"], hu[Tissue.LIVER], phase, min_contrast), 1)
         inside = anatomy.mass_id == mass["id"]
         clean[inside] = mass["hu"] + 6.0 * anatomy.texture[inside]
 

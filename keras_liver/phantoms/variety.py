@@ -16,6 +16,8 @@ more than one hospital's. A `Variety` is what a case varies beyond the base phan
 | ascites | 25 % (35 % with cirrhosis), 5..25 mm of fluid at the cavity's rim | |
 | splenomegaly | 15 % (40 % with cirrhosis), spleen 1.3..1.8 times | |
 | masses outside the liver | 0..3 of: renal, adrenal, pancreatic, para-aortic lymph node, bowel wall; 10..60 mm; label background | what a liver model must not call liver |
+| masses at the liver hilum | 0..2 (none 50 %), lymph-node-like, 12..35 mm, pressed against the liver at the porta hepatis; label background | the held-out masses a liver model absorbed lay against the liver |
+| stomach content | fluid below the gas 60 %, food (bowel-content HU, 10..40) 40 % | a full stomach beside an unenhanced liver is close to it in HU |
 | kidney cysts | 0..2, 8..30 mm, fluid | |
 | metal | 12 %: a spinal implant, a surgical clip, or a hip prosthesis edge | streaks and beam hardening on CT |
 
@@ -51,6 +53,10 @@ class Variety:
         masses: ``((site, kind, diameter_mm), ...)`` outside the liver.
         kidney_cysts: ``((side, diameter_mm), ...)``.
         metal: ``None``, ``"spine"``, ``"clip"`` or ``"hip"``.
+        hilar_masses: ``((kind, diameter_mm), ...)`` against the liver at its hilum (site ``"hilar"``).
+        stomach_food: The stomach holds food (bowel-content HU) instead of water below its gas.
+        extra_seed: Seed of the generator that paints the hilar masses and draws their HU, so that
+            adding them leaves every other draw of a case as it was.
     """
 
     body_half_mm: tuple = (150.0, 110.0)
@@ -65,6 +71,9 @@ class Variety:
     masses: tuple = ()
     kidney_cysts: tuple = ()
     metal: str | None = None
+    hilar_masses: tuple = ()
+    stomach_food: bool = False
+    extra_seed: int = 0
 
     @classmethod
     def draw(cls, rng) -> "Variety":
@@ -77,7 +86,7 @@ class Variety:
                        for _ in range(int(rng.choice(4, p=[0.3, 0.35, 0.2, 0.15]))))
         cysts = tuple((int(rng.choice([-1, 1])), float(rng.uniform(8, 30)))
                       for _ in range(int(rng.choice(3, p=[0.6, 0.3, 0.1]))))
-        return cls(
+        base = cls(
             body_half_mm=(float(rng.uniform(120, 200)), float(rng.uniform(85, 150))),
             fat_mm=float(np.exp(rng.uniform(np.log(5), np.log(60)))),
             offset_mm=(float(rng.uniform(-40, 40)), float(rng.uniform(-30, 30))),
@@ -91,10 +100,16 @@ class Variety:
             kidney_cysts=cysts,
             metal=str(rng.choice(["spine", "clip", "hip"])) if rng.random() < 0.12 else None,
         )
+        # drawn after everything above, so that a seed keeps the rest of its variety
+        hilar = tuple((str(rng.choice(MASS_KINDS, p=[0.6, 0.25, 0.15])), float(np.exp(rng.uniform(np.log(12), np.log(35)))))
+                      for _ in range(int(rng.choice(3, p=[0.5, 0.35, 0.15]))))
+        return dataclasses.replace(base, hilar_masses=hilar, stomach_food=bool(rng.random() < 0.4),
+                                   extra_seed=int(rng.integers(2**31)))
 
     def info(self) -> dict:
         """JSON-friendly description."""
         out = dataclasses.asdict(self)
         out["masses"] = [{"site": s, "kind": k, "diameter_mm": round(d, 1)} for s, k, d in self.masses]
+        out["hilar_masses"] = [{"kind": k, "diameter_mm": round(d, 1)} for k, d in self.hilar_masses]
         out["kidney_cysts"] = [{"side": int(s), "diameter_mm": round(d, 1)} for s, d in self.kidney_cysts]
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}

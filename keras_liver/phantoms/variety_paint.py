@@ -5,6 +5,7 @@ background in the label, however liver-like it looks.
 """
 
 import numpy as np
+from scipy import ndimage
 
 from keras_liver.phantoms.anatomy import Tissue, _paint
 from keras_liver.phantoms.grid import capsule_distance, ellipsoid_level, random_rotation, smooth_noise
@@ -36,22 +37,57 @@ def _paint_masses(rng, grid, tissue, variety, ctx):
     for k, (site, kind, diameter) in enumerate(variety.masses, start=1):
         if site == "lymph_node":
             diameter = min(diameter, 35.0)
-        centre = _mass_centre(rng, site, ctx)
-        radii = diameter / 2 * rng.uniform(0.8, 1.2, 3)
-        sl, coords = grid.window(centre, radii * 1.4 + max(grid.spacing))
-        if sl is None:
-            continue
-        box = tuple(s.stop - s.start for s in sl)
-        level = np.broadcast_to(ellipsoid_level(coords, radii, random_rotation(rng, 40)), box)
-        level = level + 0.12 * smooth_noise(rng, box, cells=3)
-        inside = (level < 1) & ctx["cavity"][sl] & ~np.isin(tissue[sl], ctx["protect"] + (Tissue.MASS,))
-        if not inside.any():
-            continue
-        _paint(tissue, sl, inside, Tissue.MASS)
-        mass_id[sl][inside] = k
-        placed.append({"id": k, "site": site, "kind": kind, "diameter_mm": round(float(diameter), 1),
-                       "centre_mm": [round(float(c), 1) for c in centre], "voxels": int(inside.sum())})
+        _paint_mass(rng, grid, tissue, ctx, mass_id, placed, k, site, kind, diameter, _mass_centre(rng, site, ctx))
     return mass_id, placed
+
+
+def _paint_hilar_masses(rng, grid, tissue, variety, ctx, mass_id, placed):
+    """Masses pressed against the liver near its hilum (ids after the other masses').
+
+    Each is centred just outside a liver edge voxel within 45 mm of the porta hepatis, so the
+    protected liver flattens its inner face: a liver-like mass with no gap to the liver.
+    """
+    a, b = ctx["a"], ctx["b"]
+    hilum = np.array([-0.20 * a, 0.05 * b, -15.0])  # where `build_anatomy` starts the portal tree
+    sl, _ = grid.window(hilum, (60.0, 60.0, 50.0))
+    if sl is None:
+        return
+    liver = tissue[sl] == Tissue.LIVER
+    edge = ndimage.binary_dilation(liver) & ~liver & ctx["cavity"][sl] & ~np.isin(tissue[sl], ctx["protect"])
+    idx = np.argwhere(edge)
+    if not len(idx):
+        return
+    offset = np.array([s.start for s in sl])
+    points = np.stack([grid.x[idx[:, 2] + offset[2]], grid.y[idx[:, 1] + offset[1]], grid.z[idx[:, 0] + offset[0]]], 1)
+    near = np.linalg.norm(points - hilum, axis=1) < 45.0
+    points = points[near] if near.any() else points
+    inward = np.argwhere(liver).mean(0) + offset
+    liver_mid = np.array([np.interp(inward[2], np.arange(grid.shape[2]), grid.x),
+                          np.interp(inward[1], np.arange(grid.shape[1]), grid.y),
+                          np.interp(inward[0], np.arange(grid.shape[0]), grid.z)])
+    for k, (kind, diameter) in enumerate(variety.hilar_masses, start=len(variety.masses) + 1):
+        point = points[rng.integers(len(points))]
+        away = point - liver_mid
+        away /= max(np.linalg.norm(away), 1e-6)
+        _paint_mass(rng, grid, tissue, ctx, mass_id, placed, k, "hilar", kind, diameter, point + 0.35 * diameter * away)
+
+
+def _paint_mass(rng, grid, tissue, ctx, mass_id, placed, k, site, kind, diameter, centre):
+    """Paint one mass (never over the liver, its vessels, the spine or another mass) and describe it."""
+    radii = diameter / 2 * rng.uniform(0.8, 1.2, 3)
+    sl, coords = grid.window(centre, radii * 1.4 + max(grid.spacing))
+    if sl is None:
+        return
+    box = tuple(s.stop - s.start for s in sl)
+    level = np.broadcast_to(ellipsoid_level(coords, radii, random_rotation(rng, 40)), box)
+    level = level + 0.12 * smooth_noise(rng, box, cells=3)
+    inside = (level < 1) & ctx["cavity"][sl] & ~np.isin(tissue[sl], ctx["protect"] + (Tissue.MASS,))
+    if not inside.any():
+        return
+    _paint(tissue, sl, inside, Tissue.MASS)
+    mass_id[sl][inside] = k
+    placed.append({"id": k, "site": site, "kind": kind, "diameter_mm": round(float(diameter), 1),
+                   "centre_mm": [round(float(c), 1) for c in centre], "voxels": int(inside.sum())})
 
 
 def _paint_kidney_cysts(rng, grid, tissue, variety, ctx):
@@ -129,7 +165,7 @@ def _paint_metal(rng, grid, tissue, variety, ctx):
 
 
 def paint_variety(rng, grid, tissue, variety, ctx):
-    """Paint masses, kidney cysts, arms, the table, ascites and metal into ``tissue`` in place.
+    """Paint masses, kidney cysts, arms, the table, ascites, metal and hilar masses into ``tissue`` in place.
 
     Args:
         rng: The variety's own generator.
@@ -147,4 +183,6 @@ def paint_variety(rng, grid, tissue, variety, ctx):
     _paint_ascites(tissue, variety, ctx)
     _paint_arms_and_table(rng, grid, tissue, variety, ctx)
     _paint_metal(rng, grid, tissue, variety, ctx)
+    if variety.hilar_masses:  # their own generator: the draws above stay those of a case without them
+        _paint_hilar_masses(np.random.default_rng(variety.extra_seed), grid, tissue, variety, ctx, mass_id, masses)
     return mass_id, masses

@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+from scipy import ndimage
 
 from keras_liver.cli.main import main
 from keras_liver.io import find_lits_cases, load_volume
@@ -97,3 +98,30 @@ def test_the_cli_writes_masses_beside_each_case(tmp_path, capsys):
         assert not seg[load_volume(path).array > 0].any()
     assert main(["phantoms", "dce", "--cases", "1", "--variety", "--out", str(tmp_path / "d")]) != 0
     assert "--variety: for CT phantoms only" in capsys.readouterr().err
+
+
+def test_hilar_masses_press_against_the_liver_and_stay_background():
+    hilar = dataclasses.replace(BASE, hilar_masses=(("hypodense", 20.0), ("hyperdense", 15.0)), extra_seed=7)
+    case = ct_case(2, (40, 128, 128), variety=hilar, spacing=(2.5, 2.5, 2.5))
+    liver = case.label.array > 0
+    placed = [m for m in case.info["masses"] if m["site"] == "hilar"]
+    assert placed and [m["id"] for m in placed] == list(range(1, len(placed) + 1))
+    for mass in placed:
+        inside = case.masses.array == mass["id"]
+        assert inside.sum() == mass["voxels"] > 0 and not liver[inside].any()
+        # no gap: a voxel of the mass is face-adjacent to the liver
+        assert (inside & ndimage.binary_dilation(liver)).any()
+    # the same case without them: every other voxel as it was
+    plain = ct_case(2, (40, 128, 128), variety=dataclasses.replace(hilar, hilar_masses=()), spacing=(2.5, 2.5, 2.5))
+    outside = case.masses.array == 0
+    assert np.array_equal(case.label.array, plain.label.array)
+    assert np.abs(case.clean.array[outside] - plain.clean.array[outside]).max() < 1e-3
+
+
+def test_a_stomach_with_food_holds_bowel_content_below_its_gas():
+    fluid = ct_case(4, SHAPE, variety=BASE)
+    food = ct_case(4, SHAPE, variety=dataclasses.replace(BASE, stomach_food=True))
+    gained = (food.tissue.array == Tissue.BOWEL_CONTENT) & (fluid.tissue.array == Tissue.FLUID)
+    assert gained.sum() > 50
+    assert np.array_equal(food.tissue.array[~gained], fluid.tissue.array[~gained])
+    assert Variety.draw(np.random.default_rng([4, 18])).info()["stomach_food"] in (True, False)
