@@ -35,24 +35,34 @@ def gaussian_importance(patch_size, sigma_scale: float = 0.125) -> np.ndarray:
     return np.maximum(out, 1e-3)
 
 
-def _blend(mean, weight_sum, weights, chunk, patch, pred, scratch) -> None:
+def _blend(mean, weight_sum, weights, chunk, patch, pred, scratch, bounds=None) -> None:
     """Fold one batch of window predictions into the running weighted mean, in place (float32).
 
     ``mean += (w / W) * (p - mean)`` after ``W += w``: a weighted mean that never divides a
     large sum, so windows that agree at a voxel leave exactly their value there (the
     identity and ``x + 1`` oracles stay exact in float32). ``scratch``, two float32 buffers
     of the window's shape (``patch``, and ``patch + (k,)``), spares a window's temporaries.
+    ``bounds = (axis, lo, hi)`` blends only the part of each window with ``lo <= index < hi``
+    along ``axis``: two threads given disjoint bounds (and scratch each) blend one batch
+    together with the same result, as every voxel still sees its windows in the same order.
     """
     ratio, diff = scratch
+    axis, lo, hi = bounds if bounds is not None else (0, 0, mean.shape[0])
     for start, p in zip(chunk, pred):
-        region = tuple(slice(s, s + q) for s, q in zip(start, patch))
+        a, b = max(lo, start[axis]) - start[axis], min(hi, start[axis] + patch[axis]) - start[axis]
+        if a >= b:
+            continue
+        part = tuple(slice(a, b) if i == axis else slice(None) for i in range(len(patch)))
+        region = tuple(slice(s + q.start, s + q.stop) if i == axis else slice(s, s + n)
+                       for i, (s, n, q) in enumerate(zip(start, patch, part)))
+        w, r, d = weights[part], ratio[part], diff[part]
         w_sum = weight_sum[region]
-        w_sum += weights
-        np.divide(weights, w_sum, out=ratio)
+        w_sum += w
+        np.divide(w, w_sum, out=r)
         m = mean[region]
-        np.subtract(p, m, out=diff)
-        diff *= ratio[..., None]
-        m += diff
+        np.subtract(p[part], m, out=d)
+        d *= r[..., None]
+        m += d
 
 
 def _flip_predict(predictor, flips):
@@ -95,8 +105,9 @@ def slice_ratios(shape, patch, steps, weights) -> tuple[list, list]:
 def _slab_windows(predict, volume, patch, steps, weights, size, progress):
     """Depth-1 windows over ``(z, y, x, c)``: each batch is one in-plane position in ``size`` consecutive slices.
 
-    The next batch is cut while the last one is blended by a second thread; the result equals
-    window-by-window blending (`_blend`) exactly, as each voxel sees the same windows in the same order.
+    The next batch is cut while the last one is blended by two more threads (each on half of the
+    batch's slices); the result equals window-by-window blending (`_blend`) exactly, as each voxel
+    sees the same windows in the same order.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -105,38 +116,44 @@ def _slab_windows(predict, volume, patch, steps, weights, size, progress):
     jobs = [(z, k) for z in range(0, nz, size) for k in range(len(positions))]
     report = max(1, len(jobs) // 10)
     py, px = patch[1:]
+    halves = [(0, (size + 1) // 2), ((size + 1) // 2, size)] if size > 1 else [(0, 1)]
 
     def cut(job):
         z, k = job
         y, x = positions[k]
         return np.ascontiguousarray(volume[z:z + size, None, y:y + py, x:x + px])
 
-    def blend(job, pred):
+    def blend(job, pred, half, buffer):
         z, k = job
         y, x = positions[k]
-        m = mean[z:z + size, y:y + py, x:x + px]
-        diff = scratch[:len(m)]
-        np.subtract(pred[:, 0], m, out=diff)
+        lo, hi = half
+        hi = min(hi, len(pred))
+        if lo >= hi:
+            return
+        m = mean[z + lo:z + hi, y:y + py, x:x + px]
+        diff = buffer[:len(m)]
+        np.subtract(pred[lo:lo + len(m), 0], m, out=diff)
         diff *= ratios[k]
         m += diff
 
     mean = scratch = None
-    pending = None
-    with ThreadPoolExecutor(max_workers=1) as blender:
+    pending = []
+    with ThreadPoolExecutor(max_workers=len(halves)) as blender:
         batch = cut(jobs[0])
         for n, job in enumerate(jobs):
             pred = predict(batch)
             if mean is None:
                 mean = np.zeros(volume.shape[:3] + (pred.shape[-1],), np.float32)
-                scratch = np.empty((size, py, px, pred.shape[-1]), np.float32)
-            if pending is not None:
-                pending.result()
-            pending = blender.submit(blend, job, pred)
+                scratch = [np.empty((hi - lo, py, px, pred.shape[-1]), np.float32) for lo, hi in halves]
+            for done in pending:
+                done.result()
+            pending = [blender.submit(blend, job, pred, half, buffer) for half, buffer in zip(halves, scratch)]
             if n + 1 < len(jobs):
                 batch = cut(jobs[n + 1])
             if progress and n % report == 0:
                 logger.info("sliding window: %d / %d batches", n + 1, len(jobs))
-        pending.result()
+        for done in pending:
+            done.result()
     return mean
 
 
@@ -146,7 +163,8 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
     """Predict a whole volume window by window and blend the overlaps.
 
     The windows' predictions are blended into a running weighted mean in float32
-    (`_blend`) by a second thread while the predictor works on the next batch, and the
+    (`_blend`) by two more threads, each on its own half of the volume (so each voxel
+    still sees its windows in order), while the predictor works on the next batch, and the
     next batch is cut while the previous one is blended: on a CPU the model, which
     releases the GIL, and the blending overlap. Depth-1 windows over a volume (a 2D
     model) are batched as one in-plane position in several slices, with the blending
@@ -210,24 +228,30 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
             batch[i] = volume[tuple(slice(s, s + p) for s, p in zip(st, patch))]
         return chunk, batch
 
+    # Two blending threads, each on its own half of the first axis the windows do not span whole.
+    split = [a for a in range(nd) if patch[a] < padded_shape[a]]
+    half = padded_shape[split[0]] // 2 if split else 0
+    parts = [(split[0], 0, half), (split[0], half, padded_shape[split[0]])] if split else [None]
     mean = weight_sum = scratch = None
-    pending = None
-    with ThreadPoolExecutor(max_workers=1) as blender:
+    pending = []
+    with ThreadPoolExecutor(max_workers=len(parts)) as blender:
         chunk, batch = cut(0)
         for k, b in enumerate(range(0, len(starts), size)):
             pred = predict(batch)
             if mean is None:
                 mean = np.zeros(padded_shape + (pred.shape[-1],), np.float32)
                 weight_sum = np.zeros(padded_shape, np.float32)
-                scratch = (np.empty(patch, np.float32), np.empty(pred.shape[1:], np.float32))
-            if pending is not None:
-                pending.result()  # one batch blended at a time, in order
-            pending = blender.submit(_blend, mean, weight_sum, weights, chunk, patch, pred, scratch)
+                scratch = [(np.empty(patch, np.float32), np.empty(pred.shape[1:], np.float32)) for _ in parts]
+            for job in pending:
+                job.result()  # one batch blended at a time, in order
+            pending = [blender.submit(_blend, mean, weight_sum, weights, chunk, patch, pred, buffers, part)
+                       for part, buffers in zip(parts, scratch)]
             if b + size < len(starts):
                 chunk, batch = cut(b + size)  # cut while the last batch is blended
             if progress and k % report == 0:
                 logger.info("sliding window: %d / %d windows", min(b + size, len(starts)), len(starts))
-        pending.result()
+        for job in pending:
+            job.result()
     return np.ascontiguousarray(mean[tuple(slice(0, s) for s in spatial)])
 
 

@@ -99,6 +99,29 @@ def test_blending_matches_a_float64_weighted_mean(rng):
     np.testing.assert_allclose(out, total / weight, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape, patch, batch", [((23, 17, 19), (8, 6, 7), 3), ((9, 20, 11), (7, 8, 8), 1),
+                                                 ((15, 14), (6, 5), 4), ((6, 21, 13), (6, 8, 5), 2)])
+def test_two_blending_threads_give_bitwise_the_one_thread_blend(rng, shape, patch, batch):
+    from keras_liver.inference.sliding_window import _blend
+
+    volume = rng.normal(size=shape).astype(np.float32)
+
+    def noisy(b):  # windows disagree everywhere: each offset by its own mean
+        return b + b.mean(axis=tuple(range(1, b.ndim)), keepdims=True)
+
+    out = sliding_window_predict(noisy, volume, patch, overlap=0.5, batch_size=batch)
+    # oracle: `_blend` on the whole volume, one thread, window by window in the same order
+    steps = [max(1, round(p * 0.5)) for p in patch]
+    starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(shape, patch, steps)]))
+    weights = gaussian_importance(patch).astype(np.float32)
+    mean, weight_sum = np.zeros(shape + (1,), np.float32), np.zeros(shape, np.float32)
+    scratch = (np.empty(patch, np.float32), np.empty(patch + (1,), np.float32))
+    for st in starts:
+        window = volume[tuple(slice(s, s + p) for s, p in zip(st, patch))][None, ..., None]
+        _blend(mean, weight_sum, weights, [st], patch, noisy(window), scratch)
+    np.testing.assert_array_equal(out, mean)
+
+
 @pytest.mark.parametrize("shape, patch, batch", [((7, 29, 31), (1, 8, 8), 3), ((5, 6, 9), (1, 8, 4), 2)])
 def test_depth_one_windows_are_exact_and_equal_slice_by_slice_blending(rng, shape, patch, batch):
     volume = rng.normal(size=shape).astype(np.float32)
