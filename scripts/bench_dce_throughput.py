@@ -1,0 +1,117 @@
+"""DCE models' samples/s: forward and training step, with and without XLA (issue 20 item 3).
+
+    python scripts/bench_dce_throughput.py [--repeats 5] [--batch 8] [--out runs/bench_dce_throughput.json]
+
+The three models of the shipped ``dce_lesion`` preset (the liver stage and the lesion stage, both
+`DCESegmenter`, and the `DCEClassifier`), each at the window or crop size its plan uses, with its
+trained weights: forward samples/s (inference mode, best of ``--repeats`` timed calls after a
+warm-up) and training-step samples/s (Adam, the task's loss; best of ``--repeats`` timed steps
+after two warm-up steps), each with XLA off (the default on a CPU) and on
+(``jit_compile=True``), and the largest absolute difference of the XLA forward output from the
+plain one: the same weights and the same function, so a difference at float32 rounding level
+means equal accuracy. Prints and writes one JSON record.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _best(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _inputs(model, batch: int, rng) -> dict:
+    out = {}
+    for name, t in model.input.items():
+        shape = (batch,) + tuple(8 if s is None else int(s) for s in t.shape[1:])  # a free time axis: 8 frames
+        out[name] = rng.uniform(0, 1, shape).astype(np.float32)
+    return out
+
+
+def _targets(model, batch: int, rng) -> dict:
+    probs = model.output["probabilities"]
+    classes = int(probs.shape[-1])
+    shape = (batch,) + tuple(int(s) for s in probs.shape[1:-1])
+    return rng.integers(0, classes, shape).astype(np.int32)
+
+
+def measure(name: str, model, batch: int, repeats: int) -> dict:
+    rng = np.random.default_rng(0)
+    x = _inputs(model, batch, rng)
+    y = _targets(model, batch, rng)
+    row = {"model": name, "input": {k: list(v.shape) for k, v in x.items()}, "batch": batch}
+    reference = None
+    for xla in (False, True):
+        clone = keras.models.clone_model(model)
+        clone.set_weights(model.get_weights())
+        forward = tf.function(lambda feed, m=clone: m(feed, training=False)["probabilities"], jit_compile=xla)
+        out = forward(x).numpy()
+        if reference is None:
+            reference = out
+        seconds = _best(lambda: forward(x).numpy(), repeats)
+        tag = "xla" if xla else "plain"
+        row[f"forward_samples_per_s_{tag}"] = round(batch / seconds, 2)
+        if xla:
+            row["xla_max_abs_difference"] = float(np.abs(out - reference).max())
+        optimizer = keras.optimizers.Adam(1e-4)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+        def step(feed, target, m=clone, opt=optimizer):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(target, m(feed, training=True)["probabilities"])
+            grads = tape.gradient(loss, m.trainable_variables)
+            opt.apply_gradients(zip(grads, m.trainable_variables))
+            return loss
+
+        train = tf.function(step, jit_compile=xla)
+        for _ in range(2):
+            train(x, y).numpy()
+        seconds = _best(lambda: train(x, y).numpy(), repeats)
+        row[f"train_samples_per_s_{tag}"] = round(batch / seconds, 2)
+    row["forward_speedup_xla"] = round(row["forward_samples_per_s_xla"] / row["forward_samples_per_s_plain"], 2)
+    row["train_speedup_xla"] = round(row["train_samples_per_s_xla"] / row["train_samples_per_s_plain"], 2)
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--models", default="lesion_stage,classifier,liver_stage")
+    parser.add_argument("--out", default="runs/bench_dce_throughput.json")
+    args = parser.parse_args(argv)
+    from keras_liver import presets
+
+    pipeline = presets.load("dce_lesion")
+    record = {"machine": f"{platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs)",
+              "date": time.strftime("%Y-%m-%d"), "tensorflow": tf.__version__, "keras": keras.__version__, "rows": []}
+    for name in args.models.split(","):
+        row = measure(name, getattr(pipeline, name), args.batch, args.repeats)
+        record["rows"].append(row)
+        print(json.dumps(row), flush=True)
+    out = ROOT / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
