@@ -25,17 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from benchutil import best_of  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _inputs(model, batch: int, rng) -> dict:
@@ -66,7 +58,7 @@ def measure(name: str, model, batch: int, repeats: int) -> dict:
         out = forward(x).numpy()
         if reference is None:
             reference = out
-        seconds = _best(lambda: forward(x).numpy(), repeats)
+        seconds = best_of(lambda: forward(x).numpy(), repeats)
         tag = "xla" if xla else "plain"
         row[f"forward_samples_per_s_{tag}"] = round(batch / seconds, 2)
         if xla:
@@ -84,7 +76,7 @@ def measure(name: str, model, batch: int, repeats: int) -> dict:
         train = tf.function(step, jit_compile=xla)
         for _ in range(2):
             train(x, y).numpy()
-        seconds = _best(lambda: train(x, y).numpy(), repeats)
+        seconds = best_of(lambda: train(x, y).numpy(), repeats)
         row[f"train_samples_per_s_{tag}"] = round(batch / seconds, 2)
     row["forward_speedup_xla"] = round(row["forward_samples_per_s_xla"] / row["forward_samples_per_s_plain"], 2)
     row["train_speedup_xla"] = round(row["train_samples_per_s_xla"] / row["train_samples_per_s_plain"], 2)
