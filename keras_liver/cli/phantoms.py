@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--variety", action="store_true",
                    help="CT: wider anatomy and pathology (habitus, arms, table, liver shapes and disease, masses "
                         "outside the liver labelled background, metal); writes masses-N.nii.gz")
+    p.add_argument("--variety-extended", action="store_true",
+                   help="CT, with --variety: also masses pressed against the liver at its hilum and stomachs "
+                        "full of food (issue 18, design 2)")
     p.add_argument("--balanced", action="store_true", help="DCE: cycle through the lesion classes")
     p.add_argument("--preview", default=None, help="PNG: CT montage, or DCE frames and curves per class")
     p.set_defaults(run=run)
@@ -41,9 +44,11 @@ def run(args) -> int:
         raise ConfigError(f"--phase {args.phase}: for CT phantoms only (DCE series hold every phase as frames)")
     if args.modality == "dce" and args.variety:
         raise ConfigError("--variety: for CT phantoms only")
+    if args.variety_extended and not args.variety:
+        raise ConfigError("--variety-extended: needs --variety")
     if args.modality == "ct":
         size = args.shape or (48, 128, 128)
-        variety = True if args.variety else None
+        variety = ("extended" if args.variety_extended else True) if args.variety else None
         write_ct_dataset(args.out, args.cases, seed=args.seed, shape=size, progress=True, phase=args.phase,
                          variety=variety)
         if args.preview:

@@ -183,7 +183,8 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
             (see the module's tables), or ``"mixed"`` (drawn per case, `ct_phase`).
         variety: Wider anatomy and pathology (`keras_liver.phantoms.variety`): ``True``
             draws a `Variety` from ``default_rng([seed, 18])`` (the base anatomy stays the
-            seed's), a `Variety` uses that one, ``None`` draws the base phantom only. With
+            seed's), ``"extended"`` adds hilar masses and full stomachs (`Variety.draw`), a
+            `Variety` uses that one, ``None`` draws the base phantom only. With
             it the field of view is 300 to 500 mm, a fatty liver is 0 to 40 HU unenhanced,
             and metal throws streaks.
 
@@ -202,8 +203,8 @@ def ct_case(seed: int, shape=(48, 128, 128), *, spacing=None, n_tumours=None, no
     shape = tuple(int(n) for n in shape)
     fixed_spacing = spacing is not None
     spacing, z0 = ct_geometry(rng, shape, spacing)
-    if variety is True:
-        variety = Variety.draw(np.random.default_rng([int(seed), 18]))
+    if variety is True or variety == "extended":
+        variety = Variety.draw(np.random.default_rng([int(seed), 18]), extended=variety == "extended")
     variety_rng = np.random.default_rng([int(seed), 19]) if variety is not None else None
     if variety is not None and not fixed_spacing:  # fields of view of 300 to 500 mm
         in_plane = variety_rng.uniform(300, 500) / max(shape[1:])

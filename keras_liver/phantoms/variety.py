@@ -16,8 +16,8 @@ more than one hospital's. A `Variety` is what a case varies beyond the base phan
 | ascites | 25 % (35 % with cirrhosis), 5..25 mm of fluid at the cavity's rim | |
 | splenomegaly | 15 % (40 % with cirrhosis), spleen 1.3..1.8 times | |
 | masses outside the liver | 0..3 of: renal, adrenal, pancreatic, para-aortic lymph node, bowel wall; 10..60 mm; label background | what a liver model must not call liver |
-| masses at the liver hilum | 0..2 (none 50 %), lymph-node-like, 12..35 mm, pressed against the liver at the porta hepatis; label background | the held-out masses a liver model absorbed lay against the liver |
-| stomach content | fluid below the gas 60 %, food (bowel-content HU, 10..40) 40 % | a full stomach beside an unenhanced liver is close to it in HU |
+| masses at the liver hilum (``extended``) | 0..2 (none 50 %), lymph-node-like, 12..35 mm, pressed against the liver at the porta hepatis; label background | the held-out masses a liver model absorbed lay against the liver |
+| stomach content (``extended``) | fluid below the gas 60 %, food (bowel-content HU, 10..40) 40 % | a full stomach beside an unenhanced liver is close to it in HU |
 | kidney cysts | 0..2, 8..30 mm, fluid | |
 | metal | 12 %: a spinal implant, a surgical clip, or a hip prosthesis edge | streaks and beam hardening on CT |
 
@@ -76,8 +76,12 @@ class Variety:
     extra_seed: int = 0
 
     @classmethod
-    def draw(cls, rng) -> "Variety":
-        """One case's variety from ``rng`` (its own generator, not the anatomy's)."""
+    def draw(cls, rng, extended: bool = False) -> "Variety":
+        """One case's variety from ``rng`` (its own generator, not the anatomy's).
+
+        ``extended`` also draws the hilar masses and the full stomach (issue 18's design 2),
+        after everything else, so a seed's other draws are the same either way.
+        """
         shape = str(rng.choice(LIVER_SHAPES, p=LIVER_SHAPE_P))
         state = "cirrhotic" if shape == "cirrhotic" else str(rng.choice(["normal", "fatty"], p=[0.75, 0.25]))
         cirrhotic = state == "cirrhotic"
@@ -100,6 +104,8 @@ class Variety:
             kidney_cysts=cysts,
             metal=str(rng.choice(["spine", "clip", "hip"])) if rng.random() < 0.12 else None,
         )
+        if not extended:
+            return base
         # drawn after everything above, so that a seed keeps the rest of its variety
         hilar = tuple((str(rng.choice(MASS_KINDS, p=[0.6, 0.25, 0.15])), float(np.exp(rng.uniform(np.log(12), np.log(35)))))
                       for _ in range(int(rng.choice(3, p=[0.5, 0.35, 0.15]))))
