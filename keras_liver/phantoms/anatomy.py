@@ -335,7 +335,7 @@ def build_anatomy(rng, shape, spacing, z0, lesions=(), gallbladder=None, variety
 
         mass_id, masses = paint_variety(variety_rng, grid, tissue, variety,
                                         {"a": a, "b": b, "rn": rn, "rn2d": rn2d, "depth": depth, "cavity": cavity,
-                                         "wall_mm": skin_mm + fat_here + muscle_mm, "spine": (vy, vr),
+                                         "wall_mm": skin_mm + fat_here + muscle_mm, "spine": (vy, vr), "hilum": hilum,
                                          "protect": (Tissue.LIVER, Tissue.PORTAL_VEIN, Tissue.HEPATIC_VEIN)
                                          + spine_protect})
         params["variety"] = variety.info()

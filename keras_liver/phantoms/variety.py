@@ -107,7 +107,8 @@ class Variety:
         if not extended:
             return base
         # drawn after everything above, so that a seed keeps the rest of its variety
-        hilar = tuple((str(rng.choice(MASS_KINDS, p=[0.6, 0.25, 0.15])), float(np.exp(rng.uniform(np.log(12), np.log(35)))))
+        hilar = tuple((str(rng.choice(MASS_KINDS, p=[0.6, 0.25, 0.15])),
+                       float(np.exp(rng.uniform(np.log(12), np.log(35)))))
                       for _ in range(int(rng.choice(3, p=[0.5, 0.35, 0.15]))))
         return dataclasses.replace(base, hilar_masses=hilar, stomach_food=bool(rng.random() < 0.4),
                                    extra_seed=int(rng.integers(2**31)))

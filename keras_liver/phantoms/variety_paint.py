@@ -47,8 +47,7 @@ def _paint_hilar_masses(rng, grid, tissue, variety, ctx, mass_id, placed):
     Each is centred just outside a liver edge voxel within 45 mm of the porta hepatis, so the
     protected liver flattens its inner face: a liver-like mass with no gap to the liver.
     """
-    a, b = ctx["a"], ctx["b"]
-    hilum = np.array([-0.20 * a, 0.05 * b, -15.0])  # where `build_anatomy` starts the portal tree
+    hilum = ctx["hilum"]  # where `build_anatomy` starts the portal tree
     sl, _ = grid.window(hilum, (60.0, 60.0, 50.0))
     if sl is None:
         return
@@ -149,7 +148,7 @@ def _paint_metal(rng, grid, tissue, variety, ctx):
                 start = np.array([side * 6.0, vy + 14, z + dz])
                 pieces.append((start, start + np.array([side * 4.0, -30.0, 0.0]), 2.8))
     elif variety.metal == "clip":
-        start = np.array([-0.20 * a, 0.05 * b, -15.0]) + rng.uniform(-15, 15, 3)
+        start = ctx["hilum"] + rng.uniform(-15, 15, 3)
         pieces.append((start, start + rng.normal(0, 1, 3) / 3 * 8, 1.2))
     elif variety.metal == "hip":
         side = float(rng.choice([-1, 1]))
@@ -173,7 +172,7 @@ def paint_variety(rng, grid, tissue, variety, ctx):
         tissue: ``(z, y, x)`` tissue codes (changed in place).
         variety: The `Variety`.
         ctx: Body geometry from `build_anatomy` (``a``, ``b``, ``depth``, ``cavity``, ``wall_mm``,
-            ``spine``, ``protect``).
+            ``spine``, ``hilum``, ``protect``).
 
     Returns:
         ``(mass_id uint8 (z, y, x), [mass descriptions])``.
