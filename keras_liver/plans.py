@@ -49,6 +49,39 @@ def target_spacing_of(spacings) -> tuple:
     return tuple(round(float(v), 4) for v in target)
 
 
+def check_settings(settings, kinds: dict, what: str = "postprocess") -> dict:
+    """Inference settings chosen for a model (nnU-Net keeps its post-processing beside the model) as a plain dict.
+
+    Args:
+        settings: ``None`` or a dict of settings.
+        kinds: Known setting names, each ``float`` (a number >= 0 or ``None``: the step off) or ``bool``.
+        what: The name in error messages.
+
+    Raises:
+        ConfigError: ``settings`` is not a dict, names an unknown setting, or a value of the wrong kind.
+    """
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{what}: a dict of inference settings, got {type(settings).__name__}")
+    out = {}
+    for key, value in settings.items():
+        kind = kinds.get(key)
+        if kind is None:
+            raise ConfigError(f"{what}: unknown setting {key!r}; known: {', '.join(sorted(kinds))}")
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{what}: {key} must be true or false, got {value!r}")
+            out[key] = value
+        elif value is None:
+            out[key] = None
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ConfigError(f"{what}: {key} must be a number >= 0 or null, got {value!r}")
+        else:
+            out[key] = float(value)
+    return out
+
+
 def _triple(value, what, integer=False, allow_none=False):
     if value is None and allow_none:
         return None

@@ -3,7 +3,7 @@
     python scripts/lesion_probability_sweep.py --model runs/ct_cascade_v2/cascade.keras \
         --data data/ct512_val9000 [--probabilities none,0.6,0.7,0.8,0.9] [--sizes 100,200,400]
         [--gates none,3] [--thresholds none,0.3] [--limit N] [--work sweep_preds] [--out sweep.json]
-        [--peaks peaks.json]
+        [--peaks peaks.json] [--choose chosen.json [--max-fp 0.5] [--write-cascade OUT.keras]]
 
 Choose the filters on validation phantoms (seeds below 10000, e.g. ``keras-liver phantoms ct
 --cases 10 --seed 9000 --shape 100,512,512``), then score held-out phantoms once.
@@ -14,6 +14,14 @@ resampling, blending and post-processing of `run_cascade`. Masks of each setting
 ``WORK/p<prob>_s<size>[_g<gate>][_t<threshold>]/`` and `evaluate_folder` scores them; one JSON row per
 setting is printed (liver Dice per case, tumour Dice per case and global, recall of lesions >= 10 mm,
 false-positive lesions per case). ``--thresholds`` are `run_cascade`'s ``lesion_threshold`` values.
+
+``--choose`` writes the chosen setting as a JSON object of `run_cascade` settings (`choose_setting`:
+the highest tumour Dice per case among the settings with at most ``--max-fp`` false-positive lesions per
+case, or among all when none has so few; ties go to the higher recall, then fewer false positives), the
+``--postprocess`` of ``keras-liver cascade``; ``--write-cascade`` saves the cascade again with it in its
+plan, so every later run (predict, eval, export, serving) uses the floor chosen for this model. A stage 2
+trained otherwise can be more or less confident than the models the library's defaults were measured on
+(docs/RESULTS.md, issue 18 design 2: its tumour probability peaked at 0.86, under the default 0.9).
 
 ``--peaks`` writes, for every true lesion, its equivalent diameter and stage 2's tumour probability
 inside it (peak and 90th percentile): does the model see a missed lesion at all?
@@ -70,6 +78,15 @@ def lesion_peaks(truth: np.ndarray, probability: np.ndarray, spacing) -> list[di
     return rows
 
 
+def choose_setting(rows, max_fp: float = 0.5) -> dict:
+    """The sweep row to keep (see the module docstring), as `run_cascade` settings."""
+    if not rows:
+        raise ValueError("no sweep rows to choose from")
+    few = [r for r in rows if r["false_positive_lesions_per_case"] <= max_fp] or list(rows)
+    best = max(few, key=lambda r: (r["tumour_dice_per_case"], r["recall_10mm"], -r["false_positive_lesions_per_case"]))
+    return {k: best[k] for k in ("min_lesion_probability", "min_lesion_mm3", "liver_gate_mm", "lesion_threshold")}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -82,7 +99,12 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--work", default="sweep_preds")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--choose", default=None, help="write the chosen setting here (JSON, cascade --postprocess)")
+    parser.add_argument("--max-fp", type=float, default=0.5, help="--choose: false-positive lesions per case allowed")
+    parser.add_argument("--write-cascade", default=None, help="--choose: save the cascade with it in its plan here")
     args = parser.parse_args(argv)
+    if args.write_cascade and not args.choose:
+        parser.error("--write-cascade needs --choose")
     cascade = load_model(args.model, compile=False)
     if not isinstance(cascade, CTCascade):
         sys.exit(f"--model {args.model}: not a CT cascade")
@@ -126,6 +148,17 @@ def main(argv=None):
         print(json.dumps(rows[-1]), flush=True)
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+    if args.choose:
+        chosen = choose_setting(rows, args.max_fp)
+        pathlib.Path(args.choose).write_text(json.dumps(chosen, indent=1) + "\n")
+        print(json.dumps({"chosen": chosen}), flush=True)
+        if args.write_cascade:
+            from keras_liver.models import save_model
+
+            again = CTCascade(cascade.liver_stage, cascade.tumour_stage, margin_mm=cascade.margin_mm,
+                              postprocess={**cascade.postprocess, **chosen})
+            save_model(again, args.write_cascade)
+            print(args.write_cascade, flush=True)
 
 
 if __name__ == "__main__":

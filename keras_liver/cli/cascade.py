@@ -23,9 +23,11 @@ def add_parser(sub) -> None:
     p.add_argument("--margin-mm", type=float, default=None,
                    help="margin around the stage-1 liver box (default: stage 2's training margin, else 15)")
     p.add_argument("--postprocess", default=None,
-                   help="DCE: the inference settings chosen on validation, as JSON or a .json file, e.g. "
-                        "'{\"lesion_threshold\": 0.3, \"min_shell_labelled\": 0.5, \"flip_tta\": true}' "
-                        "(saved in the pipeline's plan: the defaults of predict, query and export)")
+                   help="the inference settings chosen on validation, as JSON or a .json file, e.g. "
+                        "'{\"min_lesion_probability\": 0.7, \"lesion_threshold\": 0.3}' (CT; "
+                        "scripts/lesion_probability_sweep.py --choose writes one) or "
+                        "'{\"lesion_threshold\": 0.3, \"min_shell_labelled\": 0.5, \"flip_tta\": true}' (DCE); "
+                        "saved in the plan: the defaults of predict, query and export")
     p.set_defaults(run=run)
 
 
@@ -72,14 +74,12 @@ def run(args) -> int:
         return 0
     if args.classifier is not None:
         raise ConfigError("--classifier: only for DCE stages (a DCE pipeline); these are CT models")
-    if args.postprocess is not None:
-        raise ConfigError("--postprocess: only for DCE stages (a DCE pipeline); these are CT models")
     if getattr(tumour, "plan", None) is None or tumour.plan.stage.roi is None:
         import logging
 
         logging.getLogger(__name__).warning("--tumour %s: its plan records no liver-box training (crop_margin_mm); "
                                             "the cascade crops to the stage-1 liver anyway", args.tumour)
-    cascade = CTCascade(liver, tumour, margin_mm=args.margin_mm)
+    cascade = CTCascade(liver, tumour, margin_mm=args.margin_mm, postprocess=read_postprocess(args.postprocess))
     save_model(cascade, out)
     print(out)
     return 0

@@ -49,7 +49,7 @@ def run(args) -> int:
             raise ConfigError(f"--input {args.input}: the CT cascade takes a 3D CT volume, got a 4D series")
         if args.spacing or args.patch:
             raise ConfigError("--spacing/--patch: a cascade runs each stage by its own plan; they are not overridden")
-        result = cascade_predict(model, image, flip_tta=bool(args.tta))
+        result = cascade_predict(model, image, **({} if args.tta is None else {"flip_tta": args.tta}))
     elif task.modality == "DCE":
         if not image.is_series:
             raise ConfigError(f"--input {args.input}: this {task.name} model takes a 4D DCE series, got shape "

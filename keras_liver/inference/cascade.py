@@ -24,11 +24,28 @@ def liver_box(liver: np.ndarray, spacing, margin_mm) -> tuple[tuple, tuple]:
     return bounding_box(liver, margin)
 
 
+DEFAULT_SETTINGS = {"flip_tta": False, "min_lesion_mm3": MIN_LESION_MM3,
+                    "min_lesion_probability": MIN_LESION_PROBABILITY, "liver_gate_mm": LIVER_GATE_MM,
+                    "lesion_threshold": LESION_THRESHOLD}
+
+
+def cascade_settings(plan, settings=None) -> dict:
+    """`run_cascade`'s settings: its defaults, then the plan's chosen ones, then ``settings``.
+
+    Raises:
+        ConfigError: A setting (the plan's or the caller's) is unknown or of the wrong kind.
+    """
+    from keras_liver.models.ct_cascade import CTCascade
+    from keras_liver.plans import check_settings
+
+    chosen = check_settings((plan.fingerprint or {}).get("postprocess"), CTCascade.POSTPROCESS_KEYS,
+                            "plan postprocess")
+    given = check_settings(dict(settings or {}), CTCascade.POSTPROCESS_KEYS, "cascade settings")
+    return {**DEFAULT_SETTINGS, **chosen, **given}
+
+
 def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch_size: int = 4,
-                flip_tta: bool = False, postprocess: bool = True, min_lesion_mm3: float = MIN_LESION_MM3,
-                min_lesion_probability: float | None = MIN_LESION_PROBABILITY,
-                liver_gate_mm: float | None = LIVER_GATE_MM, lesion_threshold: float | None = LESION_THRESHOLD,
-                return_stages: bool = False):
+                postprocess: bool = True, return_stages: bool = False, **settings):
     """Stage 1 on the whole volume, stage 2 in the stage-1 liver box, pasted back on ``image``'s grid.
 
     Args:
@@ -36,10 +53,19 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
             (`model_predictor` of local models, `dict_predictor` of served signatures).
         plan: The cascade's two-stage `Plan` (spacings, windows, overlap, margin).
         image: 3D CT `Volume` in HU.
-        batch_size, flip_tta: Sliding-window settings of both stages.
-        postprocess: One liver, tumours only inside it, no lesion under ``min_lesion_mm3``
-            (default 100 mm^3, about a 5.8 mm sphere: at stage 2's fine spacing smaller
-            components were nearly all false; docs/RESULTS.md, the lesion-size sweep).
+        batch_size: Windows per model call, both stages.
+        postprocess: One liver, tumours only inside it, no lesion under ``min_lesion_mm3``.
+        return_stages: Also return ``{"liver": stage-1 labels, "box": (start, stop),
+            "tumour_probability": stage 2's tumour probability on ``image``'s grid (0
+            outside the box)}``.
+        **settings: The inference settings below. The plan's ``fingerprint["postprocess"]``
+            (chosen on validation for this cascade, `CTCascade`'s ``postprocess``) replaces
+            the defaults; a setting given here wins (``None`` turns a step off).
+
+    Settings:
+        flip_tta: Mirror test-time augmentation in both stages (default off).
+        min_lesion_mm3: Default 100 mm^3, about a 5.8 mm sphere: at stage 2's fine spacing
+            smaller components were nearly all false (docs/RESULTS.md, the lesion-size sweep).
         min_lesion_probability: Stage 2's lesion components whose peak tumour probability
             is lower become liver (`drop_uncertain_lesions`; ``None``: keep all). Default 0.9:
             on held-out phantoms it cut false positives from 15.0 to 2.2 per case at the
@@ -52,17 +78,19 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         lesion_threshold: Stage 2's foreground voxels whose tumour probability reaches
             this are tumour even where its liver class wins (`lesion_labels`: with the
             floor above, a hysteresis); ``None``: arg-max.
-        return_stages: Also return ``{"liver": stage-1 labels, "box": (start, stop),
-            "tumour_probability": stage 2's tumour probability on ``image``'s grid (0
-            outside the box)}``.
 
     Returns:
         uint8 label `Volume` (0 background, 1 liver, 2 tumour) on ``image``'s grid.
+
+    Raises:
+        ConfigError: The plan is not a two-stage liver-box cascade, or a setting is unknown.
     """
+    settings = cascade_settings(plan, settings)
+    min_lesion_mm3, liver_gate_mm = settings["min_lesion_mm3"] or 0.0, settings["liver_gate_mm"]
     if len(plan.stages) != 2 or (plan.stages[1].roi or {}).get("rule") != "liver_box":
         raise ConfigError("plan: a cascade needs two stages, the second with the ROI rule liver_box")
     first, second = plan.stages
-    common = dict(batch_size=batch_size, flip_tta=flip_tta)
+    common = dict(batch_size=batch_size, flip_tta=bool(settings["flip_tta"]))
     coarse = segment_with_predictor(liver_predictor, image, **first.inference_options(), postprocess=True,
                                     min_lesion_mm3=min_lesion_mm3, **common)
     liver = coarse.array > 0
@@ -78,8 +106,9 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         region = tuple(slice(a, b) for a, b in zip(*box))
         crop = Volume(image.array[region], shift_affine(image.affine, box[0]), meta=dict(image.meta))
         fine = segment_with_predictor(tumour_predictor, crop, **second.inference_options(), postprocess=False,
-                                      min_lesion_probability=min_lesion_probability,
-                                      lesion_threshold=lesion_threshold, return_probabilities=return_stages,
+                                      min_lesion_probability=settings["min_lesion_probability"],
+                                      lesion_threshold=settings["lesion_threshold"],
+                                      return_probabilities=return_stages,
                                       **common)
         if return_stages:
             fine, probs = fine

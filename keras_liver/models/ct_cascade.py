@@ -30,6 +30,16 @@ class CTCascade(keras.Model):
         tumour_stage: Stage 2 (labels background, liver, tumour).
         margin_mm: Margin around the stage-1 liver box (z, y, x), default the
             stage-2 plan's training margin, else 15 mm.
+        postprocess: The inference settings chosen for these two stages on validation
+            phantoms (`run_cascade`'s ``min_lesion_probability``, ``lesion_threshold``,
+            ``min_lesion_mm3``, ``liver_gate_mm`` and ``flip_tta``;
+            ``scripts/lesion_probability_sweep.py --choose`` picks them). A stage 2
+            retrained with other augmentations can be more or less confident than the one
+            the library's defaults were measured on, so the floor on its lesion
+            probability belongs to the model. They travel in the plan
+            (``fingerprint["postprocess"]``, so a served cascade has them too) and are the
+            defaults of every run; a caller's explicit option wins. ``None``:
+            `run_cascade`'s defaults.
 
     Example:
         >>> cascade = CTCascade(load_model("runs/liver/model.keras"),
@@ -38,8 +48,11 @@ class CTCascade(keras.Model):
     """
 
     task = "ct_segmentation"
+    POSTPROCESS_KEYS = {"min_lesion_probability": float, "lesion_threshold": float, "min_lesion_mm3": float,
+                        "liver_gate_mm": float, "flip_tta": bool}
 
-    def __init__(self, liver_stage, tumour_stage, margin_mm=None, name: str = "ct_cascade", **kwargs):
+    def __init__(self, liver_stage, tumour_stage, margin_mm=None, postprocess=None, name: str = "ct_cascade",
+                 **kwargs):
         for what, stage in (("liver_stage", liver_stage), ("tumour_stage", tumour_stage)):
             if not isinstance(stage, keras.Model) or tasks.task_of(stage).name != "ct_segmentation":
                 raise ConfigError(f"{what}: needs a CT segmentation model, got {type(stage).__name__}")
@@ -61,6 +74,9 @@ class CTCascade(keras.Model):
         if len(margin) != 3 or min(margin) < 0:
             raise ConfigError(f"margin_mm: one or three numbers >= 0 (z, y, x), got {margin_mm!r}")
         self.margin_mm = margin
+        from keras_liver.plans import check_settings
+
+        self.postprocess = check_settings(postprocess, self.POSTPROCESS_KEYS)
 
     @property
     def plan(self):
@@ -84,12 +100,14 @@ class CTCascade(keras.Model):
                                                          "margin_mm": list(self.margin_mm)})
         return Plan(task="ct_segmentation", stages=tuple(stages),
                     fingerprint={"liver": dict(getattr(self.liver_stage.plan, "fingerprint", {}) or {}),
-                                 "tumour": dict(getattr(self.tumour_stage.plan, "fingerprint", {}) or {})})
+                                 "tumour": dict(getattr(self.tumour_stage.plan, "fingerprint", {}) or {}),
+                                 **({"postprocess": dict(self.postprocess)} if self.postprocess else {})})
 
     def get_config(self):
         return {"liver_stage": keras.saving.serialize_keras_object(self.liver_stage),
                 "tumour_stage": keras.saving.serialize_keras_object(self.tumour_stage),
-                "margin_mm": list(self.margin_mm), "name": self.name, "trainable": self.trainable}
+                "margin_mm": list(self.margin_mm), "postprocess": dict(self.postprocess), "name": self.name,
+                "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

@@ -82,26 +82,9 @@ class DCEPipeline(keras.Model):
     @classmethod
     def check_postprocess(cls, postprocess) -> dict:
         """``postprocess`` as a plain dict of known settings (each a number, ``None`` or, for ``flip_tta``, a bool)."""
-        if postprocess is None:
-            return {}
-        if not isinstance(postprocess, dict):
-            raise ConfigError(f"postprocess: a dict of inference settings, got {type(postprocess).__name__}")
-        out = {}
-        for key, value in postprocess.items():
-            kind = cls.POSTPROCESS_KEYS.get(key)
-            if kind is None:
-                raise ConfigError(f"postprocess: unknown setting {key!r}; known: {', '.join(sorted(cls.POSTPROCESS_KEYS))}")
-            if kind is bool:
-                if not isinstance(value, bool):
-                    raise ConfigError(f"postprocess: {key} must be true or false, got {value!r}")
-                out[key] = value
-            elif value is None:
-                out[key] = None
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"postprocess: {key} must be a number >= 0 or null, got {value!r}")
-            else:
-                out[key] = float(value)
-        return out
+        from keras_liver.plans import check_settings
+
+        return check_settings(postprocess, cls.POSTPROCESS_KEYS)
 
     @property
     def crop_size(self) -> tuple:

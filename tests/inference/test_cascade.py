@@ -215,3 +215,46 @@ def test_stage_two_is_gated_to_near_the_stage_one_liver():
     ungated = run_cascade(liver, tumour, plan, image, postprocess=False, liver_gate_mm=None).array
     assert ungated[4:10, 12:24, 40:42].min() == 1
     assert LIVER_GATE_MM == 3.0
+
+
+def test_the_plan_carries_settings_chosen_for_the_cascade_and_a_caller_still_wins():
+    import dataclasses
+
+    image = _phantom()  # as the gate test: an 'organ' that only stage 2 calls liver, 9-12 mm beside the liver
+    image.array[4:10, 12:24, 40:42] = 150
+    base = Plan(task="ct_segmentation", stages=(PLAN.stages[0], StagePlan(
+        "tumour", None, (4, 16, 16), roi={"rule": "liver_box", "margin_mm": [15.0, 15.0, 15.0]})))
+    ungated = dataclasses.replace(base, fingerprint={"postprocess": {"liver_gate_mm": None}})
+    liver = _threshold_predictor(lambda hu: ((hu > 0) & (hu < 140)).astype(int))
+    tumour = _threshold_predictor(lambda hu: np.where(hu > 70, 1, np.where(hu > 0, 2, 0)))
+    organ = (slice(4, 10), slice(12, 24), slice(40, 42))
+    assert not run_cascade(liver, tumour, base, image, postprocess=False).array[organ].any()  # the default gate
+    assert run_cascade(liver, tumour, ungated, image, postprocess=False).array[organ].min() == 1  # the plan's
+    assert not run_cascade(liver, tumour, ungated, image, postprocess=False, liver_gate_mm=3.0).array[organ].any()
+    with pytest.raises(ConfigError, match="unknown setting 'liver_gate'"):
+        run_cascade(liver, tumour, base, image, liver_gate=3.0)
+    bad = dataclasses.replace(base, fingerprint={"postprocess": {"min_lesion_probability": -1}})
+    with pytest.raises(ConfigError, match="plan postprocess: min_lesion_probability must be a number >= 0"):
+        run_cascade(liver, tumour, bad, image)
+
+
+def test_a_cascade_keeps_its_chosen_floor_through_save_cli_and_export(cascade, tmp_path, capsys):
+    from keras_liver.export import export_saved_model
+
+    paths = cascade["paths"]
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text('{"min_lesion_probability": 0.7, "lesion_threshold": null}')
+    out = tmp_path / "floor.keras"
+    assert main(["cascade", "--liver", str(paths["liver"]), "--tumour", str(paths["tumour"]), "--out", str(out),
+                 "--postprocess", str(chosen)]) == 0
+    loaded = load_model(out, compile=False)
+    assert loaded.postprocess == {"min_lesion_probability": 0.7, "lesion_threshold": None}
+    assert loaded.plan.fingerprint["postprocess"] == loaded.postprocess
+    assert "postprocess" not in cascade["model"].plan.fingerprint  # none chosen: the plan is as before
+    path = export_saved_model(loaded, tmp_path / "models", "floor", 1)
+    assert Plan.from_dict(json.loads((path / "metadata.json").read_text())["plan"]) == loaded.plan
+    capsys.readouterr()
+    assert main(["cascade", "--liver", str(paths["liver"]), "--tumour", str(paths["tumour"]),
+                 "--out", str(tmp_path / "bad.keras"), "--postprocess", '{"min_lesion_probabilty": 0.7}']) != 0
+    assert "unknown setting 'min_lesion_probabilty'" in capsys.readouterr().err
+    assert not (tmp_path / "bad.keras").exists()
