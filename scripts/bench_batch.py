@@ -1,6 +1,7 @@
 """Batch inference against a shell loop of `keras-liver predict`, and the fault cases (issue 21).
 
-    python scripts/bench_batch.py --model MODEL_OR_PRESET [--cases 40] [--shape 24,128,128] [--work runs/bench_batch]
+    python scripts/bench_batch.py --model MODEL_OR_PRESET [--stage liver] [--cases 38] [--shape 24,128,128]
+        [--work runs/bench_batch]
 
 Writes ``--cases`` CT phantoms (seeds 10000 and up) and two corrupt files among them, then measures
 scans per minute for: a shell loop running ``keras-liver predict`` once per scan (one process each:
@@ -9,6 +10,11 @@ with 2 workers (DirectRunner). Each batch run starts from an empty output folder
 case: a 2-worker run killed (SIGTERM to its process group) once half the rows exist, restarted, and
 the scans counted: every good scan must have its mask and row, every corrupt one its error row.
 Prints one JSON record (for docs/RESULTS.md).
+
+``--stage liver`` runs the given cascade's stage 1 alone (saved as WORK/liver_stage.keras): a liver
+volume per scan at the coarse spacing, where starting a process is most of a scan's time. The whole
+cascade resamples every scan to stage 2's 1 mm grid, whatever the file's size, so its time is the
+model's, and one worker's TensorFlow already uses every core.
 """
 
 import argparse
@@ -77,25 +83,39 @@ def killed_and_restarted(model, pattern, out: pathlib.Path, n_inputs: int) -> di
             "complete": len(good), "failed": summary["failed"], "lost": n_inputs - len(rows)}
 
 
+def stage_model(model: str, stage: str, work: pathlib.Path) -> str:
+    """The cascade's ``stage`` (``liver`` or ``tumour``) saved alone as a model file; its path."""
+    from keras_liver.models import load_model, save_model
+
+    cascade = load_model(model, compile=False)
+    path = work / f"{stage}_stage.keras"
+    save_model(getattr(cascade, f"{stage}_stage"), path)
+    return str(path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--cases", type=int, default=40)
+    parser.add_argument("--stage", choices=("liver", "tumour"), default=None,
+                        help="run this stage of the --model cascade alone")
+    parser.add_argument("--cases", type=int, default=38, help="phantoms; two corrupt files are added")
     parser.add_argument("--shape", default="24,128,128")
     parser.add_argument("--work", default="runs/bench_batch")
     args = parser.parse_args(argv)
     work = ROOT / args.work
     shape = tuple(int(v) for v in args.shape.split(","))
     inputs = make_archive(work / "archive", args.cases, shape)
+    model = stage_model(args.model, args.stage, work) if args.stage else args.model
     pattern = str(work / "archive" / "volume-*.nii.gz")
-    loop_s = shell_loop(args.model, inputs, work / "loop")
-    one_s, one = batch(args.model, pattern, work / "batch1", 1)
-    two_s, two = batch(args.model, pattern, work / "batch2", 2)
-    fault = killed_and_restarted(args.model, pattern, work / "killed", len(inputs))
+    loop_s = shell_loop(model, inputs, work / "loop")
+    one_s, one = batch(model, pattern, work / "batch1", 1)
+    two_s, two = batch(model, pattern, work / "batch2", 2)
+    fault = killed_and_restarted(model, pattern, work / "killed", len(inputs))
     per_min = {name: round(len(inputs) * 60.0 / s, 1) for name, s in
                (("shell_loop", loop_s), ("batch_1_worker", one_s), ("batch_2_workers", two_s))}
     record = {"machine": f"{platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs)",
-              "date": time.strftime("%Y-%m-%d"), "model": args.model, "inputs": len(inputs), "corrupt": 2,
+              "date": time.strftime("%Y-%m-%d"), "model": args.model, "stage": args.stage, "inputs": len(inputs),
+              "corrupt": 2,
               "shape": list(shape), "seconds": {"shell_loop": round(loop_s, 1), "batch_1_worker": round(one_s, 1),
                                                 "batch_2_workers": round(two_s, 1)},
               "scans_per_minute": per_min,

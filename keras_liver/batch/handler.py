@@ -33,17 +33,27 @@ class ScanModelHandler(ModelHandler):
     Args:
         model: A preset name or a ``.keras`` file every worker can read.
         output_dir: The folder the masks and rows go to (shared by the workers).
+        threads: TensorFlow's intra- and inter-op threads in each worker (``None``: its
+            default, every core). Workers sharing one machine each get their share of its
+            cores (`run_batch`), so they do not compete for the same cores.
     """
 
-    def __init__(self, model: str, output_dir: str):
+    def __init__(self, model: str, output_dir: str, threads: int | None = None):
         super().__init__()
         self._model = str(model)
         self._output_dir = str(output_dir)
+        self._threads = None if threads is None else max(1, int(threads))
 
     def load_model(self):
         from keras_liver.cli.quiet import import_tensorflow_quietly, quiet_tensorflow
 
-        import_tensorflow_quietly(quiet_tensorflow(False))
+        tf = import_tensorflow_quietly(quiet_tensorflow(False))
+        if self._threads is not None:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(self._threads)
+                tf.config.threading.set_inter_op_parallelism_threads(self._threads)
+            except RuntimeError:  # this process ran TensorFlow before (an in-process runner): keep its threads
+                logging.getLogger(__name__).debug("batch: TensorFlow already started; threads left as they are")
         from keras_liver.models import load_model
 
         return load_model(self._model, compile=False)

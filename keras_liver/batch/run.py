@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import pathlib
 
 from keras_liver.batch.scans import error_row, finished_row, list_scans, row_path, write_summary
@@ -19,6 +20,15 @@ def _check_model(model) -> str:
     if not path.is_file():
         raise ConfigError(f"--model {model}: no such model file and not a preset ({', '.join(presets.names())})")
     return str(path.resolve())
+
+
+def cores_per_worker(workers: int) -> int:
+    """This machine's cores (those the process may use) shared among ``workers`` local workers, at least one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, int(workers)))
 
 
 def _write_outputs(rows, output_dir):
@@ -50,7 +60,8 @@ def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", worker
         inputs: What `list_scans` takes: globs, files, DICOM folders, CSVs of paths.
         output_dir: Folder for the outputs (created; on a cluster, one all workers can write).
         runner: A Beam runner (``DirectRunner``, ``PrismRunner``, ``DataflowRunner``, ``FlinkRunner``, ...).
-        workers: DirectRunner: worker processes (``direct_num_workers``, multi-processing when above 1).
+        workers: DirectRunner: worker processes (``direct_num_workers``, multi-processing when above 1),
+            each with TensorFlow limited to its share of the machine's cores (`cores_per_worker`).
         pipeline_args: More Beam pipeline options (``["--project=...", "--region=..."]``).
         overwrite: Rerun scans that are already complete.
 
@@ -88,6 +99,7 @@ def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", worker
     done_rows = [row for row in earlier.values() if row is not None]
     todo = [s for s in scans if earlier.get(s.scan_id) is None]
     skipped = len(done_rows)
+    threads = None
     args = [f"--runner={runner}"]
     if not logger.isEnabledFor(logging.DEBUG):
         args.append("--default_sdk_harness_log_level=WARNING")
@@ -95,11 +107,12 @@ def run_batch(model, inputs, output_dir, *, runner: str = "DirectRunner", worker
     if runner in ("DirectRunner", "direct"):
         args += [f"--direct_num_workers={int(workers)}",
                  f"--direct_running_mode={'multi_processing' if int(workers) > 1 else 'in_memory'}"]
+        threads = cores_per_worker(int(workers)) if int(workers) > 1 else None
     logger.info("batch: %d scans, model %s, %s with %d worker(s), into %s", len(scans), model, runner, workers, out)
     with beam.Pipeline(options=PipelineOptions(args)) as p:
         done = p | "rows done before" >> beam.Create(done_rows)
         fresh = (p | "scans to run" >> beam.Create(todo) | "spread" >> beam.Reshuffle()
-                 | "predict" >> RunInference(ScanModelHandler(model, out_str)))
+                 | "predict" >> RunInference(ScanModelHandler(model, out_str, threads=threads)))
         _ = ((done, fresh) | "all rows" >> beam.Flatten()
              | "table" >> beam.combiners.ToList()
              | "write" >> beam.Map(_write_outputs, out_str))

@@ -92,3 +92,24 @@ def test_predict_batch_command_and_its_one_line_errors(archive, tmp_path, capsys
     assert "nope.keras" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(ConfigError, match="--workers 0"):
         run_batch(str(model_path), str(listing), tmp_path / "o3", workers=0)
+
+
+def test_local_workers_share_the_cores_and_each_worker_tensorflow_keeps_to_its_share(archive, tmp_path,
+                                                                                      monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from keras_liver.batch import run as batch_run
+
+    monkeypatch.setattr(batch_run.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4}, raising=False)
+    assert [batch_run.cores_per_worker(n) for n in (1, 2, 3, 5, 8)] == [5, 2, 1, 1, 1]
+    _, model_path = archive
+    code = ("import tensorflow as tf; from keras_liver.batch.handler import ScanModelHandler; "
+            f"ScanModelHandler({str(model_path)!r}, {str(tmp_path)!r}, threads=1).load_model(); "
+            "print(tf.config.threading.get_intra_op_parallelism_threads(), "
+            "tf.config.threading.get_inter_op_parallelism_threads())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1"]  # TensorFlow's default is 0 (all cores)
