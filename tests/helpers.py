@@ -78,3 +78,14 @@ def tiny_ct_config(ct_folder, out_dir, **overrides):
               "verbose": 0}
     config.update(overrides)
     return config
+
+
+def load_script(name: str):
+    """``scripts/<name>.py`` imported as the module ``name`` (the scripts are not a package)."""
+    import importlib.util
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,20 +1,13 @@
 """scripts/gpu_check.py: its timing wrapper, the share it reports, and what it does without a GPU."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "gpu_check.py"
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gpu_check")
 
 
 def test_timed_predictor_counts_windows_and_model_seconds(gpu_check):

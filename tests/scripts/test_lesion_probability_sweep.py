@@ -1,19 +1,12 @@
 """scripts/lesion_probability_sweep.py's choice of a cascade's lesion filters on validation rows."""
 
-import importlib.util
-import pathlib
-
 import pytest
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "lesion_probability_sweep.py"
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    spec = importlib.util.spec_from_file_location("lesion_probability_sweep", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("lesion_probability_sweep")
 
 
 def _row(p, dice, recall, fp, size=100.0):
