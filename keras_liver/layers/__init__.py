@@ -4,8 +4,6 @@ from keras_liver.layers.append_masks import AppendMasks
 from keras_liver.layers.arg_max import ArgMax
 from keras_liver.layers.fingerprint_normalization import FingerprintNormalization
 from keras_liver.layers.fold_time import FoldTime
-from keras_liver.layers.conv_lstm2d import ConvLSTM2D
-from keras_liver.layers.conv_lstm3d import ConvLSTM3D
 from keras_liver.layers.intensity import intensity_layer, normalize_intensity_spec
 from keras_liver.layers.intensity_window import IntensityWindow
 from keras_liver.layers.lesion_curves import LesionCurves
@@ -20,8 +18,6 @@ __all__ = [
     "ArgMax",
     "FingerprintNormalization",
     "FoldTime",
-    "ConvLSTM2D",
-    "ConvLSTM3D",
     "IntensityWindow",
     "LesionCurves",
     "ReduceDepth",

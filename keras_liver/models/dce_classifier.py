@@ -6,8 +6,6 @@ from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
 from keras_liver.layers.append_masks import AppendMasks
 from keras_liver.layers.fold_time import FoldTime
-from keras_liver.layers.conv_lstm2d import ConvLSTM2D
-from keras_liver.layers.conv_lstm3d import ConvLSTM3D
 from keras_liver.layers.lesion_curves import LesionCurves
 from keras_liver.layers.reduce_depth import ReduceDepth
 from keras_liver.layers.series_normalization import SeriesNormalization
@@ -100,9 +98,9 @@ class DCEClassifier(LiverModel):
         h = blocks.encoder_3d(folded, encoder_filters, "encoder", norm=norm, activation=activation)[-1]
         if recurrent == "convlstm2d":
             h = ReduceDepth(depth_pooling, name="reduce_depth")(h)
-            lstm, pool = ConvLSTM2D, keras.layers.GlobalAveragePooling2D
+            lstm, pool = keras.layers.ConvLSTM2D, keras.layers.GlobalAveragePooling2D
         else:
-            lstm, pool = ConvLSTM3D, keras.layers.GlobalAveragePooling3D
+            lstm, pool = keras.layers.ConvLSTM3D, keras.layers.GlobalAveragePooling3D
         h = UnfoldTime(name="unfold_time")([h, sequence])
         for k, f in enumerate(lstm_filters):
             h = lstm(f, 3, padding="same", return_sequences=k < len(lstm_filters) - 1, name=f"convlstm_{k}")(h)

@@ -6,8 +6,6 @@ from keras_liver.errors import ConfigError
 from keras_liver.layers import blocks
 from keras_liver.layers.arg_max import ArgMax
 from keras_liver.layers.fold_time import FoldTime
-from keras_liver.layers.conv_lstm2d import ConvLSTM2D
-from keras_liver.layers.conv_lstm3d import ConvLSTM3D
 from keras_liver.layers.series_normalization import SeriesNormalization
 from keras_liver.layers.subtraction_images import SubtractionImages
 from keras_liver.layers.unfold_time import UnfoldTime
@@ -78,7 +76,7 @@ class DCESegmenter(LiverModel):
             x = SubtractionImages(name="subtraction_images")(x)
         levels = blocks.encoder(FoldTime(name="fold_time")(x), filters, spatial_dims, "encoder", norm=norm,
                                 activation=activation)
-        convlstm = ConvLSTM3D if spatial_dims == 3 else ConvLSTM2D
+        convlstm = keras.layers.ConvLSTM3D if spatial_dims == 3 else keras.layers.ConvLSTM2D
         summaries = []
         for level, (features, f) in enumerate(zip(levels, filters)):
             series = UnfoldTime(name=f"unfold_time_{level}")([features, sequence])
