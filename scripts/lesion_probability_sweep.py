@@ -8,9 +8,10 @@
 Choose the filters on validation phantoms (seeds below 10000, e.g. ``keras-liver phantoms ct
 --cases 10 --seed 9000 --shape 100,512,512``), then score held-out phantoms once.
 
-For every case both stages' window predictions are computed once and remembered (keyed by the
-window batch's bytes), so each (min_lesion_probability, min_lesion_mm3, liver_gate_mm) setting reruns only the
-resampling, blending and post-processing of `run_cascade`. Masks of each setting go to
+For every case the expensive steps of `run_cascade` run once and are remembered, keyed by their
+input's bytes (`Memo`): the threshold denoising, the HOG map and each stage's whole sliding-window
+prediction; so each (min_lesion_probability, min_lesion_mm3, liver_gate_mm) setting reruns only the
+resampling and the filters. Masks of each setting go to
 ``WORK/p<prob>_s<size>[_g<gate>][_t<threshold>]/`` and `evaluate_folder` scores them; one JSON row per
 setting is printed (liver Dice per case, tumour Dice per case and global, recall of lesions >= 10 mm,
 false-positive lesions per case). ``--thresholds`` are `run_cascade`'s ``lesion_threshold`` values.
@@ -46,19 +47,55 @@ from keras_liver.io import find_lits_cases, load_volume, save_volume  # noqa: E4
 from keras_liver.models import CTCascade, load_model  # noqa: E402
 
 
-def remembered(predictor):
-    """The predictor with its outputs kept by input bytes (cleared per case with ``.clear()``)."""
-    predict, dims, channels = predictor
-    memory = {}
+class Memo:
+    """Remembers a function's results by the bytes of its array arguments (cleared per case with `clear`).
 
-    def call(batch):
-        key = hashlib.sha1(batch.tobytes()).hexdigest() + str(batch.shape)
-        if key not in memory:
-            memory[key] = predict(batch)
-        return memory[key]
+    ``Memo.patch(module, name)`` replaces ``module.name`` by a remembering wrapper until `restore`;
+    functions that `run_cascade` imports at call time (``from keras_liver.preprocess import
+    threshold_denoise``) pick up the wrapper.
+    """
 
-    call.clear = memory.clear
-    return call, dims, channels
+    def __init__(self):
+        self.results, self.saved, self.calls = {}, [], 0
+
+    @staticmethod
+    def key(name, args, kwargs) -> str:
+        digest = hashlib.sha1(name.encode())
+
+        def add(value):
+            if isinstance(value, np.ndarray):
+                digest.update(str((value.shape, value.dtype)).encode())
+                digest.update(np.ascontiguousarray(value).tobytes())
+            else:  # a function (a stage's predictor) by identity, anything else by its repr
+                digest.update(repr(id(value) if callable(value) else value).encode())
+
+        for value in args:
+            add(value)
+        for name_, value in sorted(kwargs.items(), key=lambda item: item[0]):
+            digest.update(name_.encode())
+            add(value)
+        return digest.hexdigest()
+
+    def wrap(self, name, fn):
+        def remembered(*args, **kwargs):
+            key = self.key(name, args, kwargs)
+            if key not in self.results:
+                self.calls += 1
+                self.results[key] = fn(*args, **kwargs)
+            return self.results[key]
+        return remembered
+
+    def patch(self, module, name):
+        self.saved.append((module, name, getattr(module, name)))
+        setattr(module, name, self.wrap(f"{module.__name__}.{name}", getattr(module, name)))
+
+    def restore(self):
+        for module, name, fn in reversed(self.saved):
+            setattr(module, name, fn)
+        self.saved = []
+
+    def clear(self):
+        self.results.clear()
 
 
 def _folder(p, size, gate, threshold=None) -> str:
@@ -108,7 +145,13 @@ def main(argv=None):
     cascade = load_model(args.model, compile=False)
     if not isinstance(cascade, CTCascade):
         sys.exit(f"--model {args.model}: not a CT cascade")
-    liver, tumour = remembered(model_predictor(cascade.liver_stage)), remembered(model_predictor(cascade.tumour_stage))
+    import importlib
+
+    liver, tumour = model_predictor(cascade.liver_stage), model_predictor(cascade.tumour_stage)
+    memo = Memo()  # the package's `inference.predict_volume` name is also a function: modules by their full names
+    memo.patch(importlib.import_module("keras_liver.inference.predict_volume"), "sliding_window_predict")
+    memo.patch(importlib.import_module("keras_liver.preprocess"), "threshold_denoise")
+    memo.patch(importlib.import_module("keras_liver.features"), "hog_map")
     probs = [None if p == "none" else float(p) for p in args.probabilities.split(",")]
     sizes = [float(s) for s in args.sizes.split(",")]
     gates = [None if g == "none" else float(g) for g in args.gates.split(",")]
@@ -116,22 +159,24 @@ def main(argv=None):
     settings = [(p, size, gate, t) for p in probs for size in sizes for gate in gates for t in thresholds]
     peaks = {}
     work = pathlib.Path(args.work)
-    cases = find_lits_cases(args.data)[:args.limit]
-    for case in cases:
-        volume = load_volume(case.image_path)
-        if args.peaks:
-            _, stages = run_cascade(liver, tumour, cascade.plan, volume, return_stages=True)
-            peaks[case.case_id] = lesion_peaks(load_volume(case.label_path).array, stages["tumour_probability"],
-                                               volume.spacing)
-        for p, size, gate, t in settings:
-            mask = run_cascade(liver, tumour, cascade.plan, volume, min_lesion_mm3=size, min_lesion_probability=p,
-                               liver_gate_mm=gate, lesion_threshold=t)
-            folder = work / _folder(p, size, gate, t)
-            folder.mkdir(parents=True, exist_ok=True)
-            save_volume(mask, folder / f"segmentation-{case.case_id}.nii.gz")
-        liver[0].clear()
-        tumour[0].clear()
-        print(f"case {case.case_id} done", file=sys.stderr, flush=True)
+    try:
+        cases = find_lits_cases(args.data)[:args.limit]
+        for case in cases:
+            volume = load_volume(case.image_path)
+            if args.peaks:
+                _, stages = run_cascade(liver, tumour, cascade.plan, volume, return_stages=True)
+                peaks[case.case_id] = lesion_peaks(load_volume(case.label_path).array, stages["tumour_probability"],
+                                                   volume.spacing)
+            for p, size, gate, t in settings:
+                mask = run_cascade(liver, tumour, cascade.plan, volume, min_lesion_mm3=size, min_lesion_probability=p,
+                                   liver_gate_mm=gate, lesion_threshold=t)
+                folder = work / _folder(p, size, gate, t)
+                folder.mkdir(parents=True, exist_ok=True)
+                save_volume(mask, folder / f"segmentation-{case.case_id}.nii.gz")
+            memo.clear()
+            print(f"case {case.case_id} done", file=sys.stderr, flush=True)
+    finally:
+        memo.restore()
     rows = []
     if args.peaks:
         pathlib.Path(args.peaks).write_text(json.dumps(peaks, indent=1) + "\n")

@@ -29,3 +29,60 @@ def test_without_any_row_in_the_limit_all_rows_compete_and_ties_go_to_recall(swe
     assert chosen["min_lesion_probability"] == 0.7 and chosen["min_lesion_mm3"] == 200.0
     with pytest.raises(ValueError):
         sweep.choose_setting([])
+
+
+def test_the_memo_runs_a_step_once_per_distinct_input_and_restores_the_module(sweep):
+    import types
+
+    import numpy as np
+
+    calls = []
+    module = types.ModuleType("steps")
+    module.__name__ = "steps"
+    module.double = lambda a, scale=2.0: calls.append(a.copy()) or a * scale
+    original = module.double
+    memo = sweep.Memo()
+    memo.patch(module, "double")
+    a = np.arange(6.0).reshape(2, 3)
+    first = module.double(a)
+    np.testing.assert_array_equal(module.double(a.copy()), first)  # equal bytes: remembered
+    np.testing.assert_array_equal(module.double(a, scale=3.0), a * 3.0)  # another keyword: computed
+    np.testing.assert_array_equal(module.double(a.reshape(3, 2)), first.reshape(3, 2))  # another shape: computed
+    assert len(calls) == 3 and memo.calls == 3
+    memo.clear()
+    module.double(a)
+    assert len(calls) == 4  # cleared between cases
+    memo.restore()
+    assert module.double is original
+
+
+def test_the_sweep_scores_every_setting_and_saves_the_cascade_with_the_chosen_one(sweep, tmp_path):
+    import json
+
+    from serving_models import tiny_segmenter
+
+    from keras_liver.models import CTCascade, load_model, save_model
+    from keras_liver.phantoms import write_ct_dataset
+    from keras_liver.plans import Plan, StagePlan
+
+    data = tmp_path / "val"
+    write_ct_dataset(data, 2, seed=9000, shape=(7, 24, 28))
+    liver, tumour = tiny_segmenter(41), tiny_segmenter(42)
+    liver.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", None, (1, 16, 16)),))
+    tumour.plan = Plan(task="ct_segmentation", stages=(StagePlan("liver_tumour", None, (1, 16, 16),
+                                                                 roi={"rule": "liver_box", "margin_mm": 4.0}),))
+    model = save_model(CTCascade(liver, tumour), tmp_path / "cascade.keras")
+    rows, chosen, again = tmp_path / "rows.json", tmp_path / "chosen.json", tmp_path / "chosen.keras"
+    sweep.main(["--model", str(model), "--data", str(data), "--probabilities", "none,0.6", "--sizes", "0",
+                "--gates", "none", "--work", str(tmp_path / "work"), "--out", str(rows), "--choose", str(chosen),
+                "--max-fp", "100", "--write-cascade", str(again)])
+    table = json.loads(rows.read_text())
+    assert [r["min_lesion_probability"] for r in table] == [None, 0.6]
+    picked = json.loads(chosen.read_text())
+    assert picked == sweep.choose_setting(table, 100)
+    assert load_model(again, compile=False).plan.fingerprint["postprocess"] == picked
+    assert len(list((tmp_path / "work").glob("*/segmentation-*.nii.gz"))) == 4  # two settings x two cases
+    import importlib
+
+    assert importlib.import_module("keras_liver.inference.predict_volume").sliding_window_predict.__name__ == \
+        "sliding_window_predict"  # the memo's patches are undone
