@@ -57,6 +57,7 @@ def test_the_memo_runs_a_step_once_per_distinct_input_and_restores_the_module(sw
 
 
 def test_the_sweep_scores_every_setting_and_saves_the_cascade_with_the_chosen_one(sweep, tmp_path):
+    import importlib
     import json
 
     from serving_models import tiny_segmenter
@@ -82,7 +83,5 @@ def test_the_sweep_scores_every_setting_and_saves_the_cascade_with_the_chosen_on
     assert picked == sweep.choose_setting(table, 100)
     assert load_model(again, compile=False).plan.fingerprint["postprocess"] == picked
     assert len(list((tmp_path / "work").glob("*/segmentation-*.nii.gz"))) == 4  # two settings x two cases
-    import importlib
-
     assert importlib.import_module("keras_liver.inference.predict_volume").sliding_window_predict.__name__ == \
         "sliding_window_predict"  # the memo's patches are undone
