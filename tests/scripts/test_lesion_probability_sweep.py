@@ -85,3 +85,28 @@ def test_the_sweep_scores_every_setting_and_saves_the_cascade_with_the_chosen_on
     assert len(list((tmp_path / "work").glob("*/segmentation-*.nii.gz"))) == 4  # two settings x two cases
     assert importlib.import_module("keras_liver.inference.predict_volume").sliding_window_predict.__name__ == \
         "sliding_window_predict"  # the memo's patches are undone
+
+
+def test_a_remembered_predictor_calls_the_model_once_per_batch(sweep):
+    import numpy as np
+
+    seen = []
+    predict, dims, channels = sweep.remembered((lambda batch: seen.append(1) or batch + 1, 2, 1))
+    batch = np.zeros((2, 3, 3, 1), np.float32)
+    np.testing.assert_array_equal(predict(batch), predict(batch.copy()))
+    assert len(seen) == 1 and (dims, channels) == (2, 1)
+    predict.clear()
+    predict(batch)
+    assert len(seen) == 2
+
+
+def test_every_name_other_scripts_import_from_the_sweep_exists(sweep):
+    import pathlib
+    import re
+
+    scripts = pathlib.Path(sweep.__file__).parent
+    wanted = {name.strip() for path in scripts.glob("*.py")
+              for names in re.findall(r"from lesion_probability_sweep import ([\w, ]+)", path.read_text())
+              for name in names.split(",")}
+    assert "remembered" in wanted  # eval_ct.py's held-out figures without the floor
+    assert all(hasattr(sweep, name) for name in wanted)
