@@ -1,7 +1,7 @@
 """Run a CT model or cascade on every real scan with a liver label, as a new user would (no --spacing).
 
     python scripts/eval_real.py --model runs/ct_cascade_v3/cascade.keras [--real ../shared/data/real]
-        [--out-dir real_out] [--modality CT|MR|all] [--liver-gate-mm MM|none]
+        [--out-dir real_out] [--modality CT|MR|all] [--liver-gate-mm MM|none] [--settings JSON|FILE]
 
 The scans are `keras_liver.evaluation.REAL_SCANS` found under ``--real`` (the TotalSegmentator
 CT as NIfTI and as a DICOM series, the dcmqi slices with their NRRD mask; the MR with
@@ -19,6 +19,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from keras_liver.cli.cascade import read_postprocess  # noqa: E402
 from keras_liver.evaluation import evaluate_real_scans  # noqa: E402
 from keras_liver.evaluation.reports import markdown_table  # noqa: E402
 from keras_liver.inference import cascade_predict, predict_volume  # noqa: E402
@@ -59,9 +60,14 @@ def main(argv=None) -> int:
     parser.add_argument("--liver-gate-mm", type=gate, default=argparse.SUPPRESS,
                         help="a cascade's stage-2 labels further than this from stage 1's liver become background "
                              "(default: run_cascade's, 3 mm; 'none': no gate)")
+    parser.add_argument("--settings", default=None,
+                        help="a cascade's run_cascade settings as a JSON object or .json file, over the plan's "
+                             "(e.g. '{\"boundary_from_probabilities\": true}')")
     args = parser.parse_args(argv)
     model = load_model(args.model, compile=False)
-    options = {"liver_gate_mm": args.liver_gate_mm} if hasattr(args, "liver_gate_mm") else {}
+    options = dict(read_postprocess(args.settings) or {})
+    if hasattr(args, "liver_gate_mm"):
+        options["liver_gate_mm"] = args.liver_gate_mm
     rows = evaluate_real_scans(segmenter(model, **options), args.real, out_dir=args.out_dir,
                                modality=None if args.modality == "all" else args.modality)
     if not rows:

@@ -26,7 +26,7 @@ def liver_box(liver: np.ndarray, spacing, margin_mm) -> tuple[tuple, tuple]:
 
 DEFAULT_SETTINGS = {"flip_tta": False, "min_lesion_mm3": MIN_LESION_MM3,
                     "min_lesion_probability": MIN_LESION_PROBABILITY, "liver_gate_mm": LIVER_GATE_MM,
-                    "lesion_threshold": LESION_THRESHOLD}
+                    "lesion_threshold": LESION_THRESHOLD, "boundary_from_probabilities": False}
 
 
 def cascade_settings(plan, settings=None) -> dict:
@@ -78,6 +78,9 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
         lesion_threshold: Stage 2's foreground voxels whose tumour probability reaches
             this are tumour even where its liver class wins (`lesion_labels`: with the
             floor above, a hysteresis); ``None``: arg-max.
+        boundary_from_probabilities: Both stages decide background against
+            foreground on ``image``'s grid from their resampled probabilities
+            (`segment_with_predictor`) instead of the nearest model voxel (default off).
 
     Returns:
         uint8 label `Volume` (0 background, 1 liver, 2 tumour) on ``image``'s grid.
@@ -90,7 +93,8 @@ def run_cascade(liver_predictor, tumour_predictor, plan, image: Volume, *, batch
     if len(plan.stages) != 2 or (plan.stages[1].roi or {}).get("rule") != "liver_box":
         raise ConfigError("plan: a cascade needs two stages, the second with the ROI rule liver_box")
     first, second = plan.stages
-    common = dict(batch_size=batch_size, flip_tta=bool(settings["flip_tta"]))
+    common = dict(batch_size=batch_size, flip_tta=bool(settings["flip_tta"]),
+                  boundary_from_probabilities=bool(settings["boundary_from_probabilities"]))
     coarse = segment_with_predictor(liver_predictor, image, **first.inference_options(), postprocess=True,
                                     min_lesion_mm3=min_lesion_mm3, **common)
     liver = coarse.array > 0

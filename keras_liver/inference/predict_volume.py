@@ -101,7 +101,8 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
                            overlap: float = 0.5, batch_size: int = 4, flip_tta: bool = False,
                            postprocess: bool = True, min_lesion_mm3: float = 10.0, hog_window: str = "abdomen",
                            return_probabilities: bool = False, context_slices: int = 0, denoise: dict | None = None,
-                           min_lesion_probability: float | None = None, lesion_threshold: float | None = None):
+                           min_lesion_probability: float | None = None, lesion_threshold: float | None = None,
+                           boundary_from_probabilities: bool = False):
     """Segment a CT volume with any window predictor (a local model or a model server).
 
     Steps: optional crop to `liver_roi` and resampling to ``target_spacing``
@@ -173,6 +174,11 @@ def segment_with_predictor(predictor, image: Volume, *, patch_size, target_spaci
         labels = drop_uncertain_lesions(labels, probs[..., 2], min_lesion_probability)
     back = record.invert(labels, kind="label")
     out = back.array
+    if boundary_from_probabilities and any(step["op"] == "resample" for step in record.steps):
+        two = np.stack([probs[..., 0], probs[..., 1:].max(axis=-1)], axis=-1)
+        sides = record.invert(two, kind="probabilities", antialias=True).array
+        foreground = sides[..., 1] > sides[..., 0]
+        out = np.where(foreground, np.maximum(out, 1), 0).astype(np.uint8)
     if postprocess:
         out = postprocess_liver_tumour(out, image.spacing, min_lesion_mm3=min_lesion_mm3)
     result = image.replace(out, modality="SEG")

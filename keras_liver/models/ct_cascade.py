@@ -49,7 +49,7 @@ class CTCascade(keras.Model):
 
     task = "ct_segmentation"
     POSTPROCESS_KEYS = {"min_lesion_probability": float, "lesion_threshold": float, "min_lesion_mm3": float,
-                        "liver_gate_mm": float, "flip_tta": bool}
+                        "liver_gate_mm": float, "flip_tta": bool, "boundary_from_probabilities": bool}
 
     def __init__(self, liver_stage, tumour_stage, margin_mm=None, postprocess=None, name: str = "ct_cascade",
                  **kwargs):

@@ -27,7 +27,7 @@ def nearest_indices(n_in: int, n_out: int) -> np.ndarray:
     return np.clip(np.floor(coords + 0.5), 0, n_in - 1).astype(np.intp)
 
 
-def resize(array: np.ndarray, shape, *, order: int) -> np.ndarray:
+def resize(array: np.ndarray, shape, *, order: int, antialias: bool = False) -> np.ndarray:
     """Resample the last three axes of ``array`` to ``shape``.
 
     Args:
@@ -35,6 +35,11 @@ def resize(array: np.ndarray, shape, *, order: int) -> np.ndarray:
         shape: Target ``(z, y, x)``.
         order: 0 for label maps (pure index gathering, so no label value is
             invented), 1 (linear) or 3 (cubic spline) for images.
+        antialias: Along every axis that shrinks by ``f`` >= 1.5, smooth first
+            with a Gaussian of sigma ``(f - 1) / 2`` voxels (scikit-image's choice
+            for anti-aliasing), so an output voxel is a weighted mean over its
+            footprint rather than one sample of it (for probabilities: about the
+            share of the voxel in each class). Ignored for ``order=0``.
 
     Returns:
         The resampled array (dtype kept for order 0, float32 otherwise).
@@ -52,6 +57,10 @@ def resize(array: np.ndarray, shape, *, order: int) -> np.ndarray:
         raise ConfigError(f"order: image interpolation must be 0, 1 (linear) or 3 (cubic), got {order}")
     zoom = [n_out / n_in for n_in, n_out in zip(array.shape[-3:], shape)]
     flat = array.reshape((-1,) + array.shape[-3:]).astype(np.float32, copy=False)
+    if antialias:
+        for axis, (n_in, n_out) in enumerate(zip(array.shape[-3:], shape)):
+            if n_in >= 1.5 * n_out:
+                flat = ndimage.gaussian_filter1d(flat, (n_in / n_out - 1) / 2, axis=axis + 1, mode="nearest")
     out = np.stack([ndimage.zoom(v, zoom, order=order, mode="nearest", grid_mode=True) for v in flat])
     return out.reshape(array.shape[:-3] + shape)
 

@@ -45,7 +45,7 @@ class SpatialRecord:
             shape = tuple(step["shape_after"])
         return shape
 
-    def invert(self, prediction, kind: str = "label", fill=None) -> Volume:
+    def invert(self, prediction, kind: str = "label", fill=None, *, antialias: bool = False) -> Volume:
         """Map a prediction on the preprocessed grid back onto the original grid.
 
         Args:
@@ -56,6 +56,10 @@ class SpatialRecord:
                 (linear) or ``"probabilities"`` (linear, channels-last).
             fill: Value outside the crop: 0 for labels and images; for
                 probabilities, class 0 (background) gets 1 and the others 0.
+            antialias: Images and probabilities: where the original grid is
+                coarser, smooth first (`spatial.resize`), so a voxel gets about the
+                mean over its footprint (a class's share of the voxel) rather than
+                one sample of the finer grid.
 
         Returns:
             A `Volume` on the original grid, affine and meta.
@@ -79,7 +83,8 @@ class SpatialRecord:
             if step["op"] == "pad":
                 array = spatial.crop(array, step["before"], [b + n for b, n in zip(step["before"], before)])
             elif step["op"] == "resample":
-                array = spatial.resize(array, before, order=0 if kind == "label" else 1)
+                array = spatial.resize(array, before, order=0 if kind == "label" else 1,
+                                       antialias=antialias and kind != "label")
             elif step["op"] == "crop":
                 array = self._uncrop(array, step, kind, fill)
             else:

@@ -258,3 +258,27 @@ def test_a_cascade_keeps_its_chosen_floor_through_save_cli_and_export(cascade, t
                  "--out", str(tmp_path / "bad.keras"), "--postprocess", '{"min_lesion_probabilty": 0.7}']) != 0
     assert "unknown setting 'min_lesion_probabilty'" in capsys.readouterr().err
     assert not (tmp_path / "bad.keras").exists()
+
+
+def test_boundary_from_probabilities_reaches_both_stages_from_the_plan_or_the_caller(monkeypatch):
+    import dataclasses
+
+    from keras_liver.inference import cascade as cascade_module
+
+    calls = []
+    real = cascade_module.segment_with_predictor
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["boundary_from_probabilities"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cascade_module, "segment_with_predictor", spy)
+    liver = _threshold_predictor(lambda hu: ((hu > 0) & (hu < 200)).astype(int))
+    tumour = _threshold_predictor(lambda hu: np.where(hu > 70, 1, np.where(hu > 0, 2, 0)))
+    chosen = dataclasses.replace(PLAN, fingerprint={"postprocess": {"boundary_from_probabilities": True}})
+    default = run_cascade(liver, tumour, PLAN, _phantom(), postprocess=False).array
+    from_plan = run_cascade(liver, tumour, chosen, _phantom(), postprocess=False).array
+    run_cascade(liver, tumour, chosen, _phantom(), postprocess=False, boundary_from_probabilities=False)
+    assert calls == [False, False, True, True, False, False]
+    assert from_plan[5:8, 14:20, 16:22].min() == 2 and abs(int((from_plan > 0).sum()) - int((default > 0).sum())) \
+        < 0.1 * (default > 0).sum()

@@ -140,3 +140,47 @@ def test_lesion_shell_rule_matches_the_whole_array_oracle_on_random_maps():
             share = _shell_share_oracle(labels, component)
             assert abs(shares[k] - share) < 1e-12
             assert np.all(out[component] == (2 if share >= 0.6 else 0))
+
+
+def _lone_bright_voxel_case():
+    """A 3 mm image with one bright voxel; the model works at 1 mm in plane, where it sees that voxel's centre."""
+    hu = np.zeros((3, 9, 9), np.float32)
+    hu[1, 4, 4] = 1.0
+    return Volume(hu, np.diag([3.0, 3.0, 3.0, 1.0]))
+
+
+def _threshold_predictor(level):
+    def predict(batch):
+        fg = (batch[..., 0] > level).astype(np.float32)  # liver wherever the upsampled image exceeds level
+        return np.stack([1.0 - fg, fg, 0.0 * fg], -1)
+    return predict, 2, 1
+
+
+@pytest.mark.parametrize("level, lit_by_nearest, lit_by_share", [(0.99, True, False), (0.3, True, True)])
+def test_boundary_from_probabilities_counts_each_voxels_share(level, lit_by_nearest, lit_by_share):
+    # level 0.99: on the 1 mm grid only the centre of the bright voxel's 3 x 3 footprint is liver. The nearest
+    # model voxel of the 3 mm voxel is that centre (liver); by share, 1 of 9 is liver (background).
+    # level 0.3: the whole footprint is liver, and both agree.
+    image = _lone_bright_voxel_case()
+    common = dict(patch_size=(1, 9, 9), target_spacing=(3.0, 1.0, 1.0), overlap=0.0, postprocess=False)
+    nearest = segment_with_predictor(_threshold_predictor(level), image, **common).array
+    share = segment_with_predictor(_threshold_predictor(level), image, boundary_from_probabilities=True,
+                                   **common).array
+    assert (nearest[1, 4, 4] == 1) == lit_by_nearest and (share[1, 4, 4] == 1) == lit_by_share
+    assert nearest.sum() == nearest[1, 4, 4] and share.sum() == share[1, 4, 4]  # nothing else lit
+
+
+def test_boundary_from_probabilities_changes_nothing_without_resampling():
+    rng = np.random.default_rng(3)
+    hu = ndimage.gaussian_filter(rng.random((3, 10, 11)), 1.0).astype(np.float32)
+
+    def predict(batch):
+        x = (batch[..., 0] - 0.4) * 20
+        return np.stack([1 / (1 + np.exp(x)), 0.7 / (1 + np.exp(-x)), 0.3 / (1 + np.exp(-x))], -1)
+
+    common = dict(patch_size=(1, 5, 6), overlap=0.5, postprocess=False, lesion_threshold=0.25)
+    a = segment_with_predictor((predict, 2, 1), Volume(hu, np.eye(4)), **common).array
+    b = segment_with_predictor((predict, 2, 1), Volume(hu, np.eye(4)), boundary_from_probabilities=True,
+                               **common).array
+    assert 0 < (a == 2).sum() and 0 < (a == 0).sum()
+    np.testing.assert_array_equal(a, b)

@@ -131,3 +131,33 @@ def test_bad_input_names_the_problem(rng):
     nan_image[0, 0, 0] = np.nan
     with pytest.raises(ImageValueError, match="NaN"):
         SpatialPreprocessor()(image.replace(nan_image))
+
+
+def test_antialiased_downsampling_averages_each_voxels_footprint():
+    from keras_liver.preprocess import spatial
+
+    stripes = np.zeros((3, 7, 36), np.float32)
+    stripes[..., ::2] = 1.0  # one-voxel stripes along x: a coarser grid sees half of each voxel lit
+    sampled = spatial.resize(stripes, (3, 7, 12), order=1)
+    averaged = spatial.resize(stripes, (3, 7, 12), order=1, antialias=True)
+    assert np.abs(sampled - 0.5).min() > 0.4           # one sample of three: all or nothing
+    np.testing.assert_allclose(averaged, 0.5, atol=0.12)  # the footprint's share
+    flat = np.full((5, 6, 7), 0.25, np.float32)
+    np.testing.assert_allclose(spatial.resize(flat, (2, 3, 7), order=1, antialias=True), 0.25, rtol=1e-6)
+    up = spatial.resize(stripes, (3, 14, 36), order=1, antialias=True)  # growing axes are not smoothed
+    np.testing.assert_array_equal(up, spatial.resize(stripes, (3, 14, 36), order=1))
+
+
+def test_probabilities_invert_antialiased_only_when_asked():
+    # the model's grid is four times finer in plane than the original one
+    fine = SpatialRecord((4, 6, 6), np.eye(4), {}, (
+        {"op": "resample", "shape_before": (4, 6, 6), "shape_after": (4, 24, 24)},))
+    lit = np.zeros((4, 24, 24, 2), np.float32)
+    lit[..., 0] = 1
+    lit[:, :, ::4, 0], lit[:, :, ::4, 1] = 0, 1  # one column in four is class 1
+    plain = fine.invert(lit, kind="probabilities").array
+    smooth = fine.invert(lit, kind="probabilities", antialias=True).array
+    assert plain.shape == smooth.shape == (4, 6, 6, 2)
+    assert np.abs(smooth[..., 1] - 0.25).max() < 0.15 < np.abs(plain[..., 1] - 0.25).max()
+    labels = fine.invert(lit.argmax(-1).astype(np.uint8), kind="label", antialias=True).array
+    np.testing.assert_array_equal(labels, fine.invert(lit.argmax(-1).astype(np.uint8), kind="label").array)
