@@ -9,6 +9,8 @@ from keras_liver import tasks
 from keras_liver.errors import ConfigError, GeometryError
 
 logger = logging.getLogger(__name__)
+AHEAD = 2  # tasks of windows cut ahead of the model: each worker thread always has work queued
+CHUNK_BYTES = 4 << 20  # windows of depth 1 a worker task holds, about (fewer hand-overs between threads)
 
 
 def window_starts(size: int, patch: int, step: int) -> list[int]:
@@ -19,50 +21,43 @@ def window_starts(size: int, patch: int, step: int) -> list[int]:
     return starts + [size - patch]
 
 
+def importance_factors(patch_size, importance: str = "gaussian", sigma_scale: float = 0.125):
+    """The two factors of a window's blending weight: the first axis' ``(p0,)`` and the other axes' map.
+
+    ``"gaussian"``: each a Gaussian peaking at the centre (sigma = ``sigma_scale`` * size per axis),
+    normalised to peak 1 and clipped at 1e-3 (`gaussian_importance` is their product);
+    ``"constant"``: ones. Both float64.
+    """
+    patch_size = tuple(int(n) for n in patch_size)
+    if importance == "constant":
+        return np.ones(patch_size[:1]), np.ones(patch_size[1:])
+    if importance != "gaussian":
+        raise ConfigError(f"importance: 'gaussian' or 'constant', got {importance!r}")
+    factors = []
+    for n in patch_size:
+        sigma = max(sigma_scale * n, 1e-6)
+        g = np.arange(n, dtype=np.float64)
+        factors.append(np.exp(-0.5 * ((g - (n - 1) / 2.0) / sigma) ** 2))
+    first = np.maximum(factors[0] / factors[0].max(), 1e-3)
+    rest = np.ones((), np.float64)
+    for f in factors[1:]:
+        rest = np.multiply.outer(rest, f)
+    return first, np.maximum(rest / rest.max(), 1e-3)
+
+
 def gaussian_importance(patch_size, sigma_scale: float = 0.125) -> np.ndarray:
-    """A Gaussian weight map peaking at the patch centre (sigma = ``sigma_scale`` * size), minimum 1e-3 of the peak.
+    """A Gaussian weight map peaking at the patch centre (sigma = ``sigma_scale`` * size per axis).
 
     Voxels near a window's border, where the receptive field is cut off,
     then count less when overlapping windows are averaged (nnU-Net's
-    importance weighting).
+    importance weighting). The map is the first axis' Gaussian times the
+    Gaussian of the other axes, each at least 1e-3 of its peak, so it is
+    separable into those two factors (`sliding_window_predict` blends along
+    the first axis with the first factor alone); over the other axes it is
+    the product clipped at 1e-3, as the in-plane map of a 2D model always was.
     """
-    grids = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in patch_size], indexing="ij")
-    out = np.ones(tuple(patch_size), np.float64)
-    for g, n in zip(grids, patch_size):
-        sigma = max(sigma_scale * n, 1e-6)
-        out *= np.exp(-0.5 * ((g - (n - 1) / 2.0) / sigma) ** 2)
-    out /= out.max()
-    return np.maximum(out, 1e-3)
-
-
-def _blend(mean, weight_sum, weights, chunk, patch, pred, scratch, bounds=None) -> None:
-    """Fold one batch of window predictions into the running weighted mean, in place (float32).
-
-    ``mean += (w / W) * (p - mean)`` after ``W += w``: a weighted mean that never divides a
-    large sum, so windows that agree at a voxel leave exactly their value there (the
-    identity and ``x + 1`` oracles stay exact in float32). ``scratch``, two float32 buffers
-    of the window's shape (``patch``, and ``patch + (k,)``), spares a window's temporaries.
-    ``bounds = (axis, lo, hi)`` blends only the part of each window with ``lo <= index < hi``
-    along ``axis``: two threads given disjoint bounds (and scratch each) blend one batch
-    together with the same result, as every voxel still sees its windows in the same order.
-    """
-    ratio, diff = scratch
-    axis, lo, hi = bounds if bounds is not None else (0, 0, mean.shape[0])
-    for start, p in zip(chunk, pred):
-        a, b = max(lo, start[axis]) - start[axis], min(hi, start[axis] + patch[axis]) - start[axis]
-        if a >= b:
-            continue
-        part = tuple(slice(a, b) if i == axis else slice(None) for i in range(len(patch)))
-        region = tuple(slice(s + q.start, s + q.stop) if i == axis else slice(s, s + n)
-                       for i, (s, n, q) in enumerate(zip(start, patch, part)))
-        w, r, d = weights[part], ratio[part], diff[part]
-        w_sum = weight_sum[region]
-        w_sum += w
-        np.divide(w, w_sum, out=r)
-        m = mean[region]
-        np.subtract(p[part], m, out=d)
-        d *= r[..., None]
-        m += d
+    first, rest = importance_factors(patch_size, "gaussian", sigma_scale)
+    return np.multiply.outer(first, rest)
 
 
 def _flip_predict(predictor, flips):
@@ -72,8 +67,8 @@ def _flip_predict(predictor, flips):
         for n, axes in enumerate(flips, start=1):
             out = np.asarray(predictor(np.flip(batch, axes) if axes else batch), np.float32)
             out = np.flip(out, axes) if axes else out
-            if pred is None:  # the predictor's own buffer may be reused by its next call, while this one is blended;
-                pred = out if np.shares_memory(out, batch) else out.copy()  # the batch is never reused
+            if pred is None:  # blended while the predictor works on the next batch: a new array (or the batch)
+                pred = out
             else:
                 pred = pred + (out - pred) / np.float32(n)
         return pred
@@ -82,79 +77,227 @@ def _flip_predict(predictor, flips):
 
 
 def slice_ratios(shape, patch, steps, weights) -> tuple[list, list]:
-    """In-plane window positions of a 2D window grid and each one's blending ratio ``w / W`` (`_blend`'s).
+    """Window positions of a grid and each window's blending ratio ``w / W``, any number of axes.
 
-    The running weighted mean of `_blend` multiplies a window's change by its weight over the
-    weights summed so far. On a grid of depth-1 windows the windows of different slices never
-    overlap, so these ratios are the same in every slice: computed once, they make blending
-    three array operations a window, and a batch of one position in several slices one step.
+    The running weighted mean ``mean += (w / W) * (p - mean)`` after ``W += w`` multiplies a
+    window's change by its weight over the weights summed so far: a mean that never divides a
+    large sum, so where windows agree their value stays exact (the identity and ``x + 1``
+    oracles). The ratios depend only on the grid, so they are computed once, in float32, in
+    raster order; a ratio is exactly 1 where its window is the first to reach a voxel.
 
     Returns:
-        ``(positions, ratios)``: ``(y, x)`` starts in blending order, and float32 ``(py, px, 1)`` maps.
+        ``(positions, ratios)``: window starts in raster order, and float32 ``(*patch, 1)`` maps.
     """
     positions = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(shape, patch, steps)]))
+    weights = np.asarray(weights, np.float32)
     weight_sum = np.zeros(tuple(shape), np.float32)
     ratios = []
-    for y, x in positions:
-        w_sum = weight_sum[y:y + patch[0], x:x + patch[1]]
+    for start in positions:
+        w_sum = weight_sum[tuple(slice(a, a + n) for a, n in zip(start, patch))]
         w_sum += weights
         ratios.append((weights / w_sum)[..., None])
     return positions, ratios
 
 
-def _slab_windows(predict, volume, patch, steps, weights, size, progress):
-    """Depth-1 windows over ``(z, y, x, c)``: each batch is one in-plane position in ``size`` consecutive slices.
+def first_reached(positions, patch, index) -> tuple:
+    """Per axis, where window ``index`` of a raster-order grid starts to reach voxels no earlier window reached.
 
-    The next batch is cut while the last one is blended by two more threads (each on half of the
-    batch's slices); the result equals window-by-window blending (`_blend`) exactly, as each voxel
-    sees the same windows in the same order.
+    An earlier row of windows along an axis covers every position of the later axes, so the
+    voxels a window is first to reach form its far corner ``[a_0, p_0) x [a_1, p_1) x ...``,
+    with ``a`` the overlap with the previous window along that axis (0 for the first); its
+    blending ratio is exactly 1 there, so blending there is a copy.
+    """
+    start = positions[index]
+    corner = []
+    for axis, (s, p) in enumerate(zip(start, patch)):
+        earlier = [q[axis] for q in positions if q[axis] < s]
+        corner.append(max(0, max(earlier) + p - s) if earlier else 0)
+    return tuple(corner)
+
+
+def _column_windows(predict, volume, patch, steps, factors, size, progress):
+    """Windows of any size over ``(*spatial, c)``, blended first along axis 0, then column by column.
+
+    The Gaussian weight is separable into the first axis' factor and the rest's
+    (`importance_factors`), so the weighted mean is a mean along the first axis (over the
+    windows of one position in the other axes: a *column*) followed by a mean over columns.
+    Both are running means with ratios computed once from the grid (`slice_ratios`), so
+    windows that agree leave their value exactly. The windows of a column go into a buffer
+    the height of the volume (a copy where a window is the first to reach its rows,
+    `first_reached`: the buffer is reused), then the finished column into the volume (which
+    starts at zero, so a ratio of 1 there is a copy too).
+    Two worker threads each own one half of the first axis, in every step: cutting the
+    windows of the next batch (their rows in that half), blending the last batch into the
+    column, and the column into the volume. Each works through its steps in order, so every
+    voxel sees its windows in order, and the main thread only calls the model, which works
+    on one batch while the workers blend the one before.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    nz = volume.shape[0]
-    positions, ratios = slice_ratios(volume.shape[1:3], patch[1:], steps[1:], weights[0])
-    jobs = [(z, k) for z in range(0, nz, size) for k in range(len(positions))]
-    report = max(1, len(jobs) // 10)
-    py, px = patch[1:]
-    halves = [(0, (size + 1) // 2), ((size + 1) // 2, size)] if size > 1 else [(0, 1)]
+    shape, channels = volume.shape[:-1], volume.shape[-1]
+    depth, rest = patch[0], patch[1:]
+    z_starts, z_ratios = slice_ratios(shape[:1], patch[:1], steps[:1], factors[0])
+    z_starts = [z for (z,) in z_starts]
+    z_corners = [first_reached([(z,) for z in z_starts], patch[:1], i)[0] for i in range(len(z_starts))]
+    positions, ratios = slice_ratios(shape[1:], rest, steps[1:], factors[1])
+    jobs = [(k, i) for k in range(len(positions)) for i in range(len(z_starts))]
+    per = size * -(-len(z_starts) // size)  # windows a worker task holds: whole batches, at least one column
+    chunks = list(range(0, len(jobs), per))
+    report = max(1, len(chunks) // 10)
+    halves = [(0, shape[0] // 2), (shape[0] // 2, shape[0])] if shape[0] > 1 else [(0, shape[0])]
+    rings = [np.empty((per,) + patch + (channels,), volume.dtype) for _ in range(AHEAD + 2)]
+    state = {}
 
-    def cut(job):
-        z, k = job
-        y, x = positions[k]
-        return np.ascontiguousarray(volume[z:z + size, None, y:y + py, x:x + px])
+    def rows_of(i, lo, hi):  # window i's rows inside [lo, hi), in window coordinates
+        z = z_starts[i]
+        return max(lo, z) - z, min(hi, z + depth) - z
 
-    def blend(job, pred, half, buffer):
-        z, k = job
-        y, x = positions[k]
-        lo, hi = half
-        hi = min(hi, len(pred))
-        if lo >= hi:
-            return
-        m = mean[z + lo:z + hi, y:y + py, x:x + px]
-        diff = buffer[:len(m)]
-        np.subtract(pred[lo:lo + len(m), 0], m, out=diff)
-        diff *= ratios[k]
-        m += diff
+    def cut(n, lo, hi):
+        batch = rings[n % len(rings)]
+        for slot, (k, i) in enumerate(jobs[chunks[n]:chunks[n] + per]):
+            a, b = rows_of(i, lo, hi)
+            if a < b:
+                z = z_starts[i]
+                batch[slot, a:b] = volume[(slice(z + a, z + b),) + tuple(slice(q, q + p)
+                                                                      for q, p in zip(positions[k], rest))]
 
-    mean = scratch = None
-    pending = []
-    with ThreadPoolExecutor(max_workers=len(halves)) as blender:
-        batch = cut(jobs[0])
-        for n, job in enumerate(jobs):
-            pred = predict(batch)
-            if mean is None:
-                mean = np.zeros(volume.shape[:3] + (pred.shape[-1],), np.float32)
-                scratch = [np.empty((hi - lo, py, px, pred.shape[-1]), np.float32) for lo, hi in halves]
-            for done in pending:
-                done.result()
-            pending = [blender.submit(blend, job, pred, half, buffer) for half, buffer in zip(halves, scratch)]
-            if n + 1 < len(jobs):
-                batch = cut(jobs[n + 1])
-            if progress and n % report == 0:
-                logger.info("sliding window: %d / %d batches", n + 1, len(jobs))
-        for done in pending:
+    def blend(n, preds, half):
+        lo, hi = halves[half]
+        mean, column = state["mean"], state["column"]
+        window_scratch, column_scratch = state["scratch"][half]
+        windows = (p for pred in preds for p in pred)
+        for (k, i), p in zip(jobs[chunks[n]:chunks[n] + per], windows):
+            a, b = rows_of(i, lo, hi)
+            z, first = z_starts[i], z_corners[i]
+            if a < b:  # the window into its column: a copy from ``first`` on, the running mean before
+                c = max(a, first)
+                if c < b:
+                    column[z + c:z + b] = p[c:b]
+                if a < min(b, first):
+                    e = min(b, first)
+                    m, d = column[z + a:z + e], window_scratch[a:e]
+                    np.subtract(p[a:e], m, out=d)
+                    d *= z_ratios[i][a:e].reshape((e - a,) + (1,) * (d.ndim - 1))
+                    m += d
+            if i == len(z_starts) - 1 and lo < hi:  # the column is whole: into the volume, rows lo..hi
+                region = (slice(lo, hi),) + tuple(slice(q, q + r) for q, r in zip(positions[k], rest))
+                target, d = mean[region], column_scratch[lo:hi]
+                np.subtract(column[lo:hi], target, out=d)
+                d *= ratios[k]
+                target += d
+
+    workers = [ThreadPoolExecutor(max_workers=1) for _ in halves]
+    cutting, blending = {}, {}
+
+    def cut_ahead(n):  # into ring buffer n % len(rings), once the chunk that last used it is blended
+        for done in blending.pop(n - len(rings), []):
             done.result()
-    return mean
+        cutting[n] = [w.submit(cut, n, lo, hi) for w, (lo, hi) in zip(workers, halves)]
+
+    try:
+        for n in range(min(AHEAD, len(chunks))):
+            cut_ahead(n)
+        for n, start in enumerate(chunks):
+            count = min(per, len(jobs) - start)
+            for done in cutting.pop(n):
+                done.result()
+            ring = rings[n % len(rings)]
+            preds = [predict(ring[j:min(j + size, count)]) for j in range(0, count, size)]
+            if not state:
+                k_out = preds[0].shape[-1]
+                state["mean"] = np.zeros(shape + (k_out,), np.float32)
+                state["column"] = np.empty((shape[0],) + rest + (k_out,), np.float32)
+                state["scratch"] = [(np.empty(patch + (k_out,), np.float32),
+                                     np.empty((shape[0],) + rest + (k_out,), np.float32)) for _ in halves]
+            blending[n] = [w.submit(blend, n, preds, half) for half, w in enumerate(workers)]
+            if n + AHEAD < len(chunks):
+                cut_ahead(n + AHEAD)
+            if progress and n % report == 0:
+                logger.info("sliding window: %d / %d windows", start + count, len(jobs))
+        for futures in blending.values():
+            for done in futures:
+                done.result()
+    finally:
+        for w in workers:
+            w.shutdown(wait=True, cancel_futures=True)
+    return state["mean"]
+
+
+def _slab_windows(predict, volume, patch, steps, plane_weights, size, progress):
+    """Depth-1 windows over ``(z, y, x, c)``: each batch is one in-plane position in ``size`` consecutive slices.
+
+    The windows of different slices never overlap, so the in-plane running-mean ratios
+    (`slice_ratios`) serve every slice, and a batch's blend is one vectorised step. Two worker threads
+    each own one half of every batch's slices: they cut the windows of batches ahead of the
+    model and blend the ones it has predicted, several batches (about ``CHUNK_BYTES`` of
+    windows) a task; each slice sees its windows in order, so the result does not depend on
+    the threads.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    nz, channels = volume.shape[0], volume.shape[-1]
+    py, px = patch[1:]
+    positions, ratios = slice_ratios(volume.shape[1:3], patch[1:], steps[1:], plane_weights)
+    jobs = [(z, k) for z in range(0, nz, size) for k in range(len(positions))]
+    per = max(1, CHUNK_BYTES // (size * py * px * channels * volume.itemsize))
+    chunks = list(range(0, len(jobs), per))
+    report = max(1, len(chunks) // 10)
+    halves = [(0, (size + 1) // 2), ((size + 1) // 2, size)] if size > 1 else [(0, 1)]
+    rings = [np.empty((per, size, 1, py, px, channels), volume.dtype) for _ in range(AHEAD + 2)]
+    state = {}
+
+    def cut(n, lo, hi):
+        ring = rings[n % len(rings)]
+        for slot, (z, k) in enumerate(jobs[chunks[n]:chunks[n] + per]):
+            y, x = positions[k]
+            top = min(z + hi, nz)
+            if z + lo < top:
+                ring[slot, lo:top - z, 0] = volume[z + lo:top, y:y + py, x:x + px]
+
+    def blend(n, preds, half):
+        lo, hi = halves[half]
+        mean, scratch = state["mean"], state["scratch"][half]
+        for (z, k), pred in zip(jobs[chunks[n]:chunks[n] + per], preds):
+            top = min(z + hi, nz)
+            if z + lo >= top:
+                continue
+            y, x = positions[k]
+            target, d = mean[z + lo:top, y:y + py, x:x + px], scratch[:top - z - lo]
+            np.subtract(pred[lo:top - z, 0], target, out=d)
+            d *= ratios[k]
+            target += d
+
+    workers = [ThreadPoolExecutor(max_workers=1) for _ in halves]
+    cutting, blending = {}, {}
+
+    def cut_ahead(n):  # into ring buffer n % len(rings), once the chunk that last used it is blended
+        for done in blending.pop(n - len(rings), []):
+            done.result()
+        cutting[n] = [w.submit(cut, n, lo, hi) for w, (lo, hi) in zip(workers, halves)]
+
+    try:
+        for n in range(min(AHEAD, len(chunks))):
+            cut_ahead(n)
+        for n, start in enumerate(chunks):
+            for done in cutting.pop(n):
+                done.result()
+            ring = rings[n % len(rings)]
+            preds = [predict(ring[slot, :min(size, nz - z)]) for slot, (z, _) in enumerate(jobs[start:start + per])]
+            if not state:
+                state["mean"] = np.zeros(volume.shape[:3] + (preds[0].shape[-1],), np.float32)
+                state["scratch"] = [np.empty((hi - lo, py, px, preds[0].shape[-1]), np.float32) for lo, hi in halves]
+            blending[n] = [w.submit(blend, n, preds, half) for half, w in enumerate(workers)]
+            if n + AHEAD < len(chunks):
+                cut_ahead(n + AHEAD)
+            if progress and n % report == 0:
+                logger.info("sliding window: %d / %d batches", min(start + per, len(jobs)), len(jobs))
+        for futures in blending.values():
+            for done in futures:
+                done.result()
+    finally:
+        for w in workers:
+            w.shutdown(wait=True, cancel_futures=True)
+    return state["mean"]
 
 
 def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.5, batch_size: int = 4,
@@ -162,18 +305,22 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
                            progress: bool = False) -> np.ndarray:
     """Predict a whole volume window by window and blend the overlaps.
 
-    The windows' predictions are blended into a running weighted mean in float32
-    (`_blend`) by two more threads, each on its own half of the volume (so each voxel
-    still sees its windows in order), while the predictor works on the next batch, and the
-    next batch is cut while the previous one is blended: on a CPU the model, which
-    releases the GIL, and the blending overlap. Depth-1 windows over a volume (a 2D
-    model) are batched as one in-plane position in several slices, with the blending
-    ratios computed once for all slices (`slice_ratios`).
+    The windows' predictions are blended into a running weighted mean in float32 whose
+    ratios come from the grid alone (`slice_ratios`), so windows that agree leave their
+    value exactly; two more threads blend, each on its own half of the volume (so each
+    voxel still sees its windows in order), while the predictor works on the next batch,
+    and the next batch is cut while the previous one is blended: on a CPU the model,
+    which releases the GIL, and the blending overlap. Depth-1 windows over a volume (a 2D
+    model) are batched as one in-plane position in several slices (`_slab_windows`);
+    other windows are blended along the first axis, then column by column
+    (`_column_windows`), the Gaussian weight being separable that way.
 
     Args:
         predictor: Callable mapping a batch ``(n, *patch_size, c)`` to
             ``(n, *patch_size, k)`` (NumPy or tensor), for example
-            `keras_predictor` of a model.
+            `model_predictor` of a model. Its result is blended while it works
+            on the next batch, so it must be a new array each call (as a
+            model's output is) or the batch itself, never a buffer it reuses.
         volume: ``(z, y, x)`` or ``(z, y, x, c)`` array (2D ``(y, x[, c])`` also works).
         patch_size: Window size per spatial axis.
         overlap: Fraction of a window shared with its neighbour (0 to < 1).
@@ -189,8 +336,6 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
         float32 ``(*spatial, k)``: the weighted mean of the window predictions.
         Where every window agrees (an identity predictor), that value exactly.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     volume = np.asarray(volume)
     patch = tuple(int(p) for p in patch_size)
     nd = len(patch)
@@ -209,49 +354,14 @@ def sliding_window_predict(predictor, volume, patch_size, *, overlap: float = 0.
         widths = [(0, p - s) for s, p in zip(spatial, padded_shape)] + [(0, 0)]
         volume = np.pad(volume, widths, constant_values=fill)
     steps = [max(1, int(round(p * (1 - overlap)))) for p in patch]
-    if importance not in ("gaussian", "constant"):
-        raise ConfigError(f"importance: 'gaussian' or 'constant', got {importance!r}")
-    weights = (gaussian_importance(patch) if importance == "gaussian" else np.ones(patch)).astype(np.float32)
+    factors = importance_factors(patch, importance)
     flips = [()] + ([(a,) for a in range(1, nd + 1) if patch[a - 1] > 1] if flip_tta else [])
     predict = _flip_predict(predictor, flips)
     size = int(batch_size)
     if nd == 3 and patch[0] == 1:  # a 2D model over a volume: slabs of one window position
-        mean = _slab_windows(predict, volume, patch, steps, weights, size, progress)
-        return np.ascontiguousarray(mean[tuple(slice(0, s) for s in spatial)])
-    starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(padded_shape, patch, steps)]))
-    report = max(1, len(starts) // (10 * size))
-
-    def cut(b):
-        chunk = starts[b:b + size]
-        batch = np.empty((len(chunk),) + patch + volume.shape[-1:], volume.dtype)
-        for i, st in enumerate(chunk):
-            batch[i] = volume[tuple(slice(s, s + p) for s, p in zip(st, patch))]
-        return chunk, batch
-
-    # Two blending threads, each on its own half of the first axis the windows do not span whole.
-    split = [a for a in range(nd) if patch[a] < padded_shape[a]]
-    half = padded_shape[split[0]] // 2 if split else 0
-    parts = [(split[0], 0, half), (split[0], half, padded_shape[split[0]])] if split else [None]
-    mean = weight_sum = scratch = None
-    pending = []
-    with ThreadPoolExecutor(max_workers=len(parts)) as blender:
-        chunk, batch = cut(0)
-        for k, b in enumerate(range(0, len(starts), size)):
-            pred = predict(batch)
-            if mean is None:
-                mean = np.zeros(padded_shape + (pred.shape[-1],), np.float32)
-                weight_sum = np.zeros(padded_shape, np.float32)
-                scratch = [(np.empty(patch, np.float32), np.empty(pred.shape[1:], np.float32)) for _ in parts]
-            for job in pending:
-                job.result()  # one batch blended at a time, in order
-            pending = [blender.submit(_blend, mean, weight_sum, weights, chunk, patch, pred, buffers, part)
-                       for part, buffers in zip(parts, scratch)]
-            if b + size < len(starts):
-                chunk, batch = cut(b + size)  # cut while the last batch is blended
-            if progress and k % report == 0:
-                logger.info("sliding window: %d / %d windows", min(b + size, len(starts)), len(starts))
-        for job in pending:
-            job.result()
+        mean = _slab_windows(predict, volume, patch, steps, factors[1], size, progress)
+    else:
+        mean = _column_windows(predict, volume, patch, steps, factors, size, progress)
     return np.ascontiguousarray(mean[tuple(slice(0, s) for s in spatial)])
 
 

@@ -22,7 +22,10 @@ def test_windows_cover_everything_in_batches():
     assert window_starts(11, 4, 2) == [0, 2, 4, 6, 7]
     assert window_starts(3, 4, 2) == [0]
     w = gaussian_importance((5, 7))
-    assert w[2, 3] == 1.0 and w.min() >= 1e-3 and w[0, 0] < w[2, 3]
+    assert w[2, 3] == 1.0 and w.min() >= 1e-6 and w[0, 0] < w[2, 3]
+    np.testing.assert_allclose(w, np.outer(w[:, 3], w[2]))  # separable: first axis times the rest
+    w3 = gaussian_importance((1, 9, 8))  # a 2D model's windows: the in-plane product, clipped at 1e-3
+    assert w3.shape == (1, 9, 8) and w3.min() == 1e-3 and w3.max() == 1.0
     # a predictor that counts its calls: 4 x 4 windows cover 9 x 9, batched by 4, with k = 2 output channels
     calls = []
 
@@ -99,31 +102,43 @@ def test_blending_matches_a_float64_weighted_mean(rng):
     np.testing.assert_allclose(out, total / weight, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape, patch, batch", [((23, 17, 19), (8, 6, 7), 3), ((9, 20, 11), (7, 8, 8), 1),
-                                                 ((15, 14), (6, 5), 4), ((6, 21, 13), (6, 8, 5), 2)])
-def test_two_blending_threads_give_bitwise_the_one_thread_blend(rng, shape, patch, batch):
-    from keras_liver.inference.sliding_window import _blend
-
+@pytest.mark.parametrize("shape, patch", [((23, 17, 19), (8, 6, 7)), ((9, 20, 11), (7, 8, 8)), ((15, 14), (6, 5)),
+                                          ((6, 21, 13), (6, 8, 5)), ((30,), (7,))])
+def test_the_blend_is_the_same_bit_for_bit_whatever_the_batch_and_is_the_weighted_mean(rng, shape, patch):
     volume = rng.normal(size=shape).astype(np.float32)
 
     def noisy(b):  # windows disagree everywhere: each offset by its own mean
         return b + b.mean(axis=tuple(range(1, b.ndim)), keepdims=True)
 
-    out = sliding_window_predict(noisy, volume, patch, overlap=0.5, batch_size=batch)
-    # oracle: `_blend` on the whole volume, one thread, window by window in the same order
-    steps = [max(1, round(p * 0.5)) for p in patch]
-    starts = list(itertools.product(*[window_starts(s, p, st) for s, p, st in zip(shape, patch, steps)]))
-    weights = gaussian_importance(patch).astype(np.float32)
-    mean, weight_sum = np.zeros(shape + (1,), np.float32), np.zeros(shape, np.float32)
-    scratch = (np.empty(patch, np.float32), np.empty(patch + (1,), np.float32))
-    for st in starts:
-        window = volume[tuple(slice(s, s + p) for s, p in zip(st, patch))][None, ..., None]
-        _blend(mean, weight_sum, weights, [st], patch, noisy(window), scratch)
-    np.testing.assert_array_equal(out, mean)
+    # batches end mid-column or hold several columns; the blending threads meet them at different times
+    outs = [sliding_window_predict(noisy, volume, patch, overlap=0.5, batch_size=n) for n in (1, 2, 3, 7)]
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    w = gaussian_importance(patch)  # oracle: the weighted mean in float64, window by window
+    total, weight = np.zeros(shape), np.zeros(shape)
+    for st in itertools.product(*[window_starts(s, p, max(1, round(p * 0.5))) for s, p in zip(shape, patch)]):
+        region = tuple(slice(s, s + p) for s, p in zip(st, patch))
+        total[region] += w * (volume[region] + volume[region].mean())
+        weight[region] += w
+    np.testing.assert_allclose(outs[0][..., 0], total / weight, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, patch, overlap", [((20, 17), (6, 5), 0.5), ((13, 11, 16), (4, 5, 6), 0.6),
+                                                   ((9,), (4,), 0.5), ((12, 10), (12, 4), 0.25)])
+def test_a_window_is_first_to_reach_exactly_its_far_corner(shape, patch, overlap):
+    from keras_liver.inference.sliding_window import first_reached, slice_ratios
+
+    steps = [max(1, int(round(p * (1 - overlap)))) for p in patch]
+    positions, ratios = slice_ratios(shape, patch, steps, gaussian_importance(patch))
+    for index, ratio in enumerate(ratios):
+        corner = first_reached(positions, patch, index)
+        inside = np.zeros(patch, bool)
+        inside[tuple(slice(a, p) for a, p in zip(corner, patch))] = True
+        assert np.all(ratio[..., 0][inside] == 1.0) and np.all(ratio[..., 0][~inside] < 1.0)
 
 
 @pytest.mark.parametrize("shape, patch, batch", [((7, 29, 31), (1, 8, 8), 3), ((5, 6, 9), (1, 8, 4), 2)])
-def test_depth_one_windows_are_exact_and_equal_slice_by_slice_blending(rng, shape, patch, batch):
+def test_depth_one_windows_are_exact_and_the_weighted_mean_slice_by_slice(rng, shape, patch, batch):
     volume = rng.normal(size=shape).astype(np.float32)
     same = sliding_window_predict(lambda b: b, volume, patch, overlap=0.5, batch_size=batch)
     np.testing.assert_array_equal(same[..., 0], volume)
@@ -134,10 +149,19 @@ def test_depth_one_windows_are_exact_and_equal_slice_by_slice_blending(rng, shap
         return b + b.mean(axis=tuple(range(1, b.ndim)), keepdims=True)
 
     slab = sliding_window_predict(noisy, volume, patch, overlap=0.5, batch_size=batch, pad_value=0.0)
-    # the oracle: every slice alone through the general (2D) path, which blends window by window
+    # oracle: each slice's windows, the in-plane Gaussian, the weighted mean in float64 (padded to the window)
+    w = gaussian_importance(patch)[0]
+    grid = tuple(max(s, p) for s, p in zip(shape[1:], patch[1:]))
+    starts = list(itertools.product(*[window_starts(s, p, max(1, round(p * 0.5))) for s, p in zip(grid, patch[1:])]))
     for z in range(shape[0]):
-        alone = sliding_window_predict(noisy, volume[z], patch[1:], overlap=0.5, batch_size=1, pad_value=0.0)
-        np.testing.assert_array_equal(slab[z], alone)
+        plane = np.zeros(grid)
+        plane[:shape[1], :shape[2]] = volume[z]
+        total, weight = np.zeros(grid), np.zeros(grid)
+        for y, x in starts:
+            win = plane[y:y + patch[1], x:x + patch[2]]
+            total[y:y + patch[1], x:x + patch[2]] += w * (win + win.mean())
+            weight[y:y + patch[1], x:x + patch[2]] += w
+        np.testing.assert_allclose(slab[z, ..., 0], (total / weight)[:shape[1], :shape[2]], rtol=1e-5, atol=1e-5)
 
 
 def test_depth_one_batches_hold_one_position_in_consecutive_slices_and_skip_flat_flips():
