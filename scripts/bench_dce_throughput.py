@@ -1,6 +1,7 @@
 """DCE models' samples/s: forward and training step, with and without XLA (issue 20 item 3).
 
     python scripts/bench_dce_throughput.py [--repeats 5] [--batch 8] [--out runs/bench_dce_throughput.json]
+        [--models lesion_stage,classifier,liver_stage] [--norm-free] [--conv-widths]
 
 The three models of the shipped ``dce_lesion`` preset (the liver stage and the lesion stage, both
 `DCESegmenter`, and the `DCEClassifier`), each at the window or crop size its plan uses, with its
@@ -9,7 +10,14 @@ warm-up) and training-step samples/s (Adam, the task's loss; best of ``--repeats
 after two warm-up steps), each with XLA off (the default on a CPU) and on
 (``jit_compile=True``), and the largest absolute difference of the XLA forward output from the
 plain one: the same weights and the same function, so a difference at float32 rounding level
-means equal accuracy. Prints and writes one JSON record.
+means equal accuracy. ``--norm-free`` measures instead the forward samples/s of each model next to
+the same architecture built without its normalisation layers (``norm=None``, convolutions with a
+bias), interleaved: what folding the batch normalisations into the convolutions could gain at most
+(speed only; the norm-free copy has untrained weights). ``--conv-widths`` measures one 3 x 3 x 3
+convolution (with its ReLU) at 8, 16, 32 and 64 channels in and out, each on as many voxels as
+keeps the arithmetic equal to 8 channels on the lesion stage's first level (64, 16, 4 and 1 frames
+of 16 x 32 x 32), and reports GFLOP/s: how much of this CPU a layer as narrow as the DCE models' can use.
+Prints and writes one JSON record.
 """
 
 import argparse
@@ -83,20 +91,71 @@ def measure(name: str, model, batch: int, repeats: int) -> dict:
     return row
 
 
+def measure_norm_free(name: str, model, batch: int, repeats: int) -> dict:
+    """Forward samples/s of ``model`` and of its architecture without normalisation, interleaved."""
+    rng = np.random.default_rng(0)
+    x = _inputs(model, batch, rng)
+    config = dict(model.get_config())
+    if "norm" not in config:
+        raise SystemExit(f"--norm-free: {name} has no 'norm' setting")
+    bare = type(model).from_config({**config, "norm": None})
+    calls = {tag: tf.function(lambda feed, m=m: m(feed, training=False)["probabilities"])
+             for tag, m in (("plain", model), ("norm_free", bare))}
+    best = {tag: float("inf") for tag in calls}
+    for fn in calls.values():
+        fn(x).numpy()
+    for _ in range(repeats):
+        for tag, fn in calls.items():
+            start = time.perf_counter()
+            fn(x).numpy()
+            best[tag] = min(best[tag], time.perf_counter() - start)
+    row = {"model": name, "input": {k: list(v.shape) for k, v in x.items()}, "batch": batch, "norm": config["norm"]}
+    for tag, seconds in best.items():
+        row[f"forward_samples_per_s_{tag}"] = round(batch / seconds, 2)
+    row["forward_speedup_norm_free"] = round(best["plain"] / best["norm_free"], 2)
+    return row
+
+
+def measure_conv_widths(repeats: int) -> list:
+    """GFLOP/s of a 3 x 3 x 3 Conv3D + ReLU by channel width, at equal arithmetic per call."""
+    rows = []
+    rng = np.random.default_rng(0)
+    base = (64, 16, 32, 32)  # the lesion stage's level 0: 8 frames x batch 8, 16 x 32 x 32
+    for width in (8, 16, 32, 64):
+        shrink = (width // 8) ** 2  # channels squared: fewer frames keep the FLOPs of the 8-channel layer
+        shape = (base[0] // shrink,) + base[1:] + (width,)
+        layer = keras.layers.Conv3D(width, 3, padding="same", activation="relu")
+        x = tf.constant(rng.uniform(0, 1, shape).astype(np.float32))
+        call = tf.function(lambda t, f=layer: f(t))
+        call(x).numpy()
+        seconds = best_of(lambda: call(x).numpy(), repeats)
+        flops = 2.0 * 27 * width * width * np.prod(shape[:4])
+        rows.append({"channels": width, "input": list(shape), "seconds": round(seconds, 5),
+                     "gflop_per_s": round(flops / seconds / 1e9, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--models", default="lesion_stage,classifier,liver_stage")
     parser.add_argument("--out", default="runs/bench_dce_throughput.json")
+    parser.add_argument("--conv-widths", action="store_true", help="GFLOP/s of one 3D convolution by channel width")
+    parser.add_argument("--norm-free", action="store_true",
+                        help="forward only, each model against itself without normalisation layers")
     args = parser.parse_args(argv)
     from keras_liver import presets
 
-    pipeline = presets.load("dce_lesion")
+    pipeline = None if args.conv_widths else presets.load("dce_lesion")
     record = {"machine": f"{platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs)",
               "date": time.strftime("%Y-%m-%d"), "tensorflow": tf.__version__, "keras": keras.__version__, "rows": []}
-    for name in args.models.split(","):
-        row = measure(name, getattr(pipeline, name), args.batch, args.repeats)
+    if args.conv_widths:
+        record["conv_widths"] = measure_conv_widths(args.repeats)
+    for name in ([] if args.conv_widths else args.models.split(",")):
+        run = measure_norm_free if args.norm_free else measure
+        row = run(name, getattr(pipeline, name), args.batch, args.repeats)
         record["rows"].append(row)
         print(json.dumps(row), flush=True)
     out = ROOT / args.out

@@ -18,7 +18,8 @@ false-positive lesions per case). ``--thresholds`` are `run_cascade`'s ``lesion_
 
 ``--choose`` writes the chosen setting as a JSON object of `run_cascade` settings (`choose_setting`:
 the highest tumour Dice per case among the settings with at most ``--max-fp`` false-positive lesions per
-case, or among all when none has so few; ties go to the higher recall, then fewer false positives), the
+case, or, when none has so few, among those with the fewest; ties go to the higher recall, then fewer
+false positives), the
 ``--postprocess`` of ``keras-liver cascade``; ``--write-cascade`` saves the cascade again with it in its
 plan, so every later run (predict, eval, export, serving) uses the floor chosen for this model. A stage 2
 trained otherwise can be more or less confident than the models the library's defaults were measured on
@@ -134,7 +135,10 @@ def choose_setting(rows, max_fp: float = 0.5) -> dict:
     """The sweep row to keep (see the module docstring), as `run_cascade` settings."""
     if not rows:
         raise ValueError("no sweep rows to choose from")
-    few = [r for r in rows if r["false_positive_lesions_per_case"] <= max_fp] or list(rows)
+    few = [r for r in rows if r["false_positive_lesions_per_case"] <= max_fp]
+    if not few:  # no setting meets the limit: the ones nearest to it
+        fewest = min(r["false_positive_lesions_per_case"] for r in rows)
+        few = [r for r in rows if r["false_positive_lesions_per_case"] == fewest]
     best = max(few, key=lambda r: (r["tumour_dice_per_case"], r["recall_10mm"], -r["false_positive_lesions_per_case"]))
     return {k: best[k] for k in ("min_lesion_probability", "min_lesion_mm3", "liver_gate_mm", "lesion_threshold")}
 

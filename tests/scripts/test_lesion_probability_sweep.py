@@ -23,10 +23,11 @@ def test_the_best_tumour_dice_within_the_false_positive_limit_is_chosen(sweep):
     assert sweep.choose_setting(rows, max_fp=10)["min_lesion_probability"] is None  # no limit: the best Dice
 
 
-def test_without_any_row_in_the_limit_all_rows_compete_and_ties_go_to_recall(sweep):
-    rows = [_row(0.6, 0.5, 0.6, 3.0), _row(0.7, 0.5, 0.8, 2.0, size=200.0), _row(0.9, 0.1, 0.2, 1.0)]
-    chosen = sweep.choose_setting(rows, max_fp=0.5)
-    assert chosen["min_lesion_probability"] == 0.7 and chosen["min_lesion_mm3"] == 200.0
+def test_without_any_row_in_the_limit_the_fewest_false_positives_win_and_ties_go_to_dice_then_recall(sweep):
+    rows = [_row(0.6, 0.5, 0.6, 3.0), _row(0.7, 0.5, 0.8, 2.0, size=200.0), _row(0.9, 0.1, 0.2, 1.0),
+            _row(0.95, 0.2, 0.2, 1.0), _row(0.98, 0.2, 0.3, 1.0, size=200.0)]
+    chosen = sweep.choose_setting(rows, max_fp=0.5)  # nearest the limit (1.0 a case), best Dice, then recall
+    assert chosen["min_lesion_probability"] == 0.98 and chosen["min_lesion_mm3"] == 200.0
     with pytest.raises(ValueError):
         sweep.choose_setting([])
 
