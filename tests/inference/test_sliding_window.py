@@ -178,3 +178,37 @@ def test_depth_one_batches_hold_one_position_in_consecutive_slices_and_skip_flat
     seen.clear()
     sliding_window_predict(recording, volume, (1, 4, 4), overlap=0.5, batch_size=5, flip_tta=True)
     assert len(seen) == 16 * 3  # plain, mirrored in y, mirrored in x: never along the depth of one voxel
+
+
+def test_scratch_arrays_are_aligned_disjoint_and_their_block_is_reused_but_never_shared():
+    from keras_liver.inference import sliding_window as sw
+
+    pool = sw._ScratchPool()
+    shapes = [(3, 5, 2), (7,), (1, 4, 3, 1), (2, 5, 2)]
+    block, arrays = pool.take(shapes, np.float64)
+    assert [a.shape for a in arrays] == shapes and all(a.dtype == np.float64 for a in arrays)
+    assert all(a.ctypes.data % 64 == 0 for a in arrays)
+    for value, a in enumerate(arrays):
+        a[...] = value
+    for value, a in enumerate(arrays):  # a later array written over an earlier one would show here
+        assert np.all(a == value)
+    other, _ = pool.take([(5,)], np.float32)  # taken while the first is out: a block of its own
+    assert other is not block
+    pool.give(block, other)
+    again, (small,) = pool.take([(4,)], np.float32)
+    assert again is other  # the smallest free block that fits
+    bigger, _ = pool.take([(4096,)], np.float32)
+    assert bigger is not block and bigger.nbytes >= 4096 * 4
+    pool.give(*[np.empty(n, np.uint8) for n in range(1, 10)])
+    assert len(pool._free) == sw.SCRATCH_BLOCKS and min(b.nbytes for b in pool._free) >= 6
+
+
+@pytest.mark.parametrize("patch,batch", [((3, 4, 5), 1), ((1, 4, 5), 1), ((3, 4, 5), 2)])
+def test_the_volume_is_never_written_even_when_the_predictor_returns_its_input(patch, batch):
+    from keras_liver.inference.sliding_window import sliding_window_predict
+
+    volume = np.random.default_rng(5).normal(size=(7, 9, 11)).astype(np.float32)
+    before = volume.copy()
+    out = sliding_window_predict(lambda b: b, volume, patch, overlap=0.5, batch_size=batch)
+    assert np.array_equal(volume, before) and np.array_equal(out[..., 0], before)
+    assert not np.shares_memory(out, volume)
