@@ -19,13 +19,23 @@ torch's). Rows:
 | sw3d_identity | 64 x 256 x 256, windows 32 x 96 x 96, identity | the same |
 | sw3d_fresh | the same windows, a predictor returning a copy of its input (a new array, as a model's output is) | the same |
 | sw3d_unet3d | the same with the 3D model | the same |
-| ct_cascade | the CT cascade (``--cascade``) on a 100 x 512 x 512 phantom, whole volume | (no MONAI counterpart) |
+| ct_cascade | the CT cascade (``--cascade``, a file or a preset name) on a 100 x 512 x 512 phantom, whole volume | the same two stages in MONAI's idiom (below) |
 
 Rows that take under a second are timed five times per round (best of them). The identity and
 copy rows also report each side's largest ``|output - input|``: a sliding window over an identity
 predictor must return its input. (MONAI with one window per batch hands the predictor a view of
 its input and weights the prediction in place, so its identity output differs from the input:
 the ``sw3d_fresh`` row is that work with a predictor that, like a model, returns a new array.)
+The MONAI side of ``ct_cascade`` does the cascade's geometry with MONAI and torch: the phantom
+resampled (trilinear) to stage 1's grid, `sliding_window_inference` of a 2D BasicUNetPlusPlus
+(features ``f .. 16 f`` for the stage's ``filters`` f; it always has four levels down, so stage 1,
+three levels in keras-liver, is deeper there) over windows of stage 1's size, labels back by nearest
+neighbour; then stage 2 in the liver box (taken from the phantom's label with the plan's margin,
+about what stage 1 finds), resampled to stage 2's grid, its context slices stacked as channels
+beside as many other channels as the stage's HOG input has (random: MONAI computes no HOG),
+windows of stage 2's size, labels pasted back. It leaves out what keras-liver does besides
+(threshold denoising, the HOG map, connected components, the liver gate), so it is the lesser
+work of the two.
 Prints a markdown table (seconds, ratio MONAI / keras-liver: above 1 means keras-liver is
 faster) and writes the JSON to ``--out``. ``--rows`` times only those rows (each side the same).
 """
@@ -113,7 +123,69 @@ def _ours(threads: int, cascade: str | None, rows=ROWS) -> dict:
     return out
 
 
-def _monai(threads: int, rows=ROWS) -> dict:
+def _cascade_geometry(cascade: str) -> dict:
+    """The cascade's work as shapes, for the MONAI side: grids, box, windows, channels, filters."""
+    from keras_liver.inference.cascade import liver_box
+    from keras_liver.models import load_model
+    from keras_liver.phantoms import ct_case
+    from keras_liver.preprocess.spatial import resampled_shape
+
+    model = load_model(cascade, compile=False)
+    first, second = model.plan.stages
+    case = ct_case(10000, shape=(100, 512, 512))
+    shape, spacing = case.image.shape, case.image.spacing
+    margin = second.roi.get("margin_mm", 15.0)
+    margin = [float(margin)] * 3 if isinstance(margin, (int, float)) else list(margin)
+    start, stop = liver_box(case.label.array > 0, spacing, margin)
+    crop = tuple(int(b - a) for a, b in zip(start, stop))
+    stages = []
+    for stage, net, grid in ((first, model.liver_stage, resampled_shape(shape, spacing, first.target_spacing)),
+                             (second, model.tumour_stage, resampled_shape(crop, spacing, second.target_spacing))):
+        stages.append({"grid": list(grid), "patch": list(stage.patch_size), "overlap": stage.overlap,
+                       "context": int(stage.context_slices or 0), "filters": int(net.get_config()["filters"]),
+                       "channels": int(sum(t.shape[-1] for t in net.input.values()))})
+    return {"shape": list(shape), "box": [list(map(int, start)), list(map(int, stop))], "stages": stages}
+
+
+def _monai_cascade(geometry: dict, as_2d_of):
+    """The cascade's two stages as MONAI would run them (see the module docstring); returns a callable."""
+    import torch
+    import torch.nn.functional as F
+    from monai.inferers import sliding_window_inference
+    from monai.networks.nets import BasicUNetPlusPlus
+
+    shape, (start, stop) = tuple(geometry["shape"]), geometry["box"]
+    nets = [BasicUNetPlusPlus(spatial_dims=2, in_channels=st["channels"], out_channels=3,
+                              features=tuple(st["filters"] * m for m in (1, 2, 4, 8, 16, 1))).eval()
+            for st in geometry["stages"]]
+    image = torch.randn(1, 1, *shape) * 100 + 50
+    one, two = geometry["stages"]
+    extra = two["channels"] - (2 * two["context"] + 1)  # the HOG channels' place
+    others = torch.rand(1, extra, *two["grid"])
+    region = (Ellipsis,) + tuple(slice(a, b) for a, b in zip(start, stop))
+
+    def scaled(x):  # the abdomen window to [0, 1]
+        return ((x.clamp(-160, 240) + 160) / 400)
+
+    def stage(x, st, net, size):
+        probs = sliding_window_inference(x, tuple(st["patch"]), 4, as_2d_of(net), overlap=st["overlap"],
+                                         mode="gaussian")
+        return F.interpolate(probs.argmax(1, keepdim=True).float(), size=size, mode="nearest")[0, 0].to(torch.uint8)
+
+    def run():
+        coarse = scaled(F.interpolate(image, size=tuple(one["grid"]), mode="trilinear"))
+        out = stage(coarse, one, nets[0], shape)
+        fine = scaled(F.interpolate(image[region], size=tuple(two["grid"]), mode="trilinear"))
+        c = two["context"]
+        padded = F.pad(fine, (0, 0, 0, 0, c, c), mode="replicate")
+        stack = torch.cat([padded[:, :, i:i + fine.shape[2]] for i in range(2 * c + 1)] + [others], 1)
+        out[region[1:]] = stage(stack, two, nets[1], tuple(b - a for a, b in zip(start, stop)))
+        return out
+
+    return run
+
+
+def _monai(threads: int, rows=ROWS, geometry=None) -> dict:
     import torch
     from monai.inferers import sliding_window_inference
     from monai.networks.nets import BasicUNetPlusPlus
@@ -159,6 +231,8 @@ def _monai(threads: int, rows=ROWS) -> dict:
             out["sw3d_unet3d"] = _timed(lambda: sliding_window_inference(vol3d, (32, 96, 96), 1,
                                                                      lambda b: first(net3d(b)), overlap=0.5,
                                                                      mode="gaussian"))
+        if geometry and "ct_cascade" in rows:
+            out["ct_cascade"] = _timed(_monai_cascade(geometry, lambda net: lambda x: first(net(x[:, :, 0]))[:, :, None]))
     return out
 
 
@@ -166,6 +240,8 @@ def _run_worker(python: str, side: str, args) -> dict:
     command = [python, os.path.abspath(__file__), "--worker", side, "--threads", str(args.threads), "--rows", args.rows]
     if side == "ours" and args.cascade:
         command += ["--cascade", args.cascade]
+    if side == "monai" and args.geometry:
+        command += ["--geometry", args.geometry]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
@@ -182,17 +258,24 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows to time (default: all)")
     parser.add_argument("--out", default=None)
     parser.add_argument("--worker", choices=("ours", "monai"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--geometry", default=None, help=argparse.SUPPRESS)  # JSON of _cascade_geometry
     args = parser.parse_args(argv)
     rows = args.rows.split(",")
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:
         sys.exit(f"--rows: unknown {unknown}; choose from {list(ROWS)}")
     if args.worker:
-        result = _ours(args.threads, args.cascade, rows) if args.worker == "ours" else _monai(args.threads, rows)
+        if args.worker == "ours":
+            result = _ours(args.threads, args.cascade, rows)
+        else:
+            result = _monai(args.threads, rows, json.loads(args.geometry) if args.geometry else None)
         print(json.dumps(result))
         return 0
     if not os.path.exists(args.peers):
         sys.exit(f"--peers {args.peers}: no such Python; `make bench-peers` builds .venv-peers")
+    if args.cascade and "ct_cascade" in rows:
+        args.geometry = json.dumps(_cascade_geometry(args.cascade))
+        print(f"cascade geometry: {args.geometry}", file=sys.stderr, flush=True)
     best = {"ours": {}, "monai": {}}
     for r in range(args.rounds):
         order = ("ours", "monai") if r % 2 == 0 else ("monai", "ours")
