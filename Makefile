@@ -41,7 +41,7 @@ $(PEERS)/bin/python:
 	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0 monai==1.6.1
 
 bench-peers: $(STAMP) $(PEERS)/bin/python
-	$(BIN)/python scripts/bench_vs_monai.py --peers $(PEERS)/bin/python --out bench_peers.json
+	$(BIN)/python scripts/bench_vs_monai.py --peers $(PEERS)/bin/python --cascade ct_liver_tumour --out bench_peers.json
 
 clean:
 	rm -rf $(VENV) $(PEERS) $(DEMO_OUT) build *.egg-info .pytest_cache

@@ -2,7 +2,7 @@
 
     make bench-peers            # builds .venv-peers (MONAI + CPU torch, never a package dependency), then runs this
     python scripts/bench_vs_monai.py --peers .venv-peers/bin/python [--rounds 3] [--threads 2]
-        [--cascade runs/ct_cascade_v3/cascade.keras] [--rows sw_identity,sw3d_identity] [--out bench_peers.json]
+        [--cascade ct_liver_tumour] [--rows sw_identity,sw3d_identity] [--out bench_peers.json]
 
 Each round runs one worker process per side (this script with ``--worker ours`` in this
 interpreter, ``--worker monai`` in ``--peers``), alternating which side goes first; each worker

@@ -105,7 +105,7 @@ class _ScratchPool:
     """Scratch blocks kept between calls, so a call's buffers are memory the process already touched.
 
     Fresh buffers of several MiB cost a page fault every 4 KiB the first time they are
-    written; on the 2-core CPU that was a fifth to a third of the sliding window's own time.
+    written; on the 2-core CPU that was a third to a half of the sliding window's own time.
     A call takes the smallest free block that fits (or allocates one) and gives it back when
     its worker threads are done, so calls running at the same time never share one; at most
     ``SCRATCH_BLOCKS`` blocks are kept (the largest), 0 keeps none.
