@@ -158,6 +158,42 @@ def first_reached(positions, patch, index) -> tuple:
     return tuple(corner)
 
 
+def _pipeline(n_chunks, n_rings, halves, cut, predict_chunk, blend) -> None:
+    """Cut chunks of windows ahead, predict them in this thread, blend them in two workers.
+
+    Worker ``h`` of ``halves`` runs ``cut(n, lo, hi)`` and ``blend(n, preds, h)`` for its half,
+    in chunk order; ``predict_chunk(n)`` runs here while the workers cut and blend the chunks
+    around it. Chunk ``n`` is cut into ring buffer ``n % n_rings`` once the chunk that used it
+    last is blended (``cut`` ``None``: nothing is cut, the blends are still bounded the same way).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = [ThreadPoolExecutor(max_workers=1) for _ in halves]
+    cutting, blending = {}, {}
+
+    def cut_ahead(n):
+        for done in blending.pop(n - n_rings, []):
+            done.result()
+        cutting[n] = [w.submit(cut, n, lo, hi) for w, (lo, hi) in zip(workers, halves)] if cut else []
+
+    try:
+        for n in range(min(AHEAD, n_chunks)):
+            cut_ahead(n)
+        for n in range(n_chunks):
+            for done in cutting.pop(n):
+                done.result()
+            preds = predict_chunk(n)
+            blending[n] = [w.submit(blend, n, preds, half) for half, w in enumerate(workers)]
+            if n + AHEAD < n_chunks:
+                cut_ahead(n + AHEAD)
+        for futures in blending.values():
+            for done in futures:
+                done.result()
+    finally:
+        for w in workers:
+            w.shutdown(wait=True, cancel_futures=True)
+
+
 def _column_windows(predict, volume, patch, steps, factors, size, progress):
     """Windows of any size over ``(*spatial, c)``, blended first along axis 0, then column by column.
 
@@ -177,8 +213,6 @@ def _column_windows(predict, volume, patch, steps, factors, size, progress):
     voxel sees its windows in order, and the main thread only calls the model, which works
     on one batch while the workers blend the one before.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     shape, channels = volume.shape[:-1], volume.shape[-1]
     depth, rest = patch[0], patch[1:]
     z_starts, z_ratios = slice_ratios(shape[:1], patch[:1], steps[:1], factors[0])
@@ -235,46 +269,29 @@ def _column_windows(predict, volume, patch, steps, factors, size, progress):
                 d *= ratios[k]
                 target += d
 
-    workers = [ThreadPoolExecutor(max_workers=1) for _ in halves]
-    cutting, blending = {}, {}
-
-    def cut_ahead(n):  # into ring buffer n % len(rings), once the chunk that last used it is blended
-        for done in blending.pop(n - len(rings), []):
-            done.result()
-        cutting[n] = [] if direct else [w.submit(cut, n, lo, hi) for w, (lo, hi) in zip(workers, halves)]
+    def predict_chunk(n):
+        start = chunks[n]
+        count = min(per, len(jobs) - start)
+        if direct:
+            preds = [predict(volume[region_of(k, i)][None]) for k, i in jobs[start:start + count]]
+        else:
+            ring = rings[n % len(rings)]
+            preds = [predict(ring[j:min(j + size, count)]) for j in range(0, count, size)]
+        if not state:
+            k_out = preds[0].shape[-1]
+            state["mean"] = np.zeros(shape + (k_out,), np.float32)
+            column_shape, window_shape = (shape[0],) + rest + (k_out,), patch + (k_out,)
+            work_block, work = _SCRATCH.take([column_shape] + [window_shape, column_shape] * len(halves), np.float32)
+            blocks.append(work_block)
+            state["column"] = work[0]
+            state["scratch"] = list(zip(work[1::2], work[2::2]))
+        if progress and n % report == 0:
+            logger.info("sliding window: %d / %d windows", start + count, len(jobs))
+        return preds
 
     try:
-        for n in range(min(AHEAD, len(chunks))):
-            cut_ahead(n)
-        for n, start in enumerate(chunks):
-            count = min(per, len(jobs) - start)
-            for done in cutting.pop(n):
-                done.result()
-            if direct:
-                preds = [predict(volume[region_of(k, i)][None]) for k, i in jobs[start:start + count]]
-            else:
-                ring = rings[n % len(rings)]
-                preds = [predict(ring[j:min(j + size, count)]) for j in range(0, count, size)]
-            if not state:
-                k_out = preds[0].shape[-1]
-                state["mean"] = np.zeros(shape + (k_out,), np.float32)
-                column_shape, window_shape = (shape[0],) + rest + (k_out,), patch + (k_out,)
-                work_block, work = _SCRATCH.take([column_shape] + [window_shape, column_shape] * len(halves),
-                                                 np.float32)
-                blocks.append(work_block)
-                state["column"] = work[0]
-                state["scratch"] = list(zip(work[1::2], work[2::2]))
-            blending[n] = [w.submit(blend, n, preds, half) for half, w in enumerate(workers)]
-            if n + AHEAD < len(chunks):
-                cut_ahead(n + AHEAD)
-            if progress and n % report == 0:
-                logger.info("sliding window: %d / %d windows", start + count, len(jobs))
-        for futures in blending.values():
-            for done in futures:
-                done.result()
+        _pipeline(len(chunks), len(rings), halves, None if direct else cut, predict_chunk, blend)
     finally:
-        for w in workers:
-            w.shutdown(wait=True, cancel_futures=True)
         _SCRATCH.give(*blocks)
     return state["mean"]
 
@@ -289,8 +306,6 @@ def _slab_windows(predict, volume, patch, steps, plane_weights, size, progress):
     windows) a task; each slice sees its windows in order, so the result does not depend on
     the threads.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     nz, channels = volume.shape[0], volume.shape[-1]
     py, px = patch[1:]
     positions, ratios = slice_ratios(volume.shape[1:3], patch[1:], steps[1:], plane_weights)
@@ -323,36 +338,20 @@ def _slab_windows(predict, volume, patch, steps, plane_weights, size, progress):
             d *= ratios[k]
             target += d
 
-    workers = [ThreadPoolExecutor(max_workers=1) for _ in halves]
-    cutting, blending = {}, {}
-
-    def cut_ahead(n):  # into ring buffer n % len(rings), once the chunk that last used it is blended
-        for done in blending.pop(n - len(rings), []):
-            done.result()
-        cutting[n] = [w.submit(cut, n, lo, hi) for w, (lo, hi) in zip(workers, halves)]
+    def predict_chunk(n):
+        start = chunks[n]
+        ring = rings[n % len(rings)]
+        preds = [predict(ring[slot, :min(size, nz - z)]) for slot, (z, _) in enumerate(jobs[start:start + per])]
+        if not state:
+            state["mean"] = np.zeros(volume.shape[:3] + (preds[0].shape[-1],), np.float32)
+            state["scratch"] = [np.empty((hi - lo, py, px, preds[0].shape[-1]), np.float32) for lo, hi in halves]
+        if progress and n % report == 0:
+            logger.info("sliding window: %d / %d batches", min(start + per, len(jobs)), len(jobs))
+        return preds
 
     try:
-        for n in range(min(AHEAD, len(chunks))):
-            cut_ahead(n)
-        for n, start in enumerate(chunks):
-            for done in cutting.pop(n):
-                done.result()
-            ring = rings[n % len(rings)]
-            preds = [predict(ring[slot, :min(size, nz - z)]) for slot, (z, _) in enumerate(jobs[start:start + per])]
-            if not state:
-                state["mean"] = np.zeros(volume.shape[:3] + (preds[0].shape[-1],), np.float32)
-                state["scratch"] = [np.empty((hi - lo, py, px, preds[0].shape[-1]), np.float32) for lo, hi in halves]
-            blending[n] = [w.submit(blend, n, preds, half) for half, w in enumerate(workers)]
-            if n + AHEAD < len(chunks):
-                cut_ahead(n + AHEAD)
-            if progress and n % report == 0:
-                logger.info("sliding window: %d / %d batches", min(start + per, len(jobs)), len(jobs))
-        for futures in blending.values():
-            for done in futures:
-                done.result()
+        _pipeline(len(chunks), len(rings), halves, cut, predict_chunk, blend)
     finally:
-        for w in workers:
-            w.shutdown(wait=True, cancel_futures=True)
         _SCRATCH.give(ring_block)
     return state["mean"]
 
