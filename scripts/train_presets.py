@@ -6,7 +6,8 @@
 For ``NAME`` (`RECIPES`: ``ct_liver_tumour``, ``dce_lesion``): makes the recipe's phantom data where
 it is missing (seeds below 10000 for training, 10000 and up held out), trains with the recipe's
 script and configs into ``WORK/NAME`` (``--from-run``: a folder where the same recipe already ran,
-then only the evaluation and packaging run), scores the model on the held-out phantoms (and, for
+then only the evaluation and packaging run), chooses the inference settings the recipe leaves to validation phantoms (CT: the lesion filters,
+`scripts/lesion_probability_sweep.py --choose --write-cascade`), scores the model on the held-out phantoms (and, for
 CT, on the real scans in ../shared/data/real when present), measures what float16 storage changes
 (the held-out figures again from the stored model), and writes ``keras_liver/presets/NAME`` with
 `keras_liver.presets.write_preset`: the model, ``preset.json`` (recipe, seeds, figures, package
@@ -28,11 +29,21 @@ RECIPES = {
         "description": "CT liver and liver-tumour cascade (FusedUNet stages, plans), trained on phantoms only",
         "version": "1.0",
         "data": {"data/ct512_variety": "phantoms ct --cases 72 --seed 0 --shape 100,512,512 --phase mixed --variety",
+                 "data/ct512_variety_val9000": "phantoms ct --cases 10 --seed 9000 --shape 100,512,512 "
+                                               "--phase mixed --variety",
                  "data/ct512_variety_heldout10000": "phantoms ct --cases 20 --seed 10000 --shape 100,512,512 "
                                                     "--phase mixed --variety"},
         "train": ["scripts/train_ct_cascade.py", "--liver-config", "configs/ct_cascade_liver_variety.yaml",
                   "--tumour-config", "configs/ct_cascade_tumour_variety.yaml"],
         "model": "cascade.keras",
+        # the lesion filters chosen for this cascade on the validation phantoms (seeds 9000-9009), stored in its
+        # plan (docs/RESULTS.md, issue 18: "The preset's lesion floor on validation", held out in the twelfth session)
+        "select": lambda run, work: (["scripts/lesion_probability_sweep.py", "--model", run / "cascade.keras",
+                                      "--data", "data/ct512_variety_val9000",
+                                      "--probabilities", "none,0.5,0.7,0.8,0.9,0.95,0.98", "--sizes", "100,300",
+                                      "--gates", "3", "--thresholds", "0.3", "--work", work / "sweep_val",
+                                      "--out", work / "sweep_val.json", "--choose", work / "chosen.json",
+                                      "--write-cascade", run / "cascade_chosen.keras"], "cascade_chosen.keras"),
         "heldout": "data/ct512_variety_heldout10000",
         "eval": lambda model, data, out: ["scripts/eval_ct.py", "--model", model, "--data", data, "--out", out,
                                           "--preds", pathlib.Path(out).with_suffix(".preds")]
@@ -167,6 +178,11 @@ def main(argv=None) -> int:
         seconds["train"] = _run([sys.executable, *recipe["train"], "--out", run_dir.relative_to(ROOT)],
                                 work / "train.log")
     model_file = run_dir / recipe["model"]
+    if "select" in recipe:  # inference settings chosen on validation phantoms, written into the model
+        command, chosen = recipe["select"](run_dir, work)
+        if not (args.reuse_eval and (run_dir / chosen).is_file()):
+            seconds["select"] = _run([sys.executable, *command], work / "select.log")
+        model_file = run_dir / chosen
     if not (args.reuse_eval and args.from_run and (work / "eval.json").is_file()):
         seconds["eval"] = _run([sys.executable, *recipe["eval"](model_file, recipe["heldout"], work / "eval.json")],
                                work / "eval.log")
@@ -194,6 +210,9 @@ def main(argv=None) -> int:
                    "data": recipe["data"], "heldout": recipe["heldout"], "seeds": {"train": "below 10000",
                                                                                    "heldout": "10000 and up"},
                    "training_seconds": timing, "packaged_from": str(run_dir)}
+    if "select" in recipe:
+        recipe_info["select"] = [str(a) for a in recipe["select"](run_dir.relative_to(ROOT) if run_dir.is_absolute()
+                                                                  else run_dir, pathlib.Path(args.work) / args.name)[0]]
     lines = "\n".join(f"- {k}: {v}" for k, v in figures.items())
     card = CARD.format(name=args.name, version=recipe["version"], description=recipe["description"],
                        train_data=next(iter(recipe["data"].values())), figures=lines,
