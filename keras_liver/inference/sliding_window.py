@@ -225,8 +225,10 @@ def _column_windows(predict, volume, patch, steps, factors, size, progress):
     report = max(1, len(chunks) // 10)
     halves = [(0, shape[0] // 2), (shape[0] // 2, shape[0])] if shape[0] > 1 else [(0, shape[0])]
     direct = size == 1  # one window a batch: the predictor gets a view of the volume, nothing is cut
-    ring_block, (rings,) = _SCRATCH.take([(AHEAD + 2, 0 if direct else per) + patch + (channels,)], volume.dtype)
-    blocks = [ring_block]
+    blocks, rings = [], None
+    if not direct:
+        ring_block, (rings,) = _SCRATCH.take([(AHEAD + 2, per) + patch + (channels,)], volume.dtype)
+        blocks.append(ring_block)
     state = {}
 
     def region_of(k, i, a=0, b=depth):  # rows a..b of window (k, i) in the volume
@@ -290,7 +292,7 @@ def _column_windows(predict, volume, patch, steps, factors, size, progress):
         return preds
 
     try:
-        _pipeline(len(chunks), len(rings), halves, None if direct else cut, predict_chunk, blend)
+        _pipeline(len(chunks), AHEAD + 2, halves, None if direct else cut, predict_chunk, blend)
     finally:
         _SCRATCH.give(*blocks)
     return state["mean"]
