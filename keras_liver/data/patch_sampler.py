@@ -44,6 +44,12 @@ class PatchSampler:
     structures a tumour model most often calls tumour. Cases without such
     voxels fall back to a liver-centred draw.
 
+    Masses beside the liver (``mass_fraction``, CT with ``masses``): that share of the draws
+    that are neither tumour- nor hard-negative-centred is centred on a voxel of a mass outside
+    the liver (a phantom's ``Tissue.MASS``, labelled background): tumour-like tissue a liver
+    model absorbs where it lies against the liver. ``masses`` gives each case's mass voxels as
+    a boolean map or ``None``; cases without any fall back to the next draw.
+
     Beside the liver (``outside_fraction``, CT or series): that share of the draws that are
     neither tumour- nor hard-negative-centred is centred on a background voxel at most
     ``outside_voxels`` from the liver (26-connected dilation): the gallbladder, bowel, kidney
@@ -77,6 +83,9 @@ class PatchSampler:
         outside_voxels: How far outside (voxels) such a centre may lie.
         tumour_jitter: How far from the patch's centre a tumour draw's voxel may lie, as a
             share of half the patch (0: centred).
+        mass_fraction: Share of the draws after the hard negatives centred on a mass voxel.
+        masses: Per-case boolean maps of mass voxels (or ``None`` for a case without), needed
+            when ``mass_fraction > 0``.
         tissues: Optional per-case phantom tissue maps (``uint8``, like the labels): each
             patch's label then carries its tissue codes as ``label + TISSUE_FACTOR * tissue``
             (`split_tissue`), for per-tissue intensity randomisation (`augment_patch`).
@@ -86,7 +95,7 @@ class PatchSampler:
                  foreground_fraction: float = 0.5, seed: int = 0, context_slices: int = 0,
                  hard_fraction: float = 0.0, hard_hu: float = 25.0, tumour_sampling: str = "voxel",
                  outside_fraction: float = 0.0, outside_voxels: int = 4, tissues=None,
-                 tumour_jitter: float = 0.0):
+                 tumour_jitter: float = 0.0, mass_fraction: float = 0.0, masses=None):
         if len(images) != len(labels) or not images:
             raise ConfigError("PatchSampler: need as many label maps as images, at least one")
         if tissues is not None and len(tissues) != len(labels):
@@ -136,6 +145,15 @@ class PatchSampler:
             raise ConfigError(f"outside_fraction: a share in [0, 1] and outside_voxels >= 1, got {outside_fraction} "
                               f"and {outside_voxels}")
         self.outside = [self._outside_voxels(lab) for lab in self.labels] if self.outside_fraction else []
+        self.mass_fraction = float(mass_fraction)
+        if not 0 <= self.mass_fraction <= 1:
+            raise ConfigError(f"mass_fraction: a share in [0, 1], got {mass_fraction}")
+        if self.mass_fraction and (masses is None or len(masses) != len(labels)):
+            raise ConfigError("mass_fraction: needs one mass map (or None) per case")
+        self.masses = [np.zeros((0, 3), np.int64) if m is None else np.argwhere(np.asarray(m, bool))
+                       for m in masses] if self.mass_fraction else []
+        if self.mass_fraction and any(m is not None and np.shape(m) != lab.shape for m, lab in zip(masses, labels)):
+            raise ConfigError("PatchSampler: every mass map must match its label map's shape")
         self.tumour_jitter = float(tumour_jitter)
         if not 0 <= self.tumour_jitter <= 1:
             raise ConfigError(f"tumour_jitter: a share of half the patch in [0, 1], got {tumour_jitter}")
@@ -195,6 +213,8 @@ class PatchSampler:
         case = int(rng.integers(len(self.images)))
         if self.hard_fraction and rng.random() < self.hard_fraction and len(self.hard[case]):
             return case, self.hard[case][rng.integers(len(self.hard[case]))], "hard"
+        if self.mass_fraction and rng.random() < self.mass_fraction and len(self.masses[case]):
+            return case, self.masses[case][rng.integers(len(self.masses[case]))], "mass"
         if self.outside_fraction and rng.random() < self.outside_fraction and len(self.outside[case]):
             return case, self.outside[case][rng.integers(len(self.outside[case]))], "outside"
         if rng.random() < self.foreground_fraction and len(self.organ[case]):

@@ -32,7 +32,8 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
     spacings = data_spacings(config.data)
     target = resolve_target_spacing(config, spacings)
     roi = _val_roi(config) if config.val_roi_model else {}
-    tissue = (config.augment_args or {}).get("tissue_remap") is not None  # per-tissue randomisation
+    remap = (config.augment_args or {}).get("tissue_remap") is not None  # per-tissue randomisation
+    tissue = remap or bool(float(config.mass_fraction))  # mass-centred draws read the tissue maps too
     store = data.build_ct_cache(config.data, pathlib.Path(cache_path), target_spacing=target,
                                 crop_margin_mm=config.crop_margin_mm, denoise=config.denoise_args, tissue=tissue,
                                 **roi)
@@ -44,12 +45,19 @@ def ct_patch_samplers(config: TrainConfig, cache_path) -> dict:
                    tumour_sampling=config.tumour_sampling, outside_fraction=config.outside_fraction,
                    outside_voxels=config.outside_voxels, tumour_jitter=config.tumour_jitter)
 
-    def sampler(wanted, seed, with_tissue=False):
-        maps = [tissues[0][ids.index(i)] for i in wanted] if with_tissue else None
-        return data.PatchSampler([images[ids.index(i)] for i in wanted], [labels[ids.index(i)] for i in wanted],
-                                 patch, seed=seed, tissues=maps, **options)
+    def sampler(wanted, seed, training=False):
+        maps = [tissues[0][ids.index(i)] for i in wanted] if training and remap else None
+        masses = None
+        if training and float(config.mass_fraction):
+            from keras_liver.phantoms.anatomy import Tissue
 
-    return {"train": sampler(train_ids, config.seed, with_tissue=tissue), "val": sampler(val_ids, config.seed + 1) if val_ids else None,
+            masses = [tissues[0][ids.index(i)] == Tissue.MASS for i in wanted]
+        return data.PatchSampler([images[ids.index(i)] for i in wanted], [labels[ids.index(i)] for i in wanted],
+                                 patch, seed=seed, tissues=maps, masses=masses,
+                                 mass_fraction=config.mass_fraction if training else 0.0, **options)
+
+    return {"train": sampler(train_ids, config.seed, training=True),
+            "val": sampler(val_ids, config.seed + 1) if val_ids else None,
             "split": {"train": train_ids, "val": val_ids}, "plan": make_plan(config, spacings, target)}
 
 

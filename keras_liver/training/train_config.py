@@ -69,6 +69,9 @@ class TrainConfig:
             background within ``outside_voxels`` of the liver (`PatchSampler`: the gallbladder,
             bowel and kidney at its border).
         outside_voxels: How far outside the liver those centres may lie (voxels, at least 1).
+        mass_fraction: CT phantoms: share of the non-tumour, non-hard-negative patches centred on
+            a mass outside the liver (the phantom's tissue map, `PatchSampler`; the data must
+            have ``tissue-N`` maps).
         tumour_jitter: CT and ``series_patch``: how far from the patch's centre a tumour draw's
             voxel may lie, as a share of half the patch (0: centred; see `PatchSampler`).
         register_frames: DCE with ``series_patch``: undo each frame's breathing shift before
@@ -137,6 +140,7 @@ class TrainConfig:
     hard_fraction: float = 0.0
     outside_fraction: float = 0.0
     outside_voxels: int = 4
+    mass_fraction: float = 0.0
     tumour_jitter: float = 0.0
     register_frames: bool = False
     hard_hu: float = 25.0
@@ -192,6 +196,11 @@ class TrainConfig:
         if not 0 <= float(self.outside_fraction) <= 1 or int(self.outside_voxels) < 1:
             raise ConfigError(f"outside_fraction: a share in [0, 1] and outside_voxels: at least 1, got "
                               f"{self.outside_fraction} and {self.outside_voxels}")
+        if not 0 <= float(self.mass_fraction) <= 1:
+            raise ConfigError(f"mass_fraction: a share in [0, 1], got {self.mass_fraction}")
+        if float(self.mass_fraction) and tasks.get(self.task).data != "ct_folder":
+            raise ConfigError(f"mass_fraction: for CT tasks (a LiTS folder of phantoms) only, got it for task "
+                              f"{self.task!r}")
         if not 0 <= float(self.tumour_jitter) <= 1:
             raise ConfigError(f"tumour_jitter: a share of half the patch in [0, 1], got {self.tumour_jitter}")
         if float(self.tumour_jitter) and not patches:

@@ -300,6 +300,34 @@ def test_outside_patches_centre_just_beside_the_liver_also_in_series():
         PatchSampler([series], [label], (3, 5, 5), outside_fraction=0.5, outside_voxels=0)
 
 
+def test_mass_patches_centre_on_the_masses_and_fall_back_in_cases_without():
+    label = np.zeros((5, 21, 23), np.uint8)
+    label[1:4, 3:12, 3:12] = 1
+    mass = np.zeros(label.shape, bool)
+    mass[2, 13:15, 4:6] = True  # 4 voxels against the liver, labelled background
+    image = np.zeros(label.shape, np.float32)
+    sampler = PatchSampler([image, image], [label, label], (3, 5, 5), tumour_fraction=0.0, mass_fraction=0.5,
+                           foreground_fraction=1.0, masses=[mass, None], seed=1)
+    centres = [sampler.centre(np.random.default_rng([1, i])) for i in range(300)]
+    kinds = {}
+    for case, centre, kind in centres:
+        kinds.setdefault((case, kind), 0)
+        kinds[(case, kind)] += 1
+        if kind == "mass":
+            assert case == 0 and mass[tuple(centre)]
+    assert set(kinds) == {(0, "mass"), (0, "liver"), (1, "liver")}  # the case without masses: liver draws
+    assert 0.35 < kinds[(0, "mass")] / (kinds[(0, "mass")] + kinds[(0, "liver")]) < 0.65
+    plain = PatchSampler([image], [label], (3, 5, 5), tumour_fraction=0.0, seed=1)
+    # off by default, and then the draws are the same as before the option existed
+    assert [plain.centre(np.random.default_rng([1, i]))[1].tolist() for i in range(20)] == \
+        [PatchSampler([image], [label], (3, 5, 5), tumour_fraction=0.0, seed=1, masses=[mass])
+         .centre(np.random.default_rng([1, i]))[1].tolist() for i in range(20)]
+    with pytest.raises(ConfigError, match="mass_fraction"):
+        PatchSampler([image], [label], (3, 5, 5), mass_fraction=0.5)
+    with pytest.raises(ConfigError, match="mass map"):
+        PatchSampler([image], [label], (3, 5, 5), mass_fraction=0.5, masses=[mass[:, :5]])
+
+
 def test_lesion_sampling_draws_small_lesions_as_often_as_large_ones():
     label = np.ones((12, 40, 40), np.uint8)
     label[1:11, 2:30, 2:30] = 2  # a big lesion: 7,840 voxels

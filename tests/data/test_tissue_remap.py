@@ -91,3 +91,26 @@ def test_a_config_with_tissue_remap_trains_on_variety_phantoms(tmp_path):
     inputs, targets = next(iter(built["train"]))
     assert inputs["image"].shape == (2, 16, 16, 1)
     assert set(np.unique(targets["probabilities"].numpy())) <= {0, 1, 2}  # the tissue codes stripped
+
+
+def test_mass_centred_patches_read_the_tissue_maps_without_the_remapping(tmp_path):
+    from keras_liver.training import TrainConfig
+    from keras_liver.training.datasets import ct_patch_samplers
+
+    write_ct_dataset(tmp_path / "v", 3, seed=4, shape=(12, 48, 48), variety="extended")
+    config = TrainConfig.from_dict({"task": "ct_segmentation", "data": str(tmp_path / "v"), "model": "FusedUNet",
+                                    "patch_size": [16, 16], "batch_size": 2, "val_fraction": 0.34,
+                                    "mass_fraction": 1.0, "tumour_fraction": 0.0, "seed": 0})
+    samplers = ct_patch_samplers(config, tmp_path / "cache.h5")
+    train = samplers["train"]
+    assert train.tissues is None  # no remapping asked for: labels stay plain
+    with_masses = [k for k, m in enumerate(train.masses) if len(m)]
+    assert with_masses, "the extended phantoms should leave a mass inside the cached volume"
+    case, centre, kind = next(c for c in (train.centre(np.random.default_rng([0, i])) for i in range(200))
+                              if c[0] in with_masses)
+    assert kind == "mass" and train.labels[case][tuple(centre)] == 0  # a mass is background
+    assert samplers["val"].mass_fraction == 0.0
+    image, label = train(0)
+    assert set(np.unique(label)) <= {0, 1, 2}
+    with pytest.raises(ConfigError, match="mass_fraction"):
+        TrainConfig.from_dict({"task": "dce_segmentation", "data": "x", "model": "DCESegmenter", "mass_fraction": 0.2})
