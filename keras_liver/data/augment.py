@@ -91,6 +91,12 @@ def _thicker(image, factor):
     return tf.ensure_shape(tf.transpose(out, [1, 0, 2, 3]), image.shape)
 
 
+def _thicker_context(image, factor):
+    """A 2.5D ``(y, x, slices)`` patch made of thicker slices: `_thicker` along its slice channels."""
+    as_volume = tf.transpose(image, [2, 0, 1])[..., None]  # (slices, y, x, 1)
+    return tf.transpose(_thicker(as_volume, factor)[..., 0], [1, 2, 0])
+
+
 def _textured(noise, spatial_dims):
     """White noise smoothed in plane by a 3 x 3 mean and scaled back to unit variance: a reconstruction kernel's grain."""
     batch = noise[None] if spatial_dims == 2 else noise  # (n, y, x, c)
@@ -127,7 +133,9 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
     factor (area-averaged, as a coarser acquisition integrates) and
     enlarged back (bilinear, as resampling a coarse scan to the model's
     spacing does), so a model trained at 1 mm also sees 1.5-3.5 mm scans;
-    ``p_thick`` does the same through-plane (3D patches): thicker slices.
+    ``p_thick`` does the same through-plane: thicker slices (3D patches,
+    or the context slices of a 2.5D patch, its first ``hu_channels >= 3``
+    channels, which then stand for the z axis).
     Noise texture (``p_texture``): the Gaussian noise smoothed in plane to
     the grain of a soft reconstruction kernel, at the same standard
     deviation. Bias (``p_bias``): a smooth additive field of at most
@@ -154,7 +162,8 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
             for example a HOG map, is left as it is).
         p_lowres: Probability of the resolution change.
         lowres_range: Range of its in-plane shrink factor.
-        p_thick: Probability of the through-plane resolution change (3D only).
+        p_thick: Probability of the through-plane resolution change (3D, or 2.5D with
+            ``hu_channels >= 3``).
         thick_range: Range of its through-plane shrink factor.
         p_texture: Probability that the noise (when drawn) is textured.
         p_bias: Probability of the bias field.
@@ -198,6 +207,10 @@ def augment_patch(image, label, seed, *, spatial_dims: int = 3, flip_axes=None, 
                         lambda: first)
     if p_thick > 0 and spatial_dims == 3:
         first = tf.cond(_u(seed, 42) < p_thick, lambda: _thicker(first, _u(seed, 43, thick_range[0], thick_range[1])),
+                        lambda: first)
+    if p_thick > 0 and spatial_dims == 2 and hu_channels >= 3:  # 2.5D: the context slices are the z axis
+        first = tf.cond(_u(seed, 42) < p_thick,
+                        lambda: _thicker_context(first, _u(seed, 43, thick_range[0], thick_range[1])),
                         lambda: first)
     if p_bias > 0:
         first = tf.cond(_u(seed, 62) < p_bias,

@@ -230,6 +230,25 @@ def test_thicker_slices_blur_through_plane_only(rng):
     np.testing.assert_allclose(flat.numpy(), image[0], atol=1e-5)  # a 2D patch has no slices to thicken
 
 
+def test_thicker_slices_blur_the_context_slices_of_a_2_5d_patch_and_leave_the_rest(rng):
+    # 7 context slices, each flat in plane, then one channel that is not intensity (a HOG map)
+    slices = rng.normal(0, 50, 7).astype(np.float32)
+    image = np.concatenate([np.broadcast_to(slices, (20, 22, 7)), rng.normal(0, 1, (20, 22, 1))], -1)
+    image = image.astype(np.float32)
+    label = np.zeros((20, 22), np.uint8)
+    off = dict(flip_axes=[], rot90=False, p_affine=0.0, intensity_scale=(1, 1), intensity_shift=0.0, p_gamma=0.0,
+               p_noise=0.0)
+    thick, _ = augment_patch(image, label, tf.constant([3, 4]), spatial_dims=2, hu_channels=7, p_thick=1.0,
+                             thick_range=(2.5, 2.5), **off)
+    out = thick.numpy()
+    np.testing.assert_array_equal(out[..., 7], image[..., 7])
+    np.testing.assert_allclose(out[..., :7], np.broadcast_to(out[:1, :1, :7], (20, 22, 7)), atol=1e-4)  # flat
+    assert np.abs(np.diff(out[0, 0, :7])).sum() < 0.7 * np.abs(np.diff(slices)).sum()  # z is smoother
+    np.testing.assert_allclose(out[0, 0, :7].mean(), slices.mean(), atol=15.0)  # area averaging keeps the level
+    one, _ = augment_patch(image[..., :1], label, tf.constant([3, 4]), spatial_dims=2, p_thick=1.0, **off)
+    np.testing.assert_allclose(one.numpy(), image[..., :1], atol=1e-5)  # one slice: nothing to thicken
+
+
 def test_textured_noise_keeps_its_level_and_correlates_neighbours():
     image = np.zeros((6, 40, 40, 1), np.float32)
     label = np.zeros((6, 40, 40), np.uint8)
