@@ -51,7 +51,7 @@ class PatchSampler:
     a boolean map or ``None``; cases without any fall back to the next draw.
 
     Beside the liver (``outside_fraction``, CT or series): that share of the draws that are
-    neither tumour- nor hard-negative-centred is centred on a background voxel at most
+    neither tumour-, hard-negative- nor mass-centred is centred on a background voxel at most
     ``outside_voxels`` from the liver (26-connected dilation): the gallbladder, bowel, kidney
     and vessels at the liver's border, which a model trained mostly inside the liver calls
     lesion. Cases without liver fall back to the next draw.
@@ -150,10 +150,10 @@ class PatchSampler:
             raise ConfigError(f"mass_fraction: a share in [0, 1], got {mass_fraction}")
         if self.mass_fraction and (masses is None or len(masses) != len(labels)):
             raise ConfigError("mass_fraction: needs one mass map (or None) per case")
-        self.masses = [np.zeros((0, 3), np.int64) if m is None else np.argwhere(np.asarray(m, bool))
-                       for m in masses] if self.mass_fraction else []
         if self.mass_fraction and any(m is not None and np.shape(m) != lab.shape for m, lab in zip(masses, labels)):
             raise ConfigError("PatchSampler: every mass map must match its label map's shape")
+        self.masses = [np.zeros((0, 3), np.int64) if m is None else np.argwhere(np.asarray(m, bool))
+                       for m in masses] if self.mass_fraction else []
         self.tumour_jitter = float(tumour_jitter)
         if not 0 <= self.tumour_jitter <= 1:
             raise ConfigError(f"tumour_jitter: a share of half the patch in [0, 1], got {tumour_jitter}")
